@@ -1,0 +1,65 @@
+// swift-tools-version:6.0
+// Sift: retrieve-and-re-rank question answering in Swift.
+// Module graph (dependencies point down): see docs/ARCHITECTURE.md.
+import PackageDescription
+
+let package = Package(
+    name: "Sift",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sift", targets: ["sift"]),
+        .library(name: "SiftPipeline", targets: ["SiftPipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+    ],
+    targets: [
+        // C libraries, through pkg-config; apt names the Debian packages that provide them.
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+
+        // Core value types and stage protocols; depends on nothing.
+        .target(name: "SiftCore"),
+
+        // Stages.
+        .target(name: "SiftReader", dependencies: ["SiftCore", "CLibXML2"]),
+        .target(name: "SiftChunker", dependencies: ["SiftCore"]),
+        .target(name: "SiftTokenizer", dependencies: ["SiftCore"]),
+        .target(name: "SiftKernels", dependencies: ["COpenBLAS"]),
+        .target(name: "SiftModels", dependencies: ["SiftCore", "SiftKernels", "SiftTokenizer"]),
+        .target(name: "SiftIndex", dependencies: [
+            "SiftCore", "SiftKernels", "SiftModels",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+        .target(name: "SiftEval", dependencies: ["SiftCore", "SiftIndex"]),
+
+        // Composition: pipeline files, stage registry, runner.
+        .target(name: "SiftPipeline", dependencies: [
+            "SiftCore", "SiftReader", "SiftChunker", "SiftTokenizer", "SiftModels", "SiftIndex", "SiftEval",
+            .product(name: "Yams", package: "Yams"),
+        ]),
+
+        // The command-line tool.
+        .executableTarget(name: "sift", dependencies: [
+            "SiftPipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Shared test helpers (fixture and model locations); used by tests only.
+        .target(name: "SiftTestSupport", path: "Tests/SiftTestSupport"),
+
+        .testTarget(name: "SiftCoreTests", dependencies: ["SiftCore", "SiftTestSupport"]),
+        .testTarget(name: "SiftReaderTests", dependencies: ["SiftReader", "SiftTestSupport"]),
+        .testTarget(name: "SiftChunkerTests", dependencies: ["SiftChunker", "SiftTokenizer", "SiftTestSupport"]),
+        .testTarget(name: "SiftTokenizerTests", dependencies: ["SiftTokenizer", "SiftTestSupport"]),
+        .testTarget(name: "SiftKernelsTests", dependencies: ["SiftKernels", "SiftTestSupport"]),
+        .testTarget(name: "SiftModelsTests", dependencies: ["SiftModels", "SiftTestSupport"]),
+        .testTarget(name: "SiftIndexTests", dependencies: ["SiftIndex", "SiftTestSupport"]),
+        .testTarget(name: "SiftEvalTests", dependencies: ["SiftEval", "SiftTestSupport"]),
+        .testTarget(name: "SiftPipelineTests", dependencies: ["SiftPipeline", "SiftTestSupport"]),
+        .testTarget(name: "SiftCLITests", dependencies: ["SiftTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,1 @@
+// SiftChunker: placeholder until the stage lands.

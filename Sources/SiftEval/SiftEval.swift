@@ -1,0 +1,1 @@
+// SiftEval: placeholder until the stage lands.

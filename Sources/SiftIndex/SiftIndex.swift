@@ -1,0 +1,1 @@
+// SiftIndex: placeholder until the stage lands.

@@ -1,0 +1,1 @@
+// SiftKernels: placeholder until the stage lands.

@@ -1,0 +1,1 @@
+// SiftModels: placeholder until the stage lands.

@@ -1,0 +1,1 @@
+// SiftPipeline: placeholder until the stage lands.

@@ -1,0 +1,1 @@
+// SiftReader: placeholder until the stage lands.

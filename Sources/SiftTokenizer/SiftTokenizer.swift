@@ -1,0 +1,1 @@
+// SiftTokenizer: placeholder until the stage lands.
