@@ -27,7 +27,9 @@ let package = Package(
         .target(name: "SiftReader", dependencies: ["SiftCore", "CLibXML2"]),
         .target(name: "SiftChunker", dependencies: ["SiftCore"]),
         .target(name: "SiftTokenizer", dependencies: ["SiftCore"]),
-        .target(name: "SiftKernels", dependencies: ["COpenBLAS"]),
+        // Hand-written AVX-512/AVX2 micro-kernels for the hot GEMM shapes, chosen at run time; tested against the Swift reference.
+        .target(name: "SiftKernelsC", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "SiftKernels", dependencies: ["COpenBLAS", "SiftKernelsC"]),
         .target(name: "SiftModels", dependencies: ["SiftCore", "SiftKernels", "SiftTokenizer"]),
         .target(name: "SiftIndex", dependencies: [
             "SiftCore", "SiftKernels", "SiftModels",
@@ -46,6 +48,12 @@ let package = Package(
             "SiftPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+
+        // Benchmarks (not tests): `swift run -c release sift-bench --help`; Benchmarks/run compares against sentence-transformers.
+        .executableTarget(name: "sift-bench", dependencies: [
+            "SiftPipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Benchmarks/SiftBench"),
 
         // Shared test helpers (fixture and model locations); used by tests only.
         .target(name: "SiftTestSupport", path: "Tests/SiftTestSupport"),

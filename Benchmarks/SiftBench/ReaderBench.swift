@@ -1,0 +1,6 @@
+import ArgumentParser
+
+// Placeholder: replaced by the stage's benchmark.
+struct ReaderBench: ParsableCommand {
+    func run() throws { throw ValidationError("not implemented yet") }
+}

@@ -1,1 +1,0 @@
-// SiftKernels: placeholder until the stage lands.

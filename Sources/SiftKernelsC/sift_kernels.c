@@ -1,0 +1,2 @@
+#include "sift_kernels.h"
+int sift_kernels_version(void) { return 1; }
