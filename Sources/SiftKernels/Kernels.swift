@@ -1,0 +1,218 @@
+import Foundation
+
+/// Transformer kernels on row-major float32 buffers.
+///
+/// Conventions: a "matrix [r×c]" is `r` rows of `c` contiguous floats. Kernels write into
+/// caller-owned buffers (so models can reuse them across layers and batches) and check shapes with
+/// `precondition` before touching memory: a mismatch is a programmer error and traps.
+/// `KernelReference` holds the plain Swift versions the tests compare against.
+public enum Kernels {
+    /// Fully connected layer as PyTorch `nn.Linear` stores it:
+    /// `output[rows×outFeatures] = input[rows×inFeatures] · weightᵀ + bias`, with `weight` stored
+    /// `[outFeatures×inFeatures]` and `bias` `[outFeatures]` (or nil).
+    public static func linear(
+        input: UnsafeBufferPointer<Float>, rows: Int, inFeatures: Int,
+        weight: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?, outFeatures: Int,
+        output: UnsafeMutableBufferPointer<Float>
+    ) {
+        precondition(input.count >= rows * inFeatures, "linear: input has \(input.count) floats, needs \(rows)×\(inFeatures)")
+        precondition(weight.count == outFeatures * inFeatures, "linear: weight has \(weight.count) floats, needs \(outFeatures)×\(inFeatures)")
+        precondition(bias == nil || bias!.count == outFeatures, "linear: bias has \(bias!.count) floats, needs \(outFeatures)")
+        precondition(output.count >= rows * outFeatures, "linear: output has \(output.count) floats, needs \(rows)×\(outFeatures)")
+        if rows == 0 { return }
+        var beta: Float = 0
+        if let bias {
+            // Seed C with the bias rows and let sgemm accumulate on top (beta = 1): one pass over C.
+            let out = output.baseAddress!, b = bias.baseAddress!
+            for r in 0..<rows { (out + r * outFeatures).update(from: b, count: outFeatures) }
+            beta = 1
+        }
+        Gemm.multiply(transA: false, transB: true, m: rows, n: outFeatures, k: inFeatures,
+                      a: input, lda: inFeatures, b: weight, ldb: inFeatures,
+                      beta: beta, c: output, ldc: outFeatures)
+    }
+
+    /// In-place LayerNorm over each row of `x [rows×width]`:
+    /// `x = (x − mean) / sqrt(var + eps) · gamma + beta` (biased variance, like PyTorch).
+    /// When `residual` is given it is added first (`x += residual`), fusing BERT's "add & norm".
+    public static func layerNorm(
+        _ x: UnsafeMutableBufferPointer<Float>, rows: Int, width: Int,
+        gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>, eps: Float,
+        residual: UnsafeBufferPointer<Float>? = nil
+    ) {
+        precondition(width > 0 && x.count >= rows * width, "layerNorm: buffer has \(x.count) floats, needs \(rows)×\(width)")
+        precondition(gamma.count == width && beta.count == width, "layerNorm: gamma/beta have \(gamma.count)/\(beta.count) floats, need \(width)")
+        precondition(residual == nil || residual!.count >= rows * width, "layerNorm: residual too small")
+        let g = gamma.baseAddress!, bt = beta.baseAddress!
+        for r in 0..<rows {
+            let row = x.baseAddress! + r * width
+            if let residual {
+                let res = residual.baseAddress! + r * width
+                for i in 0..<width { row[i] += res[i] }
+            }
+            // Two passes with a Float accumulator in 8 lanes: close to PyTorch's own reduction order
+            // error (~1e-7 relative) and vectorisable.
+            var sum = SIMD8<Float>(), i = 0
+            while i + 8 <= width { sum += UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self); i += 8 }
+            var total = sum.sum()
+            while i < width { total += row[i]; i += 1 }
+            let mean = total / Float(width)
+            var sq = SIMD8<Float>(); i = 0
+            while i + 8 <= width {
+                let d = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - mean
+                sq += d * d; i += 8
+            }
+            var variance = sq.sum()
+            while i < width { let d = row[i] - mean; variance += d * d; i += 1 }
+            variance /= Float(width)
+            let inv = 1 / (variance + eps).squareRoot()
+            for j in 0..<width { row[j] = (row[j] - mean) * inv * g[j] + bt[j] }
+        }
+    }
+
+    /// In-place exact GELU, `x · ½ · (1 + erf(x / √2))` (PyTorch's default, not the tanh approximation).
+    public static func gelu(_ x: UnsafeMutableBufferPointer<Float>, count: Int) {
+        precondition(x.count >= count, "gelu: buffer has \(x.count) floats, needs \(count)")
+        let p = x.baseAddress!
+        let invSqrt2: Float = 0.70710678118654752440
+        for i in 0..<count { let v = p[i]; p[i] = v * 0.5 * (1 + Foundation.erf(v * invSqrt2)) }
+    }
+
+    /// In-place hyperbolic tangent.
+    public static func tanh(_ x: UnsafeMutableBufferPointer<Float>, count: Int) {
+        precondition(x.count >= count, "tanh: buffer has \(x.count) floats, needs \(count)")
+        let p = x.baseAddress!
+        for i in 0..<count { p[i] = Foundation.tanh(p[i]) }
+    }
+
+    /// In-place `x += y` over `count` floats (residual connection).
+    public static func add(_ x: UnsafeMutableBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, count: Int) {
+        precondition(x.count >= count && y.count >= count, "add: buffers have \(x.count)/\(y.count) floats, need \(count)")
+        let a = x.baseAddress!, b = y.baseAddress!
+        for i in 0..<count { a[i] += b[i] }
+    }
+
+    /// In-place numerically stable softmax over each row of `x [rows×width]` (max subtracted first).
+    /// Each row is read from `stride`-spaced starts (`stride ≥ width`).
+    public static func softmax(_ x: UnsafeMutableBufferPointer<Float>, rows: Int, width: Int, stride: Int? = nil) {
+        let ld = stride ?? width
+        precondition(width > 0 && ld >= width, "softmax: width \(width), stride \(ld)")
+        precondition(rows == 0 || x.count >= (rows - 1) * ld + width, "softmax: buffer has \(x.count) floats, needs \(rows)×\(width) (stride \(ld))")
+        for r in 0..<rows { softmaxRow(x.baseAddress! + r * ld, width) }
+    }
+
+    @inline(__always)
+    static func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ width: Int) {
+        var maxValue = -Float.infinity
+        for i in 0..<width { maxValue = max(maxValue, row[i]) }
+        var sum: Float = 0
+        for i in 0..<width { let e = Foundation.exp(row[i] - maxValue); row[i] = e; sum += e }
+        let inv = 1 / sum
+        for i in 0..<width { row[i] *= inv }
+    }
+
+    /// Scaled dot-product self-attention for a packed batch of sequences (no padding rows).
+    ///
+    /// - `qkv [tokens × 3·hidden]`: per token, the query, key and value projections side by side
+    ///   (`hidden = heads · headSize`; head `h` uses columns `h·headSize ..< (h+1)·headSize` of each).
+    /// - `sequenceOffsets [batch+1]`: sequence `s` owns tokens `offsets[s] ..< offsets[s+1]`.
+    ///   Packing is the padding mask: a token only attends to tokens of its own sequence, so padded
+    ///   positions never exist and a sequence's result cannot depend on its batch mates.
+    /// - `output [tokens × hidden]`: the per-head contexts concatenated (PyTorch's head order).
+    /// - `scratch`: at least `maxLength²` floats, where `maxLength` is the longest sequence.
+    /// Scores are `q·kᵀ / √headSize`, softmaxed over keys.
+    public static func attention(
+        qkv: UnsafeBufferPointer<Float>, sequenceOffsets: [Int], heads: Int, headSize: Int,
+        output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>
+    ) {
+        let hidden = heads * headSize
+        precondition(heads > 0 && headSize > 0, "attention: heads \(heads), headSize \(headSize)")
+        precondition(!sequenceOffsets.isEmpty && sequenceOffsets[0] == 0, "attention: offsets must start at 0")
+        let tokens = sequenceOffsets.last!
+        precondition(qkv.count >= tokens * 3 * hidden, "attention: qkv has \(qkv.count) floats, needs \(tokens)×\(3 * hidden)")
+        precondition(output.count >= tokens * hidden, "attention: output has \(output.count) floats, needs \(tokens)×\(hidden)")
+        var maxLength = 0
+        for s in 0..<(sequenceOffsets.count - 1) {
+            let length = sequenceOffsets[s + 1] - sequenceOffsets[s]
+            precondition(length >= 0, "attention: offsets must be non-decreasing")
+            maxLength = max(maxLength, length)
+        }
+        precondition(scratch.count >= maxLength * maxLength, "attention: scratch has \(scratch.count) floats, needs \(maxLength)²")
+        let scale = 1 / Float(headSize).squareRoot()
+        let ld = 3 * hidden
+        let scores = UnsafeMutableBufferPointer(rebasing: scratch[0..<(maxLength * maxLength)])
+        for s in 0..<(sequenceOffsets.count - 1) {
+            let start = sequenceOffsets[s], length = sequenceOffsets[s + 1] - start
+            if length == 0 { continue }
+            for h in 0..<heads {
+                let q = UnsafeBufferPointer(rebasing: qkv[(start * ld + h * headSize)...])
+                let k = UnsafeBufferPointer(rebasing: qkv[(start * ld + hidden + h * headSize)...])
+                let v = UnsafeBufferPointer(rebasing: qkv[(start * ld + 2 * hidden + h * headSize)...])
+                // scores[length×length] = scale · Q_h · K_hᵀ
+                Gemm.multiply(transA: false, transB: true, m: length, n: length, k: headSize, alpha: scale,
+                              a: q, lda: ld, b: k, ldb: ld, beta: 0, c: scores, ldc: length)
+                softmax(scores, rows: length, width: length)
+                // context_h[length×headSize] = P · V_h, written into this head's columns of output.
+                let out = UnsafeMutableBufferPointer(rebasing: output[(start * hidden + h * headSize)...])
+                Gemm.multiply(transA: false, transB: false, m: length, n: headSize, k: length,
+                              a: UnsafeBufferPointer(scores), lda: length, b: v, ldb: ld, beta: 0, c: out, ldc: hidden)
+            }
+        }
+    }
+
+    /// How token vectors become one sequence vector (sentence-transformers' `Pooling` modes).
+    public enum Pooling: String, Sendable, CaseIterable {
+        /// The first token ([CLS]).
+        case cls
+        /// Mean over the sequence's tokens.
+        case mean
+        /// Element-wise maximum over the sequence's tokens.
+        case max
+        /// Sum over tokens divided by √length.
+        case meanSqrtLength
+    }
+
+    /// Pools a packed batch: `hidden [tokens×width]`, sequence `s` owning tokens
+    /// `offsets[s] ..< offsets[s+1]` (only real tokens: packing is the mask) → `output [batch×width]`.
+    /// An empty sequence pools to zeros.
+    public static func pool(
+        _ mode: Pooling, hidden: UnsafeBufferPointer<Float>, width: Int, sequenceOffsets: [Int],
+        output: UnsafeMutableBufferPointer<Float>
+    ) {
+        let batch = sequenceOffsets.count - 1
+        precondition(batch >= 0 && sequenceOffsets.first == 0, "pool: offsets must start at 0")
+        precondition(hidden.count >= sequenceOffsets.last! * width, "pool: hidden has \(hidden.count) floats, needs \(sequenceOffsets.last!)×\(width)")
+        precondition(output.count >= batch * width, "pool: output has \(output.count) floats, needs \(batch)×\(width)")
+        let h = hidden.baseAddress!, o = output.baseAddress!
+        for s in 0..<batch {
+            let start = sequenceOffsets[s], length = sequenceOffsets[s + 1] - start
+            let out = o + s * width
+            out.update(repeating: 0, count: width)
+            if length <= 0 { continue }
+            switch mode {
+            case .cls:
+                out.update(from: h + start * width, count: width)
+            case .max:
+                out.update(from: h + start * width, count: width)
+                for t in 1..<length { let row = h + (start + t) * width; for i in 0..<width { out[i] = Swift.max(out[i], row[i]) } }
+            case .mean, .meanSqrtLength:
+                for t in 0..<length { let row = h + (start + t) * width; for i in 0..<width { out[i] += row[i] } }
+                let divisor = mode == .mean ? Float(length) : Float(length).squareRoot()
+                for i in 0..<width { out[i] /= divisor }
+            }
+        }
+    }
+
+    /// In-place L2 normalisation of each row of `x [rows×width]`; like PyTorch's
+    /// `F.normalize`, the norm is clamped below at `eps` so a zero row stays zero.
+    public static func l2Normalize(_ x: UnsafeMutableBufferPointer<Float>, rows: Int, width: Int, eps: Float = 1e-12) {
+        precondition(x.count >= rows * width, "l2Normalize: buffer has \(x.count) floats, needs \(rows)×\(width)")
+        for r in 0..<rows {
+            let row = x.baseAddress! + r * width
+            var sum: Float = 0
+            for i in 0..<width { sum += row[i] * row[i] }
+            let inv = 1 / Swift.max(sum.squareRoot(), eps)
+            for i in 0..<width { row[i] *= inv }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+import SiftKernels
+
+/// Each fast kernel against its plain reference on random inputs.
+/// Tolerance: 1e-5 absolute (values are O(1); float32 vs Double accumulation differ by ~1e-6).
+@Suite struct KernelsTests {
+    static let tolerance: Float = 1e-5
+
+    static func values(_ count: Int, seed: UInt64, scale: Float = 1) -> [Float] {
+        GemmTests.values(count, seed: seed).map { $0 * scale }
+    }
+
+    static func expectClose(_ actual: [Float], _ expected: [Float], tolerance: Float = tolerance, _ what: String) {
+        #expect(actual.count == expected.count, "\(what): count")
+        var worst: Float = 0
+        for i in 0..<min(actual.count, expected.count) { worst = max(worst, abs(actual[i] - expected[i])) }
+        #expect(worst <= tolerance, "\(what): max abs diff \(worst) > \(tolerance)")
+    }
+
+    @Test(arguments: [true, false])
+    func linear(withBias: Bool) {
+        let (rows, inF, outF) = (5, 17, 11)
+        let x = Self.values(rows * inF, seed: 1), w = Self.values(outF * inF, seed: 2), b = Self.values(outF, seed: 3)
+        var out = [Float](repeating: .nan, count: rows * outF)
+        x.withUnsafeBufferPointer { xp in w.withUnsafeBufferPointer { wp in b.withUnsafeBufferPointer { bp in
+            out.withUnsafeMutableBufferPointer { op in
+                Kernels.linear(input: xp, rows: rows, inFeatures: inF, weight: wp, bias: withBias ? bp : nil, outFeatures: outF, output: op)
+            }
+        } } }
+        Self.expectClose(out, KernelReference.linear(input: x, rows: rows, inFeatures: inF, weight: w, bias: withBias ? b : nil, outFeatures: outF), "linear")
+    }
+
+    @Test(arguments: [7, 384])
+    func layerNormWithResidual(width: Int) {
+        let rows = 3
+        var x = Self.values(rows * width, seed: 4, scale: 3).map { $0 + 2 }
+        let residual = Self.values(rows * width, seed: 5)
+        let gamma = Self.values(width, seed: 6).map { 1 + $0 / 10 }, beta = Self.values(width, seed: 7, scale: 0.1)
+        let summed = zip(x, residual).map { $0 + $1 }
+        let expected = KernelReference.layerNorm(summed, rows: rows, width: width, gamma: gamma, beta: beta, eps: 1e-12)
+        x.withUnsafeMutableBufferPointer { xp in residual.withUnsafeBufferPointer { rp in
+            gamma.withUnsafeBufferPointer { gp in beta.withUnsafeBufferPointer { bp in
+                Kernels.layerNorm(xp, rows: rows, width: width, gamma: gp, beta: bp, eps: 1e-12, residual: rp)
+            } }
+        } }
+        Self.expectClose(x, expected, "layerNorm")
+    }
+
+    @Test func geluTanhAddL2() {
+        var x = Self.values(1000, seed: 8, scale: 6)
+        let original = x
+        x.withUnsafeMutableBufferPointer { Kernels.gelu($0, count: 1000) }
+        Self.expectClose(x, KernelReference.gelu(original), "gelu")
+        // Exact-erf GELU, not the tanh approximation: at x = -3 they differ by ~1e-4.
+        var probe: [Float] = [-3]
+        probe.withUnsafeMutableBufferPointer { Kernels.gelu($0, count: 1) }
+        #expect(abs(probe[0] - (-0.0040496)) < 1e-6)
+
+        var t = original
+        t.withUnsafeMutableBufferPointer { Kernels.tanh($0, count: 1000) }
+        Self.expectClose(t, original.map { Float(Foundation.tanh(Double($0))) }, "tanh")
+
+        var a = original
+        let b = Self.values(1000, seed: 9)
+        a.withUnsafeMutableBufferPointer { ap in b.withUnsafeBufferPointer { Kernels.add(ap, $0, count: 1000) } }
+        Self.expectClose(a, zip(original, b).map { $0 + $1 }, "add")
+
+        var n = original
+        n.withUnsafeMutableBufferPointer { Kernels.l2Normalize($0, rows: 10, width: 100) }
+        Self.expectClose(n, KernelReference.l2Normalize(original, rows: 10, width: 100), tolerance: 1e-6, "l2Normalize")
+        var zero = [Float](repeating: 0, count: 4)
+        zero.withUnsafeMutableBufferPointer { Kernels.l2Normalize($0, rows: 1, width: 4) }
+        #expect(zero == [0, 0, 0, 0])
+    }
+
+    @Test func softmaxIsStable() {
+        // Large logits would overflow a naive exp.
+        var x = Self.values(4 * 9, seed: 10, scale: 50).map { $0 + 500 }
+        let expected = KernelReference.softmax(x, rows: 4, width: 9)
+        x.withUnsafeMutableBufferPointer { Kernels.softmax($0, rows: 4, width: 9) }
+        Self.expectClose(x, expected, tolerance: 1e-6, "softmax")
+        for r in 0..<4 { #expect(abs(x[(r * 9)..<(r * 9 + 9)].reduce(0, +) - 1) < 1e-5) }
+    }
+
+    /// Packed attention equals padded attention with a mask, for the real tokens.
+    @Test func attentionMatchesMaskedReference() {
+        let (heads, headSize) = (3, 4), hidden = 12
+        let lengths = [5, 1, 3]
+        let (batch, seq) = (lengths.count, lengths.max()!)
+        let q = Self.values(batch * seq * hidden, seed: 11, scale: 2)
+        let k = Self.values(batch * seq * hidden, seed: 12, scale: 2)
+        let v = Self.values(batch * seq * hidden, seed: 13)
+        var mask = [Int32](repeating: 0, count: batch * seq)
+        for b in 0..<batch { for t in 0..<lengths[b] { mask[b * seq + t] = 1 } }
+        let expected = KernelReference.attention(q: q, k: k, v: v, mask: mask, batch: batch, seq: seq, heads: heads, headSize: headSize)
+
+        var offsets = [0]
+        var qkv = [Float]()
+        for b in 0..<batch {
+            for t in 0..<lengths[b] {
+                let base = (b * seq + t) * hidden
+                qkv += q[base..<(base + hidden)] + k[base..<(base + hidden)] + v[base..<(base + hidden)]
+            }
+            offsets.append(offsets.last! + lengths[b])
+        }
+        var output = [Float](repeating: .nan, count: offsets.last! * hidden)
+        var scratch = [Float](repeating: 0, count: seq * seq)
+        qkv.withUnsafeBufferPointer { qp in output.withUnsafeMutableBufferPointer { op in scratch.withUnsafeMutableBufferPointer { sp in
+            Kernels.attention(qkv: qp, sequenceOffsets: offsets, heads: heads, headSize: headSize, output: op, scratch: sp)
+        } } }
+        var packedExpected = [Float]()
+        for b in 0..<batch { for t in 0..<lengths[b] { let base = (b * seq + t) * hidden; packedExpected += expected[base..<(base + hidden)] } }
+        Self.expectClose(output, packedExpected, "attention")
+    }
+
+    @Test(arguments: Kernels.Pooling.allCases)
+    func pooling(mode: Kernels.Pooling) {
+        let width = 6, lengths = [4, 1, 2], seq = 4
+        let padded = Self.values(lengths.count * seq * width, seed: 14)
+        var mask = [Int32](repeating: 0, count: lengths.count * seq)
+        var packed = [Float](), offsets = [0]
+        for b in 0..<lengths.count {
+            for t in 0..<lengths[b] {
+                mask[b * seq + t] = 1
+                packed += padded[((b * seq + t) * width)..<((b * seq + t + 1) * width)]
+            }
+            offsets.append(offsets.last! + lengths[b])
+        }
+        var out = [Float](repeating: .nan, count: lengths.count * width)
+        packed.withUnsafeBufferPointer { hp in out.withUnsafeMutableBufferPointer { op in
+            Kernels.pool(mode, hidden: hp, width: width, sequenceOffsets: offsets, output: op)
+        } }
+        Self.expectClose(out, KernelReference.pool(mode, hidden: padded, mask: mask, batch: lengths.count, seq: seq, width: width), tolerance: 1e-6, "pool \(mode)")
+    }
+
+    @Test func threadCountIsSettable() {
+        let saved = Gemm.threadCount
+        Gemm.threadCount = 1
+        #expect(Gemm.threadCount == 1)
+        Gemm.threadCount = saved
+        #expect(Gemm.threadCount == saved)
+    }
+}
