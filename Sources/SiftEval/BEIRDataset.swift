@@ -1,0 +1,148 @@
+import Foundation
+
+/// A passage of a BEIR corpus.
+public struct BEIRDocument: Sendable, Hashable {
+    public var id: String
+    public var title: String
+    public var text: String
+
+    public init(id: String, title: String, text: String) {
+        self.id = id
+        self.title = title
+        self.text = text
+    }
+
+    /// The text to embed: BEIR's `(title + " " + text).strip()` (beir.retrieval.models.SentenceBERT.encode_corpus),
+    /// so an empty title leaves just the text.
+    public var embeddingText: String {
+        (title + " " + text).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A BEIR query.
+public struct BEIRQuery: Sendable, Hashable {
+    public var id: String
+    public var text: String
+
+    public init(id: String, text: String) {
+        self.id = id
+        self.text = text
+    }
+}
+
+/// How to treat qrels lines that name ids missing from `queries.jsonl` or `corpus.jsonl`.
+public enum QrelsValidation: String, Sendable, Hashable {
+    /// Throw `EvalError.unknownQuery` / `.unknownDocument` with file and line.
+    case strict
+    /// Drop the line and record a warning (BEIR's own loader keeps such lines silently).
+    case lenient
+}
+
+/// A BEIR-format folder: `corpus.jsonl`, `queries.jsonl`, `qrels/<split>.tsv`.
+public struct BEIRDataset: Sendable {
+    /// Corpus in file order.
+    public var corpus: [BEIRDocument]
+    /// Queries in file order, all of them (use `evaluatedQueries` for the judged ones).
+    public var queries: [BEIRQuery]
+    public var qrels: Qrels
+    /// One line per dropped qrels line in lenient mode, e.g. `qrels/test.tsv:12: unknown corpus id "d9"`.
+    public var warnings: [String]
+
+    /// Queries that appear in the qrels, in file order: the set BEIR's `GenericDataLoader` keeps.
+    public var evaluatedQueries: [BEIRQuery] { queries.filter { qrels.judgements[$0.id] != nil } }
+
+    /// Reads a BEIR folder. Throws `EvalError` naming the file and line for malformed JSON, a missing `_id`/`text`
+    /// (`title` may be absent: it reads as ""), duplicate ids, empty files, a bad qrels header or row,
+    /// and (strict mode) qrels rows naming unknown ids.
+    public static func load(folder: URL, split: String = "test", validation: QrelsValidation = .strict) throws -> BEIRDataset {
+        let corpusURL = folder.appendingPathComponent("corpus.jsonl")
+        let queriesURL = folder.appendingPathComponent("queries.jsonl")
+        let qrelsURL = folder.appendingPathComponent("qrels").appendingPathComponent("\(split).tsv")
+
+        let corpus = try readRecords(corpusURL) { object, path, line in
+            BEIRDocument(id: try requiredString(object, "_id", path: path, line: line),
+                         title: try optionalString(object, "title", path: path, line: line),
+                         text: try requiredString(object, "text", path: path, line: line))
+        }
+        let queries = try readRecords(queriesURL) { object, path, line in
+            BEIRQuery(id: try requiredString(object, "_id", path: path, line: line),
+                      text: try requiredString(object, "text", path: path, line: line))
+        }
+        let (qrels, warnings) = try readQrels(qrelsURL, queryIDs: Set(queries.map(\.id)),
+                                              documentIDs: Set(corpus.map(\.id)), validation: validation)
+        return BEIRDataset(corpus: corpus, queries: queries, qrels: qrels, warnings: warnings)
+    }
+
+    /// Reads a TREC/BEIR qrels TSV: a header line `query-id\tcorpus-id\tscore`, then one judgement per line.
+    /// Pass nil id sets to skip the unknown-id checks. A repeated (query, document) pair keeps the last grade, as BEIR does.
+    public static func readQrels(_ url: URL, queryIDs: Set<String>? = nil, documentIDs: Set<String>? = nil,
+                                 validation: QrelsValidation = .strict) throws -> (Qrels, warnings: [String]) {
+        let path = url.path
+        let lines = try readLines(url).filter { !$0.text.allSatisfy(\.isWhitespace) }
+        guard let header = lines.first else { throw EvalError.emptyFile(path: path) }
+        let headerFields = header.text.split(separator: "\t", omittingEmptySubsequences: false)
+        guard headerFields.count == 3, Int(headerFields[2].trimmingCharacters(in: .whitespaces)) == nil else {
+            throw EvalError.malformedQrels(path: path, line: header.number,
+                                           reason: "expected the header \"query-id<TAB>corpus-id<TAB>score\"")
+        }
+        guard lines.count > 1 else { throw EvalError.emptyFile(path: path) }
+        var judgements: [String: [String: Int]] = [:]
+        var warnings: [String] = []
+        for (number, text) in lines.dropFirst() {
+            let fields = text.split(separator: "\t", omittingEmptySubsequences: false)
+            guard fields.count == 3 else {
+                throw EvalError.malformedQrels(path: path, line: number, reason: "expected 3 tab-separated fields, found \(fields.count)")
+            }
+            let queryID = String(fields[0]), documentID = String(fields[1])
+            guard !queryID.isEmpty, !documentID.isEmpty else {
+                throw EvalError.malformedQrels(path: path, line: number, reason: "empty id")
+            }
+            guard let grade = Int(fields[2].trimmingCharacters(in: .whitespaces)) else {
+                throw EvalError.malformedQrels(path: path, line: number, reason: "score \"\(fields[2])\" is not an integer")
+            }
+            if let queryIDs, !queryIDs.contains(queryID) {
+                if validation == .strict { throw EvalError.unknownQuery(path: path, line: number, queryID: queryID) }
+                warnings.append(EvalError.unknownQuery(path: path, line: number, queryID: queryID).description)
+                continue
+            }
+            if let documentIDs, !documentIDs.contains(documentID) {
+                if validation == .strict { throw EvalError.unknownDocument(path: path, line: number, documentID: documentID) }
+                warnings.append(EvalError.unknownDocument(path: path, line: number, documentID: documentID).description)
+                continue
+            }
+            judgements[queryID, default: [:]][documentID] = grade
+        }
+        return (Qrels(judgements), warnings)
+    }
+}
+
+/// An optional string field; absent or null reads as "".
+func optionalString(_ object: [String: Any], _ field: String, path: String, line: Int) throws -> String {
+    guard let value = object[field], !(value is NSNull) else { return "" }
+    guard let string = value as? String else {
+        throw EvalError.wrongFieldType(path: path, line: line, field: field, expected: "a string")
+    }
+    return string
+}
+
+/// Reads a JSON Lines file of records with an `id`, rejecting empty files and duplicate ids. Blank lines are skipped.
+private func readRecords<Record: Identifiable>(
+    _ url: URL, _ make: ([String: Any], String, Int) throws -> Record
+) throws -> [Record] where Record.ID == String {
+    let path = url.path
+    var records: [Record] = []
+    var firstLine: [String: Int] = [:]
+    for (number, text) in try readLines(url) where !text.allSatisfy(\.isWhitespace) {
+        let record = try make(try parseJSONObject(text, path: path, number: number), path, number)
+        if let first = firstLine[record.id] {
+            throw EvalError.duplicateID(path: path, line: number, id: record.id, firstLine: first)
+        }
+        firstLine[record.id] = number
+        records.append(record)
+    }
+    if records.isEmpty { throw EvalError.emptyFile(path: path) }
+    return records
+}
+
+extension BEIRDocument: Identifiable {}
+extension BEIRQuery: Identifiable {}

@@ -1,1 +1,0 @@
-// SiftEval: placeholder until the stage lands.
