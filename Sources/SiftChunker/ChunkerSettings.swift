@@ -1,0 +1,65 @@
+/// How documents are cut into chunks. Decoded from the `chunker:` section of a pipeline file
+/// (keys `max_tokens`, `overlap_tokens`, `heading_prefix`, `min_tokens`; absent keys take the defaults).
+public struct ChunkerSettings: Sendable, Codable, Hashable {
+    /// Budget per chunk in model tokens, special tokens ([CLS], [SEP]) and heading prefix included.
+    /// 256 matches all-MiniLM-L6-v2's `max_seq_length`.
+    public var maxTokens: Int
+    /// Tokens of the previous chunk's tail repeated at the start of the next chunk of the same section.
+    public var overlapTokens: Int
+    /// Prefix each chunk's text with its heading path ("Guide > Errors > Handling\n"); the prefix counts toward the budget.
+    public var headingPrefix: Bool
+    /// A section's last chunk shorter than this (content tokens) borrows trailing blocks from the chunk before it.
+    public var minTokens: Int
+
+    public init(maxTokens: Int = 256, overlapTokens: Int = 0, headingPrefix: Bool = true, minTokens: Int = 32) {
+        self.maxTokens = maxTokens
+        self.overlapTokens = overlapTokens
+        self.headingPrefix = headingPrefix
+        self.minTokens = minTokens
+    }
+
+    /// Bumped whenever the chunking algorithm changes what it emits for the same settings,
+    /// so indexes built by an older chunker are detected as stale.
+    static let algorithmVersion = 1
+
+    /// Stable hash of the settings and the algorithm version (16 hex digits), stored in index manifests
+    /// so an index built with other settings is detected. Identical on every run and platform.
+    public var fingerprint: String {
+        let canonical = "chunker-v\(Self.algorithmVersion);max_tokens=\(maxTokens);overlap_tokens=\(overlapTokens);"
+            + "heading_prefix=\(headingPrefix);min_tokens=\(minTokens)"
+        return StableHash.hex(StableHash.fnv1a64(canonical))
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case maxTokens = "max_tokens"
+        case overlapTokens = "overlap_tokens"
+        case headingPrefix = "heading_prefix"
+        case minTokens = "min_tokens"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let defaults = ChunkerSettings()
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        maxTokens = try container.decodeIfPresent(Int.self, forKey: .maxTokens) ?? defaults.maxTokens
+        overlapTokens = try container.decodeIfPresent(Int.self, forKey: .overlapTokens) ?? defaults.overlapTokens
+        headingPrefix = try container.decodeIfPresent(Bool.self, forKey: .headingPrefix) ?? defaults.headingPrefix
+        minTokens = try container.decodeIfPresent(Int.self, forKey: .minTokens) ?? defaults.minTokens
+    }
+}
+
+/// 64-bit FNV-1a over UTF-8 bytes: a stable hash (unlike Swift's per-process seeded `Hasher`).
+enum StableHash {
+    static func fnv1a64(_ text: String, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
+        var hash = seed
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        return hash
+    }
+
+    static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}

@@ -1,1 +1,0 @@
-// SiftChunker: placeholder until the stage lands.

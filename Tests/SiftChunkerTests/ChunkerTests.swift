@@ -1,0 +1,247 @@
+import Foundation
+import Testing
+import SiftCore
+@testable import SiftChunker
+
+@Suite struct ChunkerTests {
+    func chunker(max: Int = 256, overlap: Int = 0, prefix: Bool = true, min: Int = 0,
+                 counter: any TokenCounter = WhitespaceCounter()) throws -> Chunker {
+        try Chunker(settings: ChunkerSettings(maxTokens: max, overlapTokens: overlap, headingPrefix: prefix, minTokens: min),
+                    counter: counter)
+    }
+
+    /// Ten words per sentence: "w0 w1 … w8 end."
+    func sentences(_ count: Int, tag: String) -> String {
+        (0..<count).map { s in (0..<9).map { "\(tag)\(s)w\($0)" }.joined(separator: " ") + " End." }.joined(separator: " ")
+    }
+
+    @Test func smallSectionIsOneChunkWithHeadingPrefix() throws {
+        let doc = makeDocument([
+            (.heading, "Errors", ["Tutorial", "Errors"], "errors"),
+            (.paragraph, "Errors are reported as exceptions.", ["Tutorial", "Errors"], "errors"),
+            (.listItem, "Catch them with try.", ["Tutorial", "Errors"], "errors"),
+        ])
+        let c = try chunker()
+        let chunks = c.chunk(doc)
+        try #require(chunks.count == 1)
+        // The chunk opens with its own heading, so the prefix leaves that heading out.
+        #expect(chunks[0].text == "Tutorial\nErrors\n\nErrors are reported as exceptions.\n\nCatch them with try.")
+        #expect(chunks[0].range == 0..<doc.text.scalarCount)
+        #expect(chunks[0].anchor == "errors")
+        #expect(chunks[0].headingPath == ["Tutorial", "Errors"])
+        #expect(chunks[0].tokenCount == 2 + 1 + 10)
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func sectionsNeverShareAChunkAndHeadingsMergeForward() throws {
+        let doc = makeDocument([
+            (.heading, "Guide", ["Guide"], "top"),
+            (.heading, "Install", ["Guide", "Install"], "install"),
+            (.paragraph, "Run the installer.", ["Guide", "Install"], "install"),
+            (.heading, "Use", ["Guide", "Use"], "use"),
+            (.paragraph, "Type a question.", ["Guide", "Use"], "use"),
+        ])
+        let c = try chunker(prefix: false)
+        let chunks = c.chunk(doc)
+        #expect(chunks.map(\.text) == ["Guide\n\nInstall\n\nRun the installer.", "Use\n\nType a question."])
+        #expect(chunks.map(\.headingPath) == [["Guide", "Install"], ["Guide", "Use"]])
+        #expect(chunks.map(\.anchor) == ["top", "use"])
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func prefixCountsTowardTheBudget() throws {
+        let path = ["Alpha", "Beta"]
+        let doc = makeDocument([(.paragraph, sentences(3, tag: "a"), path, "a")])
+        // 30 words; budget 22 − 2 specials − 3 prefix words ("Alpha > Beta") leaves 17: one sentence plus…
+        let c = try chunker(max: 22)
+        let chunks = c.chunk(doc)
+        #expect(chunks.count == 2)
+        for chunk in chunks {
+            #expect(chunk.text.hasPrefix("Alpha > Beta\n"))
+            #expect(chunk.tokenCount <= 22)
+        }
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func longParagraphSplitsAtSentenceBoundaries() throws {
+        let paragraph = sentences(12, tag: "p") // 120 words
+        let doc = makeDocument([(.paragraph, paragraph, [], nil)])
+        let c = try chunker(max: 42) // 40 words of text: four sentences each
+        let chunks = c.chunk(doc)
+        #expect(chunks.count == 3)
+        for chunk in chunks {
+            #expect(chunk.text.hasSuffix("End."), "cut inside a sentence: \(chunk.text.suffix(30))")
+            #expect(chunk.tokenCount == 42)
+        }
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func overlongSentenceFallsBackToWordBoundaries() throws {
+        let words = (0..<95).map { "word\($0)" }.joined(separator: " ")
+        let doc = makeDocument([(.paragraph, words, [], nil)])
+        let c = try chunker(max: 12)
+        let chunks = c.chunk(doc)
+        #expect(chunks.count == 10)
+        let rejoined = chunks.map(\.text).joined(separator: " ")
+        #expect(rejoined == words, "words must be kept whole and in order")
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func giantWordIsCutOnlyWhenItAloneExceedsTheBudget() throws {
+        let giant = String(repeating: "abcd", count: 50) // 50 tokens under ScalarGroupCounter
+        let doc = makeDocument([(.paragraph, "Short words then " + giant + " and more.", [], nil)])
+        let c = try chunker(max: 12, counter: ScalarGroupCounter())
+        let chunks = c.chunk(doc)
+        let pieces = chunks.map(\.text)
+        #expect(pieces.joined(separator: "").replacingOccurrences(of: " ", with: "")
+            == ("Short words then " + giant + " and more.").replacingOccurrences(of: " ", with: ""))
+        // Short words are never cut.
+        #expect(pieces.first == "Short words then")
+        #expect(pieces.last == "and more.")
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func codeSplitsAtLinesAndKeepsIndentation() throws {
+        let lines = (0..<300).map { i in (i % 3 == 0 ? "" : "    ") + "x\(i) = compute(\(i)). Next" }
+        let code = lines.joined(separator: "\n")
+        let doc = makeDocument([(.code, code, ["Code"], "code")])
+        let c = try chunker(max: 50, prefix: false)
+        let chunks = c.chunk(doc)
+        #expect(chunks.count > 1)
+        for chunk in chunks {
+            let chunkLines = chunk.text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            // Every chunk consists of whole source lines, although the lines contain ". N" sentence breaks.
+            for line in chunkLines { #expect(lines.contains(line), "partial line: \(line)") }
+        }
+        #expect(chunks[1].text.hasPrefix("    ") || chunks[1].text.hasPrefix("x"))
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func overlapRepeatsTheTailOfThePreviousChunkInTheSameSection() throws {
+        let doc = makeDocument([
+            (.paragraph, sentences(10, tag: "o"), ["S"], "s"),
+            (.heading, "T", ["T"], "t"),
+            (.paragraph, sentences(1, tag: "t"), ["T"], "t"),
+        ])
+        let c = try chunker(max: 32, overlap: 5, prefix: false)
+        let chunks = c.chunk(doc)
+        let sectionS = chunks.filter { $0.headingPath == ["S"] }
+        #expect(sectionS.count >= 4)
+        for (a, b) in zip(sectionS, sectionS.dropFirst()) {
+            #expect(b.range.lowerBound < a.range.upperBound, "consecutive chunks should overlap")
+            let repeated = doc.text.scalarSlice(b.range.lowerBound..<a.range.upperBound)
+            let repeatedWords = repeated.split(whereSeparator: \.isWhitespace).count
+            #expect(repeatedWords >= 1 && repeatedWords <= 5)
+        }
+        // No overlap across sections: section T starts at its own heading.
+        let t = try #require(chunks.last)
+        #expect(t.text.hasPrefix("T\n\n"))
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func shortLastChunkBorrowsFromThePreviousOne() throws {
+        let blocks: [(BlockKind, String, [String], String?)] = (0..<5).map { i in
+            (.listItem, (0..<9).map { "i\(i)w\($0)" }.joined(separator: " "), ["L"], "l")
+        } + [(.listItem, "tail", ["L"], "l")]
+        let doc = makeDocument(blocks)
+        // Budget 45 words: greedy packing gives 45 + 1; min_tokens 10 moves one item over.
+        let greedy = try chunker(max: 47, prefix: false, min: 0).chunk(doc)
+        #expect(greedy.map { $0.tokenCount - 2 } == [45, 1])
+        let c = try chunker(max: 47, prefix: false, min: 10)
+        let balanced = c.chunk(doc)
+        #expect(balanced.map { $0.tokenCount - 2 } == [36, 10])
+        expectChunkInvariants(balanced, of: doc, by: c)
+    }
+
+    @Test func headingNeverEndsAChunkWhenContentFollows() throws {
+        let doc = makeDocument([
+            (.heading, "Big topic", ["Big topic"], "big"),
+            (.paragraph, sentences(4, tag: "b"), ["Big topic"], "big"),
+        ])
+        // The paragraph alone (40 words) fills the budget; the heading still goes with its first sentences.
+        let c = try chunker(max: 42, prefix: false)
+        let chunks = c.chunk(doc)
+        #expect(chunks.count == 2)
+        #expect(chunks[0].text.hasPrefix("Big topic\n\nb0w0"))
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func emptyBlocksAndEmptyDocumentsGiveNoEmptyChunks() throws {
+        let c = try chunker()
+        #expect(c.chunk(makeDocument([])).isEmpty)
+        #expect(c.chunk(makeDocument([(.paragraph, "   ", [], nil), (.paragraph, "", [], nil)])).isEmpty)
+        let doc = makeDocument([(.paragraph, "", ["A"], nil), (.paragraph, "Real text.", ["A"], "a"), (.code, "\n\n", ["A"], nil)])
+        let chunks = c.chunk(doc)
+        #expect(chunks.map(\.text) == ["A\nReal text."])
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func optimisticSumsAreCaughtByTheExactCount() throws {
+        // Every "\n\n" between blocks costs 2 extra tokens, which the summed estimate does not see.
+        let blocks: [(BlockKind, String, [String], String?)] = (0..<40).map { i in (.listItem, "item \(i) text", ["L"], "l") }
+        let doc = makeDocument(blocks)
+        let c = try chunker(max: 20, prefix: false, counter: NewlineTaxCounter())
+        let chunks = c.chunk(doc)
+        #expect(chunks.allSatisfy { $0.tokenCount <= 20 })
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func idsAreDeterministicAndDependOnSettingsAndDocument() throws {
+        let doc = randomDocument(seed: 7, blockCount: 60)
+        let a = try chunker(max: 64).chunk(doc)
+        let b = try chunker(max: 64).chunk(doc)
+        #expect(a.map(\.id) == b.map(\.id))
+        #expect(a.allSatisfy { $0.id.count == 16 && $0.id.allSatisfy(\.isHexDigit) })
+        let otherSettings = try chunker(max: 64, min: 5).chunk(doc)
+        #expect(Set(a.map(\.id)).isDisjoint(with: otherSettings.map(\.id)))
+        var renamed = doc
+        renamed.id = "other.html"
+        #expect(Set(a.map(\.id)).isDisjoint(with: try chunker(max: 64).chunk(renamed).map(\.id)))
+    }
+
+    @Test func fakeCounterPropertiesOnRandomDocuments() throws {
+        for seed in UInt64(1)...25 {
+            let doc = randomDocument(seed: seed, blockCount: 80)
+            for (max, overlap, prefix) in [(24, 0, true), (64, 8, true), (256, 32, false)] {
+                let c = try chunker(max: max, overlap: overlap, prefix: prefix, min: 8, counter: ScalarGroupCounter())
+                expectChunkInvariants(c.chunk(doc), of: doc, by: c)
+            }
+        }
+    }
+}
+
+@Suite struct ChunkerSettingsTests {
+    @Test func decodesSnakeCaseKeysWithDefaults() throws {
+        let json = #"{"max_tokens": 128, "heading_prefix": false}"#
+        let settings = try JSONDecoder().decode(ChunkerSettings.self, from: Data(json.utf8))
+        #expect(settings == ChunkerSettings(maxTokens: 128, overlapTokens: 0, headingPrefix: false, minTokens: 32))
+        let encoded = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
+        #expect(encoded.contains("\"max_tokens\":128") && encoded.contains("\"overlap_tokens\":0"))
+    }
+
+    @Test func fingerprintIsStableAndSensitive() {
+        // FNV-1a 64 reference vectors.
+        #expect(StableHash.hex(StableHash.fnv1a64("")) == "cbf29ce484222325")
+        #expect(StableHash.hex(StableHash.fnv1a64("a")) == "af63dc4c8601ec8c")
+        let base = ChunkerSettings()
+        #expect(base.fingerprint == ChunkerSettings().fingerprint)
+        let variants = [ChunkerSettings(maxTokens: 255), ChunkerSettings(overlapTokens: 1),
+                        ChunkerSettings(headingPrefix: false), ChunkerSettings(minTokens: 31)]
+        #expect(Set(variants.map(\.fingerprint) + [base.fingerprint]).count == 5)
+    }
+
+    @Test func invalidSettingsThrowClearErrors() {
+        #expect(throws: ChunkerError.budgetTooSmall(maxTokens: 2, specialTokens: 2)) {
+            try Chunker(settings: ChunkerSettings(maxTokens: 2), counter: WhitespaceCounter())
+        }
+        #expect(throws: ChunkerError.overlapTooLarge(overlapTokens: 10, limit: 8)) {
+            try Chunker(settings: ChunkerSettings(maxTokens: 20, overlapTokens: 10), counter: WhitespaceCounter())
+        }
+        #expect(throws: ChunkerError.negativeSetting(key: "min_tokens", value: -1)) {
+            try Chunker(settings: ChunkerSettings(minTokens: -1), counter: WhitespaceCounter())
+        }
+        #expect(ChunkerError.budgetTooSmall(maxTokens: 2, specialTokens: 2).description
+            == "chunker: max_tokens is 2 but the tokenizer adds 2 special tokens; max_tokens must be at least 3")
+        #expect(throws: Never.self) { try Chunker(settings: ChunkerSettings(maxTokens: 3), counter: WhitespaceCounter()) }
+    }
+}
