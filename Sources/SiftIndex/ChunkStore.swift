@@ -1,0 +1,212 @@
+import Foundation
+import GRDB
+import SiftCore
+
+/// `chunks.<generation>.sqlite`: documents, chunks (with their vector slot) and the FTS5 index over chunk text.
+///
+/// BM25 comes from SQLite's `bm25()` over an FTS5 table with columns (text, headings, title),
+/// tokenizer `porter unicode61 remove_diacritics 2`; the FTS rowid equals the chunks rowid.
+final class ChunkStore: @unchecked Sendable {
+    // DatabaseQueue serialises access itself.
+    let queue: DatabaseQueue
+    let url: URL
+
+    /// `bm25()` column weights for (text, headings, title): a term in a heading or title says more about
+    /// the chunk's topic than one occurrence in the body.
+    static let bm25Weights = (text: 1.0, headings: 2.0, title: 1.5)
+
+    static let schema = """
+        CREATE TABLE documents(
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            content_hash TEXT NOT NULL,
+            title TEXT NOT NULL,
+            language TEXT,
+            chunk_count INTEGER NOT NULL,
+            token_count INTEGER NOT NULL
+        );
+        CREATE TABLE chunks(
+            rowid INTEGER PRIMARY KEY,
+            chunk_id TEXT NOT NULL UNIQUE,
+            document_id INTEGER NOT NULL REFERENCES documents(id),
+            anchor TEXT,
+            heading_path TEXT NOT NULL,
+            range_start INTEGER NOT NULL,
+            range_end INTEGER NOT NULL,
+            text TEXT NOT NULL,
+            token_count INTEGER NOT NULL,
+            vector_slot INTEGER NOT NULL
+        );
+        CREATE INDEX chunks_by_document ON chunks(document_id);
+        CREATE INDEX chunks_by_slot ON chunks(vector_slot);
+        CREATE VIRTUAL TABLE chunks_fts USING fts5(text, headings, title, tokenize='porter unicode61 remove_diacritics 2');
+        """
+
+    init(url: URL, readonly: Bool, create: Bool = false) throws {
+        self.url = url
+        if !create && !FileManager.default.fileExists(atPath: url.path) {
+            throw IndexError.corrupted(path: url.path, reason: "database file is missing")
+        }
+        var config = Configuration()
+        config.readonly = readonly
+        config.label = "SiftIndex"
+        do {
+            queue = try DatabaseQueue(path: url.path, configuration: config)
+            if create { try queue.write { try $0.execute(sql: Self.schema) } }
+        } catch {
+            throw IndexError.storage(operation: create ? "creating database" : "opening database", path: url.path, underlying: "\(error)")
+        }
+    }
+
+    /// Runs `body` and maps SQLite errors to `IndexError.storage`.
+    func read<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
+        do { return try queue.read(body) } catch let error as IndexError { throw error } catch {
+            throw IndexError.storage(operation: operation, path: url.path, underlying: "\(error)")
+        }
+    }
+
+    func write<T>(_ operation: String, _ body: (Database) throws -> T) throws -> T {
+        do { return try queue.write(body) } catch let error as IndexError { throw error } catch {
+            throw IndexError.storage(operation: operation, path: url.path, underlying: "\(error)")
+        }
+    }
+
+    func close() throws {
+        try? queue.close()
+    }
+
+    // MARK: Reading
+
+    func documentHashes() throws -> [String: String] {
+        try read("reading documents") { db in
+            var out = [String: String]()
+            for row in try Row.fetchAll(db, sql: "SELECT path, content_hash FROM documents") {
+                out[row["path"]] = row["content_hash"]
+            }
+            return out
+        }
+    }
+
+    func documentIDs() throws -> [String] {
+        try read("reading documents") { db in try String.fetchAll(db, sql: "SELECT path FROM documents ORDER BY path") }
+    }
+
+    private static let chunkColumns = """
+        c.chunk_id, d.path, c.anchor, c.heading_path, c.range_start, c.range_end, c.text, c.token_count
+        """
+
+    private static func chunk(from row: Row) -> Chunk {
+        let headingJSON: String = row["heading_path"]
+        let headings = (try? JSONDecoder().decode([String].self, from: Data(headingJSON.utf8))) ?? []
+        let start: Int = row["range_start"], end: Int = row["range_end"]
+        return Chunk(id: row["chunk_id"], documentID: row["path"], anchor: row["anchor"], headingPath: headings,
+                     range: start..<max(start, end), text: row["text"], tokenCount: row["token_count"])
+    }
+
+    /// Chunks for the given ids, in the order of `ids`; unknown ids are skipped.
+    func chunks(ids: [String]) throws -> [Chunk] {
+        if ids.isEmpty { return [] }
+        return try read("reading chunks") { db in
+            var byID = [String: Chunk]()
+            // SQLite limits bound parameters; 500 per statement is far below every default limit.
+            for start in stride(from: 0, to: ids.count, by: 500) {
+                let part = Array(ids[start..<min(ids.count, start + 500)])
+                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT \(Self.chunkColumns) FROM chunks c JOIN documents d ON d.id = c.document_id
+                    WHERE c.chunk_id IN (\(marks))
+                    """, arguments: StatementArguments(part))
+                for row in rows { let c = Self.chunk(from: row); byID[c.id] = c }
+            }
+            return ids.compactMap { byID[$0] }
+        }
+    }
+
+    /// Chunk ids for vector slots; slots without a chunk are left out.
+    func chunkIDs(slots: [Int]) throws -> [Int: String] {
+        if slots.isEmpty { return [:] }
+        return try read("reading chunk ids") { db in
+            var out = [Int: String]()
+            for start in stride(from: 0, to: slots.count, by: 500) {
+                let part = Array(slots[start..<min(slots.count, start + 500)])
+                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT vector_slot, chunk_id FROM chunks WHERE vector_slot IN (\(marks))",
+                                            arguments: StatementArguments(part)) {
+                    out[row["vector_slot"]] = row["chunk_id"]
+                }
+            }
+            return out
+        }
+    }
+
+    /// BM25 top-k for an already escaped FTS5 MATCH expression. Score: −bm25() (higher is better);
+    /// ties broken by lower vector slot.
+    func bm25(match: String, limit: Int) throws -> [(chunkID: String, score: Float)] {
+        let w = Self.bm25Weights
+        return try read("BM25 search") { db in
+            try Row.fetchAll(db, sql: """
+                SELECT c.chunk_id AS chunk_id, bm25(chunks_fts, \(w.text), \(w.headings), \(w.title)) AS rank_value
+                FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid
+                WHERE chunks_fts MATCH ?
+                ORDER BY rank_value, c.vector_slot
+                LIMIT ?
+                """, arguments: [match, limit]).map { row in
+                let value: Double = row["rank_value"]
+                return (chunkID: row["chunk_id"] as String, score: Float(-value))
+            }
+        }
+    }
+
+    // MARK: Writing (only on a staging copy)
+
+    /// Removes documents (by path) with their chunks and FTS rows.
+    static func deleteDocuments(_ paths: [String], in db: Database) throws {
+        for path in paths {
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM documents WHERE path = ?", arguments: [path]) else { continue }
+            try db.execute(sql: "DELETE FROM chunks_fts WHERE rowid IN (SELECT rowid FROM chunks WHERE document_id = ?)", arguments: [id])
+            try db.execute(sql: "DELETE FROM chunks WHERE document_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM documents WHERE id = ?", arguments: [id])
+        }
+    }
+
+    /// Renumbers the remaining chunks' vector slots to 0..<n keeping their order; returns the old slots in new-slot order.
+    static func compactSlots(in db: Database) throws -> [Int] {
+        let rows = try Row.fetchAll(db, sql: "SELECT rowid, vector_slot FROM chunks ORDER BY vector_slot")
+        var oldSlots = [Int]()
+        oldSlots.reserveCapacity(rows.count)
+        let statement = try db.makeStatement(sql: "UPDATE chunks SET vector_slot = ? WHERE rowid = ?")
+        for (newSlot, row) in rows.enumerated() {
+            let old: Int = row["vector_slot"]
+            oldSlots.append(old)
+            // Ascending order never collides: every earlier row already moved below newSlot.
+            if old != newSlot {
+                try statement.execute(arguments: [newSlot, row["rowid"] as Int64])
+            }
+        }
+        return oldSlots
+    }
+
+    static func insert(_ update: DocumentUpdate, firstSlot: Int, in db: Database) throws {
+        let tokens = update.chunks.reduce(0) { $0 + $1.tokenCount }
+        try db.execute(sql: """
+            INSERT INTO documents(path, content_hash, title, language, chunk_count, token_count) VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [update.id, update.contentHash, update.title, update.language, update.chunks.count, tokens])
+        let documentRow = db.lastInsertedRowID
+        let insertChunk = try db.makeStatement(sql: """
+            INSERT INTO chunks(chunk_id, document_id, anchor, heading_path, range_start, range_end, text, token_count, vector_slot)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let insertFTS = try db.makeStatement(sql: "INSERT INTO chunks_fts(rowid, text, headings, title) VALUES (?, ?, ?, ?)")
+        let encoder = JSONEncoder()
+        for (i, chunk) in update.chunks.enumerated() {
+            let headingJSON = String(decoding: try encoder.encode(chunk.headingPath), as: UTF8.self)
+            do {
+                try insertChunk.execute(arguments: [chunk.id, documentRow, chunk.anchor, headingJSON, chunk.range.lowerBound,
+                                                    chunk.range.upperBound, chunk.text, chunk.tokenCount, firstSlot + i])
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
+                throw IndexError.invalidRequest(reason: "duplicate chunk id '\(chunk.id)' (document \(update.id))")
+            }
+            try insertFTS.execute(arguments: [db.lastInsertedRowID, chunk.text, chunk.headingPath.joined(separator: " / "), update.title])
+        }
+    }
+}

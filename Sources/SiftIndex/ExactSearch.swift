@@ -1,0 +1,129 @@
+import SiftKernels
+
+/// Bounded selection of the k best (score, slot) pairs: a min-heap whose root is the worst kept item.
+/// "Better" means higher score, then lower slot, so results are deterministic under ties.
+struct TopKHeap {
+    let k: Int
+    private(set) var items: [ScoredSlot] = []
+
+    init(k: Int) {
+        self.k = k
+        items.reserveCapacity(k)
+    }
+
+    @inline(__always) static func isWorse(_ a: ScoredSlot, _ b: ScoredSlot) -> Bool {
+        a.score < b.score || (a.score == b.score && a.slot > b.slot)
+    }
+
+    /// The worst kept score once full; anything strictly below it can be skipped cheaply.
+    @inline(__always) var threshold: Float { items.count < k ? -.infinity : items[0].score }
+
+    @inline(__always) mutating func offer(score: Float, slot: Int) {
+        guard k > 0 else { return }
+        let item = ScoredSlot(slot: slot, score: score)
+        if items.count < k {
+            items.append(item)
+            siftUp(items.count - 1)
+        } else if Self.isWorse(items[0], item) {
+            items[0] = item
+            siftDown(0)
+        }
+    }
+
+    private mutating func siftUp(_ start: Int) {
+        var i = start
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if Self.isWorse(items[i], items[parent]) { items.swapAt(i, parent); i = parent } else { break }
+        }
+    }
+
+    private mutating func siftDown(_ start: Int) {
+        var i = start
+        let n = items.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var worst = i
+            if l < n && Self.isWorse(items[l], items[worst]) { worst = l }
+            if r < n && Self.isWorse(items[r], items[worst]) { worst = r }
+            if worst == i { return }
+            items.swapAt(i, worst)
+            i = worst
+        }
+    }
+
+    /// Best first.
+    func sorted() -> [ScoredSlot] {
+        items.sorted { Self.isWorse($1, $0) }
+    }
+}
+
+/// Exact top-k by inner product, blocked so the score matrix never exceeds `queryBlock × corpusBlock`.
+enum ExactSearch {
+    /// Corpus rows scored per sgemm call (scores buffer: queries × corpusBlock floats).
+    static let corpusBlock = 8192
+    /// Queries per pass over the corpus.
+    static let queryBlock = 256
+
+    /// queries: row-major [queryCount × dimension]; corpus: row-major [corpusCount × dimension].
+    /// Returns per query the k best corpus rows, best first (ties: lower row first).
+    static func topK(queries: UnsafeBufferPointer<Float>, queryCount: Int,
+                     corpus: UnsafeBufferPointer<Float>, corpusCount: Int,
+                     dimension: Int, k: Int) -> [[ScoredSlot]] {
+        precondition(k >= 0, "k must not be negative")
+        precondition(queries.count >= queryCount * dimension && corpus.count >= corpusCount * dimension, "ExactSearch: buffer too small")
+        let keep = min(k, corpusCount)
+        var results = [[ScoredSlot]]()
+        results.reserveCapacity(queryCount)
+        if keep == 0 { return Array(repeating: [], count: queryCount) }
+        var scores = [Float](repeating: 0, count: min(queryBlock, queryCount) * min(corpusBlock, corpusCount))
+        var q0 = 0
+        while q0 < queryCount {
+            let qn = min(queryBlock, queryCount - q0)
+            var heaps = (0..<qn).map { _ in TopKHeap(k: keep) }
+            var c0 = 0
+            while c0 < corpusCount {
+                let cn = min(corpusBlock, corpusCount - c0)
+                scores.withUnsafeMutableBufferPointer { s in
+                    // scores[qn × cn] = Q[qn × d] · C[cn × d]ᵀ
+                    Gemm.multiply(transB: true, m: qn, n: cn, k: dimension,
+                                  a: UnsafeBufferPointer(rebasing: queries[(q0 * dimension)..<((q0 + qn) * dimension)]), lda: dimension,
+                                  b: UnsafeBufferPointer(rebasing: corpus[(c0 * dimension)..<((c0 + cn) * dimension)]), ldb: dimension,
+                                  c: s, ldc: cn)
+                    for qi in 0..<qn {
+                        // Move the heap out so mutating it does not copy its storage (copy-on-write).
+                        var heap = TopKHeap(k: 0)
+                        swap(&heap, &heaps[qi])
+                        let row = qi * cn
+                        var threshold = heap.threshold
+                        for j in 0..<cn {
+                            let v = s[row + j]
+                            // Equal scores from a later block lose the tie (higher slot), so `>=` skipping stays exact.
+                            if v < threshold || (v == threshold && heap.items.count == keep) { continue }
+                            heap.offer(score: v, slot: c0 + j)
+                            threshold = heap.threshold
+                        }
+                        heaps[qi] = heap
+                    }
+                }
+                c0 += cn
+            }
+            for heap in heaps { results.append(heap.sorted()) }
+            q0 += qn
+        }
+        return results
+    }
+}
+
+/// Row-wise L2 normalisation like `torch.nn.functional.normalize` (eps 1e-12), in place.
+func normalizeRows(_ values: inout [Float], dimension: Int) {
+    precondition(dimension > 0 && values.count % dimension == 0, "normalizeRows: \(values.count) not a multiple of \(dimension)")
+    values.withUnsafeMutableBufferPointer { v in
+        for r in 0..<(v.count / dimension) {
+            var sum: Float = 0
+            for i in (r * dimension)..<((r + 1) * dimension) { sum += v[i] * v[i] }
+            let scale = 1 / max(sum.squareRoot(), 1e-12)
+            for i in (r * dimension)..<((r + 1) * dimension) { v[i] *= scale }
+        }
+    }
+}

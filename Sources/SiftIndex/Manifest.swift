@@ -1,0 +1,117 @@
+import Foundation
+import SiftCore
+
+/// Settings an index is bound to; opening with different values is refused.
+public struct IndexConfiguration: Sendable, Hashable, Codable {
+    /// `TextEmbedder.modelIdentity` of the model that produced the vectors.
+    public var modelIdentity: String
+    /// Vector length.
+    public var dimension: Int
+    /// Opaque fingerprint of the chunker settings (the caller defines it; compared for equality only).
+    public var chunkerFingerprint: String
+    /// Opaque fingerprint of the reader settings.
+    public var readerFingerprint: String
+
+    public init(modelIdentity: String, dimension: Int, chunkerFingerprint: String, readerFingerprint: String) {
+        self.modelIdentity = modelIdentity
+        self.dimension = dimension
+        self.chunkerFingerprint = chunkerFingerprint
+        self.readerFingerprint = readerFingerprint
+    }
+
+    /// The configuration for `embedder` with the given chunker/reader fingerprints.
+    public init(embedder: any TextEmbedder, chunkerFingerprint: String, readerFingerprint: String) {
+        self.init(modelIdentity: embedder.modelIdentity, dimension: embedder.dimension,
+                  chunkerFingerprint: chunkerFingerprint, readerFingerprint: readerFingerprint)
+    }
+
+    /// Throws `IndexError.incompatible` naming the first field that differs from `requested`.
+    public func check(against requested: IndexConfiguration) throws {
+        if modelIdentity != requested.modelIdentity {
+            throw IndexError.incompatible(field: "model", index: modelIdentity, requested: requested.modelIdentity)
+        }
+        if dimension != requested.dimension {
+            throw IndexError.incompatible(field: "dimension", index: String(dimension), requested: String(requested.dimension))
+        }
+        if chunkerFingerprint != requested.chunkerFingerprint {
+            throw IndexError.incompatible(field: "chunker settings", index: chunkerFingerprint, requested: requested.chunkerFingerprint)
+        }
+        if readerFingerprint != requested.readerFingerprint {
+            throw IndexError.incompatible(field: "reader settings", index: readerFingerprint, requested: requested.readerFingerprint)
+        }
+    }
+}
+
+/// `manifest.json`: the commit point of an index. It names the data files of the current generation;
+/// files of other generations are leftovers of interrupted updates and are deleted by the next update.
+public struct IndexManifest: Sendable, Hashable, Codable {
+    public static let currentFormatVersion = 1
+
+    public var formatVersion: Int
+    public var configuration: IndexConfiguration
+    /// Increases by one per committed update.
+    public var generation: Int
+    /// File names (inside the index folder) of this generation.
+    public var databaseFile: String
+    public var vectorsFile: String
+    public var documentCount: Int
+    public var chunkCount: Int
+    public var tokenCount: Int
+    /// Size of the vectors file: chunkCount × dimension × 4.
+    public var vectorsByteCount: Int
+    /// `Checksum.fnv1a64` of the vectors file, lowercase hex.
+    public var vectorsChecksum: String
+    public var created: Date
+    public var updated: Date
+
+    static func fileNames(generation: Int) -> (database: String, vectors: String) {
+        ("chunks.\(generation).sqlite", "vectors.\(generation).f32")
+    }
+}
+
+enum ManifestIO {
+    static let fileName = "manifest.json"
+
+    static func read(folder: URL) throws -> IndexManifest {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw IndexError.missingIndex(path: folder.path)
+        }
+        let url = folder.appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw IndexError.missingManifest(path: folder.path)
+        }
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw IndexError.storage(operation: "reading manifest", path: url.path, underlying: error.localizedDescription)
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let manifest: IndexManifest
+        do { manifest = try decoder.decode(IndexManifest.self, from: data) } catch {
+            throw IndexError.badManifest(path: url.path, reason: "\(error)")
+        }
+        guard manifest.formatVersion == IndexManifest.currentFormatVersion else {
+            throw IndexError.badManifest(path: url.path, reason: "format version \(manifest.formatVersion), this build reads \(IndexManifest.currentFormatVersion)")
+        }
+        return manifest
+    }
+
+    /// Writes `manifest.json.tmp`, syncs it, then renames it over `manifest.json` (atomic on POSIX).
+    static func write(_ manifest: IndexManifest, folder: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        let url = folder.appendingPathComponent(fileName)
+        let tmp = folder.appendingPathComponent(fileName + ".tmp")
+        do {
+            let data = try encoder.encode(manifest)
+            try FileIO.writeSynced(data, to: tmp)
+            try FileIO.atomicRename(tmp, to: url)
+        } catch let error as IndexError {
+            throw error
+        } catch {
+            throw IndexError.storage(operation: "writing manifest", path: url.path, underlying: "\(error)")
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// SiftIndex: placeholder until the stage lands.
