@@ -90,8 +90,7 @@ public struct LabeledQuestionSet: Sendable {
             switch object["id"] {
             case nil, is NSNull: id = "q\(number)"
             case let string as String: id = string
-            case let number as NSNumber where !(number is Bool) && number.doubleValue == number.doubleValue.rounded():
-                id = String(number.intValue)
+            case let value? where jsonInteger(value) != nil: id = String(jsonInteger(value)!)
             default: throw EvalError.wrongFieldType(path: path, line: number, field: "id", expected: "a string or an integer")
             }
             let question = try requiredString(object, "question", path: path, line: number)
@@ -110,10 +109,10 @@ public struct LabeledQuestionSet: Sendable {
                 }
             case let graded as [String: Any]:
                 for (reference, grade) in graded {
-                    guard let grade = grade as? NSNumber, !(grade is Bool), grade.doubleValue == grade.doubleValue.rounded() else {
+                    guard let grade = jsonInteger(grade) else {
                         throw EvalError.wrongFieldType(path: path, line: number, field: "relevant", expected: "an object of integer grades")
                     }
-                    relevant[LabelTarget(reference)] = grade.intValue
+                    relevant[LabelTarget(reference)] = grade
                 }
             default:
                 throw EvalError.wrongFieldType(path: path, line: number, field: "relevant", expected: "a list or an object")
@@ -158,4 +157,13 @@ public func aggregateMaxP(chunkRanking: [RetrievedChunk], labels: LabeledQuestio
         }
     }
     return best.map { ScoredID($0.key, $0.value) }
+}
+
+/// A JSON number without a fractional part. JSON booleans are refused: Foundation bridges them to NSNumber with
+/// the `char` type code "c" (and `is Bool` is also true for the numbers 0 and 1, so it cannot tell them apart).
+private func jsonInteger(_ value: Any) -> Int? {
+    guard let number = value as? NSNumber, String(cString: number.objCType) != "c" else { return nil }
+    let double = number.doubleValue
+    guard double == double.rounded(), abs(double) < 1e15 else { return nil }
+    return Int(double)
 }
