@@ -1,0 +1,182 @@
+import Foundation
+
+/// A validated pipeline file: which documents to read, how to chunk, embed, index, retrieve, re-rank and answer.
+///
+/// Every path is absolute: relative paths in the file resolve against the folder holding the pipeline file
+/// (so the shipped `Pipelines/*.yaml` say `../Models/...`), relative paths given with `--set` resolve against
+/// the current directory, and `~` and `${VAR}` expand in both.
+public struct PipelineConfig: Sendable, Hashable {
+    /// Names the pipeline in messages and default paths; defaults to the file name without extension.
+    public var name: String
+    public var source: SourceConfig
+    public var reader: ReaderConfig
+    public var chunker: ChunkerConfig
+    public var embedder: EmbedderConfig
+    public var index: IndexConfig
+    public var retriever: RetrieverConfig
+    /// Nil when re-ranking is switched off (`reranker: none` or no `reranker` key).
+    public var reranker: RerankerConfig?
+    public var answers: AnswersConfig
+    /// Optional evaluation settings for `sift eval -p`.
+    public var eval: EvalConfig?
+    /// The file this came from, if any.
+    public var file: URL?
+
+    public init(name: String, source: SourceConfig, reader: ReaderConfig = ReaderConfig(), chunker: ChunkerConfig = ChunkerConfig(),
+                embedder: EmbedderConfig, index: IndexConfig, retriever: RetrieverConfig = RetrieverConfig(),
+                reranker: RerankerConfig? = nil, answers: AnswersConfig = AnswersConfig(), eval: EvalConfig? = nil, file: URL? = nil) {
+        self.name = name
+        self.source = source
+        self.reader = reader
+        self.chunker = chunker
+        self.embedder = embedder
+        self.index = index
+        self.retriever = retriever
+        self.reranker = reranker
+        self.answers = answers
+        self.eval = eval
+        self.file = file
+    }
+}
+
+/// Where the documents are: a folder and glob patterns relative to it.
+public struct SourceConfig: Sendable, Hashable {
+    public var root: URL
+    /// Globs relative to `root` (`**` crosses folders); default `**/*.html`, `**/*.htm`, `**/*.xhtml`, `**/*.xml`.
+    public var include: [String]
+    public var exclude: [String]
+
+    public static let defaultInclude = ["**/*.html", "**/*.htm", "**/*.xhtml", "**/*.xml"]
+
+    public init(root: URL, include: [String] = SourceConfig.defaultInclude, exclude: [String] = []) {
+        self.root = root
+        self.include = include
+        self.exclude = exclude
+    }
+}
+
+/// How HTML/XML is turned into text: a preset of drop/keep rules plus extra selectors.
+public struct ReaderConfig: Sendable, Hashable {
+    /// A named rule set from the reader (e.g. `sphinx`), or nil for the generic rules.
+    public var preset: String?
+    /// Selectors (`tag`, `.class`, `#id`, `tag.class`) whose elements are left out.
+    public var drop: [String]
+    /// Selectors that limit reading to the matching elements (e.g. `[role=main]`); empty keeps the whole body.
+    public var keep: [String]
+
+    public init(preset: String? = nil, drop: [String] = [], keep: [String] = []) {
+        self.preset = preset
+        self.drop = drop
+        self.keep = keep
+    }
+}
+
+/// Chunk sizes, in model tokens (special tokens included).
+public struct ChunkerConfig: Sendable, Hashable {
+    public var maxTokens: Int
+    public var overlapTokens: Int
+    /// Prefix each chunk's text with its heading path, so a passage carries its section's context.
+    public var headingPrefix: Bool
+    /// Chunks shorter than this merge with a neighbour.
+    public var minTokens: Int
+
+    public init(maxTokens: Int = 200, overlapTokens: Int = 32, headingPrefix: Bool = true, minTokens: Int = 16) {
+        self.maxTokens = maxTokens
+        self.overlapTokens = overlapTokens
+        self.headingPrefix = headingPrefix
+        self.minTokens = minTokens
+    }
+}
+
+/// The bi-encoder that embeds chunks and questions.
+public struct EmbedderConfig: Sendable, Hashable {
+    /// A sentence-transformers model folder (config.json, model.safetensors, tokenizer files, 1_Pooling/).
+    public var model: URL
+    public var batchSize: Int
+
+    public init(model: URL, batchSize: Int = 32) {
+        self.model = model
+        self.batchSize = batchSize
+    }
+}
+
+/// Where the on-disk index lives.
+public struct IndexConfig: Sendable, Hashable {
+    public var path: URL
+    public init(path: URL) { self.path = path }
+}
+
+/// How retrieval lists are combined.
+public enum FusionMethod: String, Sendable, Hashable, CaseIterable {
+    /// Reciprocal rank fusion: score = Σ 1 / (rrf_k + rank).
+    case rrf
+    /// dense_weight · normalised dense score + (1 − dense_weight) · normalised BM25 score.
+    case weighted
+    /// No fusion: only valid when exactly one of dense and BM25 is switched on.
+    case none
+}
+
+/// First-stage retrieval.
+public struct RetrieverConfig: Sendable, Hashable {
+    /// Candidates kept after retrieval (and handed to the re-ranker).
+    public var topK: Int
+    public var dense: Bool
+    public var bm25: Bool
+    public var fusion: FusionMethod
+    public var rrfK: Int
+    public var denseWeight: Float
+
+    public init(topK: Int = 100, dense: Bool = true, bm25: Bool = true, fusion: FusionMethod = .rrf, rrfK: Int = 60, denseWeight: Float = 0.5) {
+        self.topK = topK
+        self.dense = dense
+        self.bm25 = bm25
+        self.fusion = fusion
+        self.rrfK = rrfK
+        self.denseWeight = denseWeight
+    }
+}
+
+/// How the cross-encoder cuts a (question, passage) pair that exceeds `maxTokens`.
+public enum TruncationPolicy: String, Sendable, Hashable, CaseIterable {
+    /// Cut the passage only (the question is kept whole): the usual choice.
+    case onlySecond = "only_second"
+    /// Cut the longer of the two, token by token.
+    case longestFirst = "longest_first"
+}
+
+/// The cross-encoder re-ranking stage.
+public struct RerankerConfig: Sendable, Hashable {
+    /// A Hugging Face BertForSequenceClassification folder (config.json, model.safetensors, vocab.txt).
+    public var model: URL
+    /// How many retrieved candidates are re-scored.
+    public var topK: Int
+    public var maxTokens: Int
+    public var truncation: TruncationPolicy
+    public var batchSize: Int
+
+    public init(model: URL, topK: Int = 20, maxTokens: Int = 512, truncation: TruncationPolicy = .onlySecond, batchSize: Int = 16) {
+        self.model = model
+        self.topK = topK
+        self.maxTokens = maxTokens
+        self.truncation = truncation
+        self.batchSize = batchSize
+    }
+}
+
+/// What `ask` returns.
+public struct AnswersConfig: Sendable, Hashable {
+    public var topK: Int
+    /// Mark the sentence that best matches the question.
+    public var highlight: Bool
+
+    public init(topK: Int = 5, highlight: Bool = true) {
+        self.topK = topK
+        self.highlight = highlight
+    }
+}
+
+/// Labelled questions for `sift eval -p` (question → relevant documents or anchors).
+public struct EvalConfig: Sendable, Hashable {
+    public var labels: URL?
+    public init(labels: URL? = nil) { self.labels = labels }
+}

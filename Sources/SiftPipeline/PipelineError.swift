@@ -1,0 +1,69 @@
+import Foundation
+
+/// One problem found in a pipeline file or a `--set` override.
+public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
+    /// Dotted key path, e.g. `retriever.top_k`, or `(file)` for the document as a whole.
+    public var path: String
+    /// 1-based line in the pipeline file; nil for `--set` overrides and defaults.
+    public var line: Int?
+    public var message: String
+
+    public init(path: String, line: Int?, message: String) {
+        self.path = path
+        self.line = line
+        self.message = message
+    }
+
+    /// `retriever.top_k: expected an integer, got 'ten' (line 7)`.
+    public var description: String {
+        let location = line.map { " (line \($0))" } ?? ""
+        return "\(path): \(message)\(location)"
+    }
+}
+
+/// Everything that can go wrong while loading or running a pipeline.
+public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConvertible {
+    /// The pipeline file could not be read.
+    case unreadable(file: String, reason: String)
+    /// The file is not valid YAML.
+    case yamlSyntax(file: String, line: Int?, message: String)
+    /// The YAML is well formed but does not describe a valid pipeline; every problem found is listed.
+    case invalid([ConfigProblem])
+    /// A configured model folder is missing or incomplete.
+    case modelMissing(stage: String, path: String, hint: String)
+    /// A stage that the request needs is switched off or not configured.
+    case stageNotConfigured(stage: String, hint: String)
+    /// The index has not been built yet (or was built by a different model).
+    case indexMissing(path: String, hint: String)
+    /// An input file for a command (questions, labels, passages) is malformed.
+    case badInput(file: String, line: Int?, message: String)
+    /// A stage module failed; `stage` names it, `message` is its own error text.
+    case stageFailed(stage: String, message: String)
+
+    public var description: String {
+        switch self {
+        case let .unreadable(file, reason):
+            return "cannot read pipeline file \(file): \(reason)"
+        case let .yamlSyntax(file, line, message):
+            let location = line.map { ":\($0)" } ?? ""
+            return "\(file)\(location): not valid YAML: \(message)"
+        case let .invalid(problems):
+            if problems.count == 1 { return "invalid pipeline: \(problems[0])" }
+            return "invalid pipeline (\(problems.count) problems):\n"
+                + problems.map { "  \($0)" }.joined(separator: "\n")
+        case let .modelMissing(stage, path, hint):
+            return "\(stage) model not found at \(path); \(hint)"
+        case let .stageNotConfigured(stage, hint):
+            return "the \(stage) stage is not configured; \(hint)"
+        case let .indexMissing(path, hint):
+            return "no index at \(path); \(hint)"
+        case let .badInput(file, line, message):
+            let location = line.map { ":\($0)" } ?? ""
+            return "\(file)\(location): \(message)"
+        case let .stageFailed(stage, message):
+            return "\(stage): \(message)"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}

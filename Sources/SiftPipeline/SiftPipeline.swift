@@ -1,1 +1,0 @@
-// SiftPipeline: placeholder until the stage lands.
