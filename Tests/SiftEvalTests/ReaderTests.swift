@@ -1,4 +1,5 @@
 import Foundation
+import SiftTestSupport
 import Testing
 @testable import SiftEval
 
@@ -176,5 +177,22 @@ func temporaryFolder(_ files: [String: String]) throws -> URL {
         let documentLevel = LabeledQuestion(id: "d", question: "?", relevant: [LabelTarget("lib/b.html"): 1])
         let grouped = aggregateMaxP(chunkRanking: chunks, labels: documentLevel)
         #expect(Set(grouped) == [ScoredID("faq/a.html", 0.9), ScoredID("lib/b.html", 0.6)])
+    }
+}
+
+@Suite struct PythonFAQLabelsTests {
+    /// Tests/Fixtures/eval/python_faq_labels.jsonl, written by Scripts/eval/make_faq_labels.py from python3.11-doc.
+    @Test func fixtureReadsAsSectionLevelLabels() throws {
+        let url = TestPaths.fixtures.appendingPathComponent("eval/python_faq_labels.jsonl")
+        let set = try LabeledQuestionSet.load(url)
+        #expect(set.questions.count == 180)
+        #expect(set.questions.allSatisfy { question in
+            question.relevant.count == 1 && question.relevant.keys.allSatisfy {
+                $0.documentID.hasPrefix("faq/") && $0.documentID.hasSuffix(".html") && $0.anchor != nil
+            }
+        })
+        let question = try #require(set.questions.first { $0.id == "programming:how-do-i-share-global-variables-across-modules" })
+        #expect(question.question == "How do I share global variables across modules?")
+        #expect(set.qrels.judgements[question.id] == ["faq/programming.html#how-do-i-share-global-variables-across-modules": 1])
     }
 }
