@@ -1,1 +1,0 @@
-// SiftTokenizer: placeholder until the stage lands.

@@ -1,0 +1,463 @@
+import Dispatch
+import Foundation
+import SiftCore
+import Synchronization
+
+/// BERT WordPiece tokenizer with the behaviour of the Hugging Face fast tokenizer (Rust
+/// `tokenizers`): BertNormalizer → BertPreTokenizer → WordPiece → [CLS]/[SEP] template.
+///
+/// Immutable after init and safe to share between threads. Offsets are Unicode-scalar offsets
+/// into the original text, the unit of every character offset in Sift.
+public final class WordPieceTokenizer: TokenCounter, Sendable {
+    public let configuration: TokenizerConfiguration
+    private let vocabulary: [String]
+    private let idsByToken: [String: Int32]
+    private let table: VocabularyTable
+    /// Special tokens matched verbatim in raw text, as scalars, with their ids.
+    private let specials: [(scalars: [UInt32], id: Int32)]
+
+    public let clsID: Int32
+    public let sepID: Int32
+    public let padID: Int32
+    public let unkID: Int32
+
+    /// Loads a Hugging Face tokenizer folder: `tokenizer.json` when present, else `vocab.txt`
+    /// (+ `tokenizer_config.json` for do_lower_case, strip_accents, tokenize_chinese_chars,
+    /// model_max_length). Throws `TokenizerError` naming the file and key on any problem.
+    public convenience init(directory: URL) throws {
+        let loaded = try TokenizerFolderLoader.load(directory: directory)
+        let missing = [loaded.configuration.unknownToken, loaded.configuration.classifierToken,
+                       loaded.configuration.separatorToken, loaded.configuration.paddingToken]
+            .filter { !loaded.vocabulary.contains($0) }
+        if let token = missing.first {
+            throw TokenizerError.invalidValue(file: directory.path, key: "vocabulary",
+                                              expected: "an entry for special token \(token)", actual: "none")
+        }
+        self.init(vocabulary: loaded.vocabulary, configuration: loaded.configuration)
+    }
+
+    /// A tokenizer over `vocabulary` (index = id). The unknown, [CLS], [SEP] and [PAD] tokens
+    /// must be in the vocabulary (programmer error otherwise).
+    public init(vocabulary: [String], configuration: TokenizerConfiguration = TokenizerConfiguration()) {
+        self.configuration = configuration
+        self.vocabulary = vocabulary
+        var ids: [String: Int32] = [:]
+        ids.reserveCapacity(vocabulary.count)
+        for (id, token) in vocabulary.enumerated() { ids[token] = Int32(id) }
+        self.idsByToken = ids
+        self.table = VocabularyTable(vocabulary: vocabulary, continuationPrefix: configuration.continuingSubwordPrefix)
+        func required(_ token: String) -> Int32 {
+            guard let id = ids[token] else { preconditionFailure("special token \(token) is not in the vocabulary") }
+            return id
+        }
+        clsID = required(configuration.classifierToken)
+        sepID = required(configuration.separatorToken)
+        padID = required(configuration.paddingToken)
+        unkID = required(configuration.unknownToken)
+        // Longest first, so that matching at one position prefers the longest special token.
+        specials = configuration.specialTokens
+            .compactMap { token in ids[token].map { (token.unicodeScalars.map(\.value), $0) } }
+            .filter { !$0.0.isEmpty }
+            .sorted { $0.0.count > $1.0.count }
+    }
+
+    // MARK: Vocabulary
+
+    /// Number of entries in the vocabulary (ids are 0..<vocabularySize).
+    public var vocabularySize: Int { vocabulary.count }
+    /// The longest sequence the model accepts, special tokens included.
+    public var modelMaxLength: Int { configuration.modelMaxLength }
+    public func id(for token: String) -> Int32? { idsByToken[token] }
+    public func token(for id: Int32) -> String? {
+        id >= 0 && Int(id) < vocabulary.count ? vocabulary[Int(id)] : nil
+    }
+
+    // MARK: Tokenising
+
+    /// WordPiece strings of `text` (no special tokens added; "[SEP]" typed in the text stays one token).
+    public func tokenize(_ text: String) -> [String] {
+        tokenIDs(text).map { vocabulary[Int($0)] }
+    }
+
+    /// Token ids of `text` without [CLS]/[SEP]: the fast path for counting.
+    public func tokenIDs(_ text: String) -> [Int32] {
+        var sink = IDSink()
+        run(text, into: &sink)
+        return sink.ids
+    }
+
+    /// Tokens of `text` including [CLS] and [SEP] (TokenCounter).
+    public func tokenCount(_ text: String) -> Int {
+        var sink = CountSink()
+        run(text, into: &sink)
+        return sink.count + 2
+    }
+
+    /// [CLS] text [SEP]. With `maxLength`, longer inputs are cut per `truncation`
+    /// (`.onlySecond` throws, as there is no second sequence; `.error` throws `sequenceTooLong`).
+    public func encode(_ text: String, maxLength: Int? = nil,
+                       truncation: TruncationStrategy = .longestFirst) throws -> Encoding {
+        var pieces = PieceSink()
+        run(text, into: &pieces)
+        var dropped = 0
+        if let maxLength {
+            let total = pieces.count + 2
+            if total > maxLength {
+                guard maxLength >= 2 else {
+                    throw TokenizerError.cannotTruncate(strategy: truncation, length: total, maxLength: maxLength,
+                                                        reason: "the 2 special tokens alone exceed the maximum")
+                }
+                let budget = maxLength - 2
+                switch truncation {
+                case .error:
+                    throw TokenizerError.sequenceTooLong(length: total, maxLength: maxLength)
+                case .onlySecond:
+                    throw TokenizerError.cannotTruncate(strategy: truncation, length: total, maxLength: maxLength,
+                                                        reason: "there is no second sequence")
+                case .longestFirst, .onlyFirst:
+                    dropped = pieces.count - budget
+                    pieces.truncate(to: budget)
+                }
+            }
+        }
+        var encoding = Encoding(ids: [], tokenTypeIDs: [], attentionMask: [], offsets: [], sequenceIDs: [],
+                                truncatedTokenCount: dropped)
+        reserve(&encoding, pieces.count + 2)
+        appendSpecial(&encoding, clsID, type: 0)
+        append(&encoding, pieces, sequence: 0)
+        appendSpecial(&encoding, sepID, type: 0)
+        return encoding
+    }
+
+    /// [CLS] first [SEP] second [SEP], token types 0 then 1. With `maxLength`, inputs are cut
+    /// per `truncation` (HF semantics); a strategy that cannot fit throws `cannotTruncate`.
+    public func encodePair(_ first: String, _ second: String, maxLength: Int?,
+                           truncation: TruncationStrategy = .longestFirst) throws -> Encoding {
+        var a = PieceSink()
+        run(first, into: &a)
+        var b = PieceSink()
+        run(second, into: &b)
+        var dropped = 0
+        if let maxLength {
+            let total = a.count + b.count + 3
+            if total > maxLength {
+                guard maxLength >= 3 else {
+                    throw TokenizerError.cannotTruncate(strategy: truncation, length: total, maxLength: maxLength,
+                                                        reason: "the 3 special tokens alone exceed the maximum")
+                }
+                let budget = maxLength - 3
+                let toRemove = a.count + b.count - budget
+                switch truncation {
+                case .error:
+                    throw TokenizerError.sequenceTooLong(length: total, maxLength: maxLength)
+                case .longestFirst:
+                    // Rust tokenizers: the shorter keeps its length when the longer can absorb the
+                    // cut; otherwise budget/2 each, the longer (or, on a tie, the second) keeps the odd one.
+                    var n1 = a.count, n2 = b.count
+                    let swap = n1 > n2
+                    if swap { Swift.swap(&n1, &n2) }
+                    n2 = n1 > budget ? n1 : max(n1, budget - n1)
+                    if n1 + n2 > budget {
+                        n1 = budget / 2
+                        n2 = n1 + budget % 2
+                    }
+                    if swap { Swift.swap(&n1, &n2) }
+                    if budget == 0 { n1 = 0; n2 = 0 }
+                    a.truncate(to: min(a.count, n1))
+                    b.truncate(to: min(b.count, n2))
+                case .onlyFirst, .onlySecond:
+                    let targetCount = truncation == .onlyFirst ? a.count : b.count
+                    if budget == 0 {
+                        a.truncate(to: 0)
+                        b.truncate(to: 0)
+                    } else if targetCount > toRemove {
+                        if truncation == .onlyFirst { a.truncate(to: a.count - toRemove) } else { b.truncate(to: b.count - toRemove) }
+                    } else {
+                        let which = truncation == .onlyFirst ? "first" : "second"
+                        throw TokenizerError.cannotTruncate(
+                            strategy: truncation, length: total, maxLength: maxLength,
+                            reason: "the \(which) sequence has \(targetCount) tokens but \(toRemove) must be removed")
+                    }
+                }
+                dropped = total - (a.count + b.count + 3)
+            }
+        }
+        var encoding = Encoding(ids: [], tokenTypeIDs: [], attentionMask: [], offsets: [], sequenceIDs: [],
+                                truncatedTokenCount: dropped)
+        reserve(&encoding, a.count + b.count + 3)
+        appendSpecial(&encoding, clsID, type: 0)
+        append(&encoding, a, sequence: 0)
+        appendSpecial(&encoding, sepID, type: 0)
+        append(&encoding, b, sequence: 1)
+        appendSpecial(&encoding, sepID, type: 1)
+        return encoding
+    }
+
+    /// Encodes each text ([CLS] text [SEP], cut to `maxLength` from the end), in parallel.
+    public func encodeBatch(_ texts: [String], maxLength: Int) -> [Encoding] {
+        precondition(maxLength >= 2, "maxLength must leave room for [CLS] and [SEP]")
+        let results = Mutex([Encoding?](repeating: nil, count: texts.count))
+        DispatchQueue.concurrentPerform(iterations: texts.count) { index in
+            // Cannot throw: longestFirst on a single sequence with maxLength >= 2 always fits.
+            let encoding = try! self.encode(texts[index], maxLength: maxLength, truncation: .longestFirst)
+            results.withLock { $0[index] = encoding }
+        }
+        return results.withLock { $0.map { $0! } }
+    }
+
+    // MARK: Encoding assembly
+
+    private func reserve(_ encoding: inout Encoding, _ count: Int) {
+        encoding.ids.reserveCapacity(count)
+        encoding.tokenTypeIDs.reserveCapacity(count)
+        encoding.attentionMask.reserveCapacity(count)
+        encoding.offsets.reserveCapacity(count)
+        encoding.sequenceIDs.reserveCapacity(count)
+    }
+
+    private func appendSpecial(_ encoding: inout Encoding, _ id: Int32, type: Int32) {
+        encoding.ids.append(id)
+        encoding.tokenTypeIDs.append(type)
+        encoding.attentionMask.append(1)
+        encoding.offsets.append(nil)
+        encoding.sequenceIDs.append(nil)
+    }
+
+    private func append(_ encoding: inout Encoding, _ pieces: PieceSink, sequence: Int) {
+        for index in 0..<pieces.count {
+            encoding.ids.append(pieces.ids[index])
+            encoding.tokenTypeIDs.append(Int32(sequence))
+            encoding.attentionMask.append(1)
+            encoding.offsets.append(Int(pieces.starts[index])..<Int(pieces.ends[index]))
+            encoding.sequenceIDs.append(sequence)
+        }
+    }
+
+    // MARK: Pipeline
+
+    /// Splits raw text at special tokens, then normalises, pre-tokenises and WordPiece-encodes
+    /// each segment, reporting (id, original scalar start, end) to `sink` in order.
+    private func run<Sink: TokenSink>(_ text: String, into sink: inout Sink) {
+        var scalars: [UInt32] = []
+        scalars.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars { scalars.append(scalar.value) }
+        var state = WordState()
+        var segmentStart = 0
+        var position = 0
+        let count = scalars.count
+        if specials.isEmpty {
+            normalizeSegment(scalars, 0..<count, &state, &sink)
+            return
+        }
+        while position < count {
+            // Special tokens are all bracketed in BERT vocabularies, but match generically.
+            var matched: (length: Int, id: Int32)? = nil
+            for special in specials where special.scalars[0] == scalars[position] {
+                let length = special.scalars.count
+                if position + length <= count && scalars[position..<(position + length)].elementsEqual(special.scalars) {
+                    matched = (length, special.id)
+                    break
+                }
+            }
+            if let matched {
+                normalizeSegment(scalars, segmentStart..<position, &state, &sink)
+                sink.append(id: matched.id, start: Int32(position), end: Int32(position + matched.length))
+                position += matched.length
+                segmentStart = position
+            } else {
+                position += 1
+            }
+        }
+        normalizeSegment(scalars, segmentStart..<count, &state, &sink)
+    }
+
+    /// BertNormalizer (clean text, CJK spacing, strip accents, lowercase) and BertPreTokenizer
+    /// (whitespace split, punctuation isolated) fused into one pass over the scalars.
+    private func normalizeSegment<Sink: TokenSink>(_ scalars: [UInt32], _ range: Range<Int>,
+                                                   _ state: inout WordState, _ sink: inout Sink) {
+        let clean = configuration.cleanText
+        let lowercase = configuration.lowercase
+        let strip = configuration.effectiveStripAccents
+        let chinese = configuration.handleChineseCharacters
+        for index in range {
+            let c = scalars[index]
+            let origin = Int32(index)
+            if c < 0x80 {
+                let flags = BertCharacters.bmpFlags[Int(c)]
+                if clean && flags.contains(.removed) { continue }
+                if flags.contains(.whitespace) { flushWord(&state, &sink); continue }
+                if flags.contains(.punctuation) {
+                    flushWord(&state, &sink)
+                    state.append(c, origin)
+                    flushWord(&state, &sink)
+                    continue
+                }
+                state.append(lowercase && c >= 0x41 && c <= 0x5A ? c + 32 : c, origin)
+                continue
+            }
+            let flags = BertCharacters.flags(c)
+            if clean {
+                if flags.contains(.removed) { continue }
+                if flags.contains(.whitespace) { flushWord(&state, &sink); continue }
+            }
+            let isolated = chinese && flags.contains(.chinese)
+            if isolated { flushWord(&state, &sink) }
+            if strip, let decomposed = BertCharacters.decomposition(c) {
+                for d in decomposed {
+                    let dFlags = BertCharacters.flags(d)
+                    if dFlags.contains(.nonspacingMark) { continue }
+                    feedLowercased(d, dFlags, origin, lowercase, &state, &sink)
+                }
+            } else if strip && flags.contains(.nonspacingMark) {
+                // Dropped by strip-accents.
+            } else {
+                feedLowercased(c, flags, origin, lowercase, &state, &sink)
+            }
+            if isolated { flushWord(&state, &sink) }
+        }
+        flushWord(&state, &sink)
+    }
+
+    @inline(__always)
+    private func feedLowercased<Sink: TokenSink>(_ c: UInt32, _ flags: BertCharacters.Flags, _ origin: Int32,
+                                                 _ lowercase: Bool, _ state: inout WordState, _ sink: inout Sink) {
+        if lowercase && flags.contains(.changesWhenLowercased) {
+            if c < 0x80 {
+                feed(c + 32, origin, &state, &sink)
+            } else {
+                for l in BertCharacters.lowercase(c) { feed(l, origin, &state, &sink) }
+            }
+        } else {
+            feed(c, origin, &state, &sink)
+        }
+    }
+
+    /// Pre-tokenizer step for one normalised scalar.
+    @inline(__always)
+    private func feed<Sink: TokenSink>(_ c: UInt32, _ origin: Int32, _ state: inout WordState, _ sink: inout Sink) {
+        let flags = BertCharacters.flags(c)
+        if flags.contains(.whitespace) {
+            flushWord(&state, &sink)
+        } else if flags.contains(.punctuation) {
+            flushWord(&state, &sink)
+            state.append(c, origin)
+            flushWord(&state, &sink)
+        } else {
+            state.append(c, origin)
+        }
+    }
+
+    /// Greedy longest-match-first WordPiece over the buffered word, then clears the buffer.
+    private func flushWord<Sink: TokenSink>(_ state: inout WordState, _ sink: inout Sink) {
+        let n = state.word.count
+        guard n > 0 else { return }
+        defer { state.clear() }
+        let wordStart = state.origins[0]
+        let wordEnd = state.origins[n - 1] + 1
+        if n > configuration.maxInputCharactersPerWord {
+            sink.append(id: unkID, start: wordStart, end: wordEnd)
+            return
+        }
+        if state.hashes.count < n { state.hashes = [UInt64](repeating: 0, count: n) }
+        let firstPiece = state.pieceIDs.count
+        var start = 0
+        while start < n {
+            var hash = start == 0 ? VocabularyTable.wordSeed : VocabularyTable.continuationSeed
+            for i in start..<n {
+                hash = VocabularyTable.step(hash, state.word[i])
+                state.hashes[i] = hash
+            }
+            var end = n
+            var found: Int32? = nil
+            while end > start {
+                if let id = table.lookup(state.word[start..<end], hash: state.hashes[end - 1]) {
+                    found = id
+                    break
+                }
+                end -= 1
+            }
+            guard let id = found else {
+                // Unmatchable: the whole word becomes [UNK].
+                state.pieceIDs.removeSubrange(firstPiece...)
+                state.pieceEnds.removeSubrange(firstPiece...)
+                sink.append(id: unkID, start: wordStart, end: wordEnd)
+                return
+            }
+            state.pieceIDs.append(id)
+            state.pieceEnds.append(Int32(end))
+            start = end
+        }
+        var pieceStart = 0
+        for k in firstPiece..<state.pieceIDs.count {
+            let pieceEnd = Int(state.pieceEnds[k])
+            sink.append(id: state.pieceIDs[k], start: state.origins[pieceStart], end: state.origins[pieceEnd - 1] + 1)
+            pieceStart = pieceEnd
+        }
+        state.pieceIDs.removeAll(keepingCapacity: true)
+        state.pieceEnds.removeAll(keepingCapacity: true)
+    }
+}
+
+// MARK: - Internal buffers
+
+/// The word being built: normalised scalars and, for each, the original scalar index it came from.
+private struct WordState {
+    var word: [UInt32] = []
+    var origins: [Int32] = []
+    var hashes: [UInt64] = []
+    var pieceIDs: [Int32] = []
+    var pieceEnds: [Int32] = []
+
+    init() {
+        word.reserveCapacity(128)
+        origins.reserveCapacity(128)
+        hashes = [UInt64](repeating: 0, count: 128)
+    }
+
+    @inline(__always)
+    mutating func append(_ scalar: UInt32, _ origin: Int32) {
+        word.append(scalar)
+        origins.append(origin)
+    }
+
+    @inline(__always)
+    mutating func clear() {
+        word.removeAll(keepingCapacity: true)
+        origins.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Receives tokens as (id, original scalar start, original scalar end).
+private protocol TokenSink {
+    mutating func append(id: Int32, start: Int32, end: Int32)
+}
+
+private struct CountSink: TokenSink {
+    var count = 0
+    @inline(__always) mutating func append(id: Int32, start: Int32, end: Int32) { count += 1 }
+}
+
+private struct IDSink: TokenSink {
+    var ids: [Int32] = []
+    @inline(__always) mutating func append(id: Int32, start: Int32, end: Int32) { ids.append(id) }
+}
+
+private struct PieceSink: TokenSink {
+    var ids: [Int32] = []
+    var starts: [Int32] = []
+    var ends: [Int32] = []
+    var count: Int { ids.count }
+
+    @inline(__always) mutating func append(id: Int32, start: Int32, end: Int32) {
+        ids.append(id)
+        starts.append(start)
+        ends.append(end)
+    }
+
+    mutating func truncate(to length: Int) {
+        guard length < ids.count else { return }
+        ids.removeSubrange(length...)
+        starts.removeSubrange(length...)
+        ends.removeSubrange(length...)
+    }
+}
