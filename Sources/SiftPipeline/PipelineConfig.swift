@@ -1,4 +1,5 @@
 import Foundation
+import SiftChunker
 
 /// A validated pipeline file: which documents to read, how to chunk, embed, index, retrieve, re-rank and answer.
 ///
@@ -71,22 +72,8 @@ public struct ReaderConfig: Sendable, Hashable {
     }
 }
 
-/// Chunk sizes, in model tokens (special tokens included).
-public struct ChunkerConfig: Sendable, Hashable {
-    public var maxTokens: Int
-    public var overlapTokens: Int
-    /// Prefix each chunk's text with its heading path, so a passage carries its section's context.
-    public var headingPrefix: Bool
-    /// Chunks shorter than this merge with a neighbour.
-    public var minTokens: Int
-
-    public init(maxTokens: Int = 200, overlapTokens: Int = 32, headingPrefix: Bool = true, minTokens: Int = 16) {
-        self.maxTokens = maxTokens
-        self.overlapTokens = overlapTokens
-        self.headingPrefix = headingPrefix
-        self.minTokens = minTokens
-    }
-}
+/// Chunk sizes in model tokens: the chunker's own settings type (`max_tokens`, `overlap_tokens`, `heading_prefix`, `min_tokens`).
+public typealias ChunkerConfig = ChunkerSettings
 
 /// The bi-encoder that embeds chunks and questions.
 public struct EmbedderConfig: Sendable, Hashable {

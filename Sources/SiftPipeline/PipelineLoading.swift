@@ -1,4 +1,5 @@
 import Foundation
+import SiftReader
 
 /// The closed sets of stage types and options a pipeline file may name.
 public enum StageRegistry {
@@ -109,8 +110,12 @@ extension ConfigValidator {
     mutating func readerConfig(_ node: ConfigNode) -> ReaderConfig? {
         guard let f = fields(node, path: "reader", allowed: ["preset", "drop", "keep"]) else { return nil }
         var preset: String?
-        if let presetNode = f["preset"], !presetNode.isNull {
-            preset = choice(presetNode, path: "reader.preset", options: StageRegistry.readerPresets, what: "reader preset")
+        if let presetNode = f["preset"], !presetNode.isNull, let text = string(presetNode, path: "reader.preset") {
+            if ReaderOptions.preset(named: text) != nil {
+                preset = text
+            } else {
+                _ = choice(presetNode, path: "reader.preset", options: StageRegistry.readerPresets, what: "reader preset")
+            }
         }
         return ReaderConfig(preset: preset, drop: strings(f, "drop", default: []), keep: strings(f, "keep", default: []))
     }

@@ -1,0 +1,159 @@
+import Foundation
+import SiftCore
+
+/// The JSON form of an answer (`sift ask --json`, `sift batch`): flat, snake_case, offsets in Unicode scalars.
+public struct AnswerRecord: Codable, Sendable, Hashable {
+    public var rank: Int
+    public var rerankScore: Float?
+    public var retrievalScore: Float
+    public var source: String
+    public var documentID: String
+    public var anchor: String?
+    public var headingPath: [String]
+    public var chunkID: String
+    public var text: String
+    /// Scalar range of the best sentence within `text`.
+    public var highlight: [Int]?
+    public var highlightText: String?
+
+    enum CodingKeys: String, CodingKey {
+        case rank, source, anchor, text, highlight
+        case rerankScore = "rerank_score", retrievalScore = "retrieval_score", documentID = "document_id"
+        case headingPath = "heading_path", chunkID = "chunk_id", highlightText = "highlight_text"
+    }
+
+    public init(_ answer: Answer) {
+        rank = answer.rank
+        rerankScore = answer.rerankScore
+        retrievalScore = answer.retrievalScore
+        source = answer.chunk.source
+        documentID = answer.chunk.documentID
+        anchor = answer.chunk.anchor
+        headingPath = answer.chunk.headingPath
+        chunkID = answer.chunk.id
+        text = answer.chunk.text
+        highlight = answer.highlight.map { [$0.lowerBound, $0.upperBound] }
+        highlightText = answer.highlight.map { answer.chunk.text.scalarSlice($0) }
+    }
+}
+
+/// The JSON form of one question's result.
+public struct AskRecord: Codable, Sendable {
+    public var question: String
+    public var answers: [AnswerRecord]
+    public var stages: [String]
+    public var timingsMs: [String: Double]
+    /// Only with --explain: stage → candidates (chunk id, source, score, per-stage ranks).
+    public var explain: [String: [CandidateRecord]]?
+
+    enum CodingKeys: String, CodingKey {
+        case question, answers, stages, explain
+        case timingsMs = "timings_ms"
+    }
+
+    public init(_ result: AskResult, id: String? = nil) {
+        question = result.question
+        answers = result.answers.map(AnswerRecord.init)
+        stages = result.stagesRun
+        timingsMs = Dictionary(result.timings.map { ($0.stage, $0.milliseconds) }, uniquingKeysWith: +)
+        if !result.stageCandidates.isEmpty {
+            explain = Dictionary(result.stageCandidates.map { stage in
+                (stage.stage, stage.candidates.map { CandidateRecord($0, chunk: result.chunks[$0.chunkID]) })
+            }, uniquingKeysWith: { a, _ in a })
+        }
+    }
+}
+
+/// A candidate as `--explain` shows it.
+public struct CandidateRecord: Codable, Sendable {
+    public var chunkID: String
+    public var source: String?
+    public var score: Float
+    public var ranks: [String: Int]
+    public var scores: [String: Float]
+
+    enum CodingKeys: String, CodingKey {
+        case source, score, ranks, scores
+        case chunkID = "chunk_id"
+    }
+
+    public init(_ candidate: Candidate, chunk: Chunk?) {
+        chunkID = candidate.chunkID
+        source = chunk?.source
+        score = candidate.score
+        ranks = Dictionary(candidate.stageRanks.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: { a, _ in a })
+        scores = Dictionary(candidate.stageScores.map { ($0.key.rawValue, $0.value) }, uniquingKeysWith: { a, _ in a })
+    }
+}
+
+/// Plain-text rendering of answers for the terminal.
+public enum AnswerFormatter {
+    /// How the best sentence is marked: ANSI bold on a terminal, `**…**` otherwise.
+    public enum Emphasis: Sendable { case ansi, markdown }
+
+    /// A snippet of the chunk (heading prefix removed, whitespace collapsed) around the highlighted sentence,
+    /// at most about `width` characters, with the sentence marked.
+    public static func snippet(_ answer: Answer, width: Int = 320, emphasis: Emphasis = .markdown) -> String {
+        let text = answer.chunk.text
+        let start = Highlighter.headingPrefixLength(answer.chunk)
+        let total = text.unicodeScalars.count
+        let (open, close) = emphasis == .ansi ? ("\u{1B}[1m", "\u{1B}[0m") : ("**", "**")
+        guard let highlight = answer.highlight, highlight.lowerBound >= start else {
+            return clip(collapse(text.scalarSlice(start..<total)), width)
+        }
+        let sentence = collapse(text.scalarSlice(highlight))
+        let budget = max(0, width - sentence.count) / 2
+        let before = collapse(text.scalarSlice(start..<highlight.lowerBound))
+        let after = collapse(text.scalarSlice(highlight.upperBound..<total))
+        let lead = before.count > budget ? "…" + before.suffix(budget) : before
+        let tail = after.count > budget ? after.prefix(budget) + "…" : after
+        return [lead, open + sentence + close, String(tail)].filter { !$0.isEmpty }.joined(separator: " ")
+    }
+
+    /// The answer list as printed by `sift ask`.
+    public static func render(_ result: AskResult, emphasis: Emphasis = .markdown, showTimings: Bool = true) -> String {
+        var lines: [String] = []
+        if result.answers.isEmpty { lines.append("No answers found.") }
+        for answer in result.answers {
+            var scores: [String] = []
+            if let rerank = answer.rerankScore { scores.append("rerank \(format(rerank))") }
+            scores.append("retrieval \(format(answer.retrievalScore))")
+            lines.append("\(answer.rank). \(answer.chunk.source)  (\(scores.joined(separator: ", ")))")
+            if !answer.chunk.headingPath.isEmpty { lines.append("   " + answer.chunk.headingPath.joined(separator: " > ")) }
+            lines.append("   " + snippet(answer, emphasis: emphasis))
+            lines.append("")
+        }
+        if showTimings {
+            let total = result.timings.reduce(0) { $0 + $1.milliseconds }
+            lines.append("stages: \(result.stagesRun.joined(separator: ", ")) · \(String(format: "%.0f", total)) ms")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// Each stage's top candidates and the stage timings, for `--explain`.
+    public static func renderExplanation(_ result: AskResult, limit: Int = 10) -> String {
+        var lines: [String] = []
+        for stage in result.stageCandidates {
+            lines.append("[\(stage.stage)] \(stage.candidates.count) candidates")
+            for (i, candidate) in stage.candidates.prefix(limit).enumerated() {
+                let source = result.chunks[candidate.chunkID]?.source ?? candidate.chunkID
+                let ranks = RetrievalStage.allCases.compactMap { s in candidate.stageRanks[s].map { "\(s.rawValue)#\($0)" } }
+                lines.append("  \(i + 1). \(format(candidate.score))  \(source)  [\(ranks.joined(separator: " "))]")
+            }
+        }
+        lines.append("timings: " + result.timings.map { "\($0.stage) \(String(format: "%.1f", $0.milliseconds)) ms" }.joined(separator: ", "))
+        return lines.joined(separator: "\n")
+    }
+
+    static func format(_ value: Float) -> String {
+        abs(value) >= 100 ? String(format: "%.1f", value) : String(format: "%.4f", value)
+    }
+
+    static func collapse(_ text: String) -> String {
+        text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+    }
+
+    static func clip(_ text: String, _ width: Int) -> String {
+        text.count > width ? String(text.prefix(width)) + "…" : text
+    }
+}

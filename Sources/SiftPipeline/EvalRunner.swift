@@ -1,0 +1,93 @@
+import Foundation
+import SiftCore
+import SiftEval
+import SiftIndex
+
+/// Progress of an evaluation: which stage, and how many questions (or corpus batches) are done.
+public struct EvalProgress: Sendable, Hashable {
+    public var stage: String
+    public var completed: Int
+    public var total: Int
+}
+
+/// Glue for `sift eval`: runs retrieval stages over labelled questions and hands the rankings to SiftEval.
+public enum EvalRunner {
+    /// A BEIR folder, evaluated with the bi-encoder on the corpus as given (title + text, no reader or chunker):
+    /// the whole corpus is embedded, then each query is embedded and searched on its own so latency is per query.
+    public static func beir(folder: URL, modelFolder: URL, split: String = "test", batchSize: Int = 32, depth: Int = 100,
+                            metrics: [Metric] = Metric.standard,
+                            progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> StageComparison {
+        let dataset: BEIRDataset
+        do { dataset = try BEIRDataset.load(folder: folder, split: split, validation: .lenient) } catch {
+            throw PipelineError.badInput(file: folder.path, line: nil, message: "\(error)")
+        }
+        let tools = try ModelTools(modelFolder: modelFolder, batchSize: batchSize)
+        var corpusVectors: [[Float]] = []
+        corpusVectors.reserveCapacity(dataset.corpus.count)
+        for start in stride(from: 0, to: dataset.corpus.count, by: batchSize) {
+            let batch = dataset.corpus[start..<min(dataset.corpus.count, start + batchSize)]
+            corpusVectors += try tools.embed(batch.map(\.embeddingText))
+            progress?(EvalProgress(stage: "embed corpus", completed: start + batch.count, total: dataset.corpus.count))
+        }
+        let queries = dataset.evaluatedQueries
+        var rankings: Rankings = [:]
+        var latencies: [Double] = []
+        for (i, query) in queries.enumerated() {
+            let t0 = Date()
+            let hits = SentenceTransformersUtil.semanticSearch(queryEmbeddings: try tools.embed([query.text]),
+                                                               corpusEmbeddings: corpusVectors, topK: depth)[0]
+            latencies.append(Date().timeIntervalSince(t0) * 1000)
+            rankings[query.id] = hits.map { ScoredID(dataset.corpus[$0.corpusID].id, Double($0.score)) }
+            progress?(EvalProgress(stage: "dense", completed: i + 1, total: queries.count))
+        }
+        return StageComparison(title: "\(folder.lastPathComponent) (\(split), \(queries.count) queries, \(dataset.corpus.count) documents)",
+                               qrels: dataset.qrels, stages: [StageRun(name: "dense", rankings: rankings, latenciesMilliseconds: latencies)],
+                               metrics: metrics)
+    }
+
+    /// The stages compared on a pipeline's own collection: each first-stage retriever alone, their fusion, and
+    /// the re-ranker when one is configured.
+    public static func stages(for config: PipelineConfig) -> [(name: String, options: AskOptions)] {
+        var stages: [(String, AskOptions)] = [
+            ("bm25", AskOptions(dense: false, bm25: true, rerank: false)),
+            ("dense", AskOptions(dense: true, bm25: false, rerank: false)),
+            ("hybrid", AskOptions(dense: true, bm25: true, rerank: false)),
+        ]
+        if config.reranker != nil {
+            stages.append(("rerank", AskOptions(dense: config.retriever.dense, bm25: config.retriever.bm25, rerank: true)))
+        }
+        return stages
+    }
+
+    /// Labelled questions against a pipeline's index. Chunk rankings become section/document rankings with MaxP
+    /// (`aggregateMaxP`); each question is asked on its own so the latencies are per question.
+    public static func labels(runner: PipelineRunner, labelsFile: URL, metrics: [Metric] = Metric.standard,
+                              progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> StageComparison {
+        let labels: LabeledQuestionSet
+        do { labels = try LabeledQuestionSet.load(labelsFile) } catch {
+            throw PipelineError.badInput(file: labelsFile.path, line: nil, message: "\(error)")
+        }
+        var runs: [StageRun] = []
+        for (name, base) in stages(for: runner.config) {
+            var options = base
+            options.topK = runner.config.retriever.topK
+            options.highlight = false
+            var rankings: Rankings = [:]
+            var latencies: [Double] = []
+            for (i, question) in labels.questions.enumerated() {
+                let t0 = Date()
+                let result = try runner.ask(question.question, options: options)
+                latencies.append(Date().timeIntervalSince(t0) * 1000)
+                let chunks = result.answers.map { answer in
+                    RetrievedChunk(documentID: answer.chunk.documentID, anchor: answer.chunk.anchor,
+                                   score: Double(answer.rerankScore ?? answer.retrievalScore))
+                }
+                rankings[question.id] = aggregateMaxP(chunkRanking: chunks, labels: question)
+                progress?(EvalProgress(stage: name, completed: i + 1, total: labels.questions.count))
+            }
+            runs.append(StageRun(name: name, rankings: rankings, latenciesMilliseconds: latencies))
+        }
+        return StageComparison(title: "\(runner.config.name) (\(labels.questions.count) questions)", qrels: labels.qrels,
+                               stages: runs, metrics: metrics)
+    }
+}

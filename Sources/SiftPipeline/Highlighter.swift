@@ -1,0 +1,45 @@
+import SiftChunker
+import SiftCore
+import SiftIndex
+
+/// Picks the sentence of a chunk that best matches a question, cheaply: question terms (stop words removed,
+/// light suffix stripping) found in each sentence; ties go to the earlier sentence. The heading-path prefix
+/// of a chunk is never highlighted. When no sentence shares a term, the caller may fall back to embeddings.
+enum Highlighter {
+    /// Candidate sentences of `chunk.text` (scalar ranges), heading prefix excluded; at most `limit`.
+    static func sentences(of chunk: Chunk, limit: Int = 64) -> [Range<Int>] {
+        let prefix = headingPrefixLength(chunk)
+        return Array(sentenceRanges(in: chunk.text).filter { $0.lowerBound >= prefix }.prefix(limit))
+    }
+
+    /// Best sentence by term overlap, or nil when no sentence shares a term with the question.
+    static func lexicalBest(chunk: Chunk, questionStems: Set<String>) -> Range<Int>? {
+        guard !questionStems.isEmpty else { return nil }
+        var best: (range: Range<Int>, score: Int)?
+        for range in sentences(of: chunk) {
+            let score = Set(LexicalQuery.terms(chunk.text.scalarSlice(range)).map(stem)).intersection(questionStems).count
+            if score > 0, score > (best?.score ?? 0) { best = (range, score) }
+        }
+        return best?.range
+    }
+
+    /// Stems of a question's content words.
+    static func stems(_ text: String) -> Set<String> {
+        Set(LexicalQuery.terms(text).map(stem))
+    }
+
+    /// Strips one common English inflection so "indexes"/"index", "running"/"run" meet.
+    static func stem(_ term: String) -> String {
+        for suffix in ["ing", "ies", "es", "ed", "s"] where term.hasSuffix(suffix) && term.count - suffix.count >= 3 {
+            return String(term.dropLast(suffix.count))
+        }
+        return term
+    }
+
+    /// Scalars taken by the chunker's heading prefix ("A > B\n"), 0 when the chunk has none.
+    static func headingPrefixLength(_ chunk: Chunk) -> Int {
+        guard !chunk.headingPath.isEmpty else { return 0 }
+        let prefix = chunk.headingPath.joined(separator: " > ") + "\n"
+        return chunk.text.hasPrefix(prefix) ? prefix.unicodeScalars.count : 0
+    }
+}

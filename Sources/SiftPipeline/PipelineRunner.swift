@@ -1,0 +1,365 @@
+import Foundation
+import SiftChunker
+import SiftCore
+import SiftIndex
+import SiftReader
+import SiftTokenizer
+
+/// Runs a pipeline: wires reader → chunker → embedder → index for `index`, and index → fusion → re-ranker → answers
+/// for `ask`. It holds no stage logic of its own; models and the index are loaded on first use and kept.
+public final class PipelineRunner: @unchecked Sendable {
+    public let config: PipelineConfig
+    let reader: DocumentReader
+    private let lock = NSLock()
+    private var loadedTokenizer: WordPieceTokenizer?
+    private var loadedEmbedder: (any TextEmbedder)?
+    private var loadedScorer: (any PassageScorer)?
+    private var loadedIndex: CollectionIndex?
+
+    /// Checks what can be checked without models: reader rules. Throws `PipelineError.invalid` for a bad rule.
+    public init(config: PipelineConfig) throws {
+        self.config = config
+        do {
+            reader = try DocumentReader(options: config.reader.readerOptions)
+        } catch {
+            throw PipelineError.invalid([ConfigProblem(path: "reader", line: nil, message: error.description)])
+        }
+    }
+
+    // MARK: Stages (loaded once)
+
+    private func cached<T>(_ slot: ReferenceWritableKeyPath<PipelineRunner, T?>, _ load: () throws -> T) rethrows -> T {
+        lock.lock(); defer { lock.unlock() }
+        if let value = self[keyPath: slot] { return value }
+        let value = try load()
+        self[keyPath: slot] = value
+        return value
+    }
+
+    /// The embedder's tokenizer, which the chunker counts with.
+    public func tokenizer() throws -> WordPieceTokenizer {
+        try cached(\.loadedTokenizer) { try StageLoader.tokenizer(config.embedder) }
+    }
+
+    /// The bi-encoder.
+    public func embedder() throws -> any TextEmbedder {
+        try cached(\.loadedEmbedder) { try StageLoader.biEncoder(config.embedder) }
+    }
+
+    func scorer() throws -> any PassageScorer {
+        guard let reranker = config.reranker else {
+            throw PipelineError.stageNotConfigured(stage: "reranker",
+                hint: "add `reranker: { model: <cross-encoder folder> }` to the pipeline or use --set reranker.model=PATH")
+        }
+        return try cached(\.loadedScorer) { try StageLoader.crossEncoder(reranker) }
+    }
+
+    func chunker() throws -> Chunker {
+        do { return try Chunker(settings: config.chunker, counter: try tokenizer()) } catch let error as PipelineError {
+            throw error
+        } catch {
+            throw PipelineError.invalid([ConfigProblem(path: "chunker", line: nil, message: "\(error)")])
+        }
+    }
+
+    /// The index, opened read-only for asking. Throws `indexMissing` with the command that builds it.
+    public func index() throws -> CollectionIndex {
+        try cached(\.loadedIndex) {
+            let folder = config.index.path
+            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("manifest.json").path) else {
+                throw PipelineError.indexMissing(path: folder.path, hint: "build it with `sift index -p \(pipelineArgument)`")
+            }
+            do { return try CollectionIndex.open(at: folder) } catch {
+                throw PipelineError.stageFailed(stage: "index", message: "\(error)")
+            }
+        }
+    }
+
+    var pipelineArgument: String { config.file?.path ?? config.name }
+
+    /// What the index must have been built with: the model, the chunker settings and the reader rules.
+    func indexConfiguration(embedder: any TextEmbedder) -> IndexConfiguration {
+        IndexConfiguration(embedder: embedder, chunkerFingerprint: config.chunker.fingerprint,
+                           readerFingerprint: StableDigest.hex(readerFingerprintParts))
+    }
+
+    private var readerFingerprintParts: [String] {
+        let options = config.reader.readerOptions
+        return ["reader-v1", String(options.maxFileSize), String(options.maxDepth), String(options.maxTextLength)]
+            + ["drop"] + options.drop + ["keep"] + options.keep + ["xml", String(describing: options.xmlMapping)]
+    }
+
+    // MARK: Indexing
+
+    /// Brings the index up to date with the source folder: reads every file, hashes each document's extracted
+    /// content, and chunks and embeds only new or changed documents; removed files are deleted from the index.
+    /// With `rebuild`, an existing index is replaced (needed after changing the model, chunker or reader settings).
+    public func index(rebuild: Bool = false, progress: (@Sendable (IndexingProgress) -> Void)? = nil) throws -> IndexReport {
+        let started = Date()
+        var timings: [StageTiming] = []
+        func timed<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
+            let t0 = Date()
+            defer { timings.append(StageTiming(stage: stage, milliseconds: Date().timeIntervalSince(t0) * 1000)) }
+            return try body()
+        }
+
+        // Models first: a missing model fails before minutes of reading.
+        let embedder = try self.embedder()
+        let chunker = try self.chunker()
+
+        let collection: CollectionReadResult = try timed("read") {
+            do {
+                return try reader.readCollection(config.source.collectionSource) { done, total in
+                    progress?(IndexingProgress(phase: .reading, completed: done, total: total))
+                }
+            } catch let error as ReaderError {
+                throw PipelineError.stageFailed(stage: "reader", message: error.description)
+            }
+        }
+        if collection.fileCount == 0 {
+            throw PipelineError.stageFailed(stage: "reader",
+                message: "no files under \(config.source.root.path) match include \(config.source.include) (exclude \(config.source.exclude))")
+        }
+
+        let folder = config.index.path
+        let wanted = indexConfiguration(embedder: embedder)
+        let index: CollectionIndex = try timed("open") {
+            do {
+                if rebuild { try Self.removeIndex(at: folder) }
+                return try CollectionIndex.openOrCreate(at: folder, configuration: wanted)
+            } catch let error as IndexError {
+                if case .incompatible = error {
+                    throw PipelineError.stageFailed(stage: "index", message: "\(error.description) (run `sift index --rebuild`)")
+                }
+                throw PipelineError.stageFailed(stage: "index", message: error.description)
+            }
+        }
+
+        var hashes: [String: String] = [:]
+        var documentsByID: [String: Document] = [:]
+        for document in collection.documents where documentsByID[document.id] == nil {
+            documentsByID[document.id] = document
+            hashes[document.id] = StableDigest.hex([document.title, document.language ?? "", document.text]
+                + document.blocks.map { "\($0.kind.rawValue)|\($0.anchor ?? "")|\($0.headingPath.joined(separator: "\u{1f}"))|\($0.range)" })
+        }
+        let fingerprints = collection.documents.compactMap { doc in hashes[doc.id].map { DocumentFingerprint(documentID: doc.id, contentHash: $0) } }
+        let plan = try timed("plan") {
+            do { return try index.plan(for: fingerprints) } catch { throw PipelineError.stageFailed(stage: "index", message: "\(error)") }
+        }
+
+        let toEmbed = plan.toEmbed
+        var updates: [DocumentUpdate] = []
+        timed("chunk") {
+            for (done, id) in toEmbed.enumerated() {
+                guard let document = documentsByID[id], let hash = hashes[id] else { continue }
+                updates.append(DocumentUpdate(document: document, contentHash: hash, chunks: chunker.chunk(document)))
+                progress?(IndexingProgress(phase: .chunking, completed: done + 1, total: toEmbed.count))
+            }
+        }
+
+        var summary: IndexSummary?
+        if !plan.isEmpty {
+            summary = try timed("embed+write") {
+                do {
+                    return try index.update(upserting: updates, deleting: plan.deleted, embedder: embedder,
+                                            batchSize: config.embedder.batchSize) { step in
+                        let phase: IndexingProgress.Phase = step.phase == .embedding ? .embedding : step.phase == .writing ? .writing : .done
+                        progress?(IndexingProgress(phase: phase, completed: step.completed, total: step.total))
+                    }
+                } catch {
+                    throw PipelineError.stageFailed(stage: "index", message: "\(error)")
+                }
+            }
+        }
+        lock.lock(); loadedIndex = index; lock.unlock()
+        let stats = index.stats
+        return IndexReport(indexPath: folder.path, filesRead: collection.fileCount, bytesRead: collection.byteCount,
+                           documentsRead: documentsByID.count, new: plan.new.count, changed: plan.changed.count,
+                           unchanged: plan.unchanged.count, deleted: plan.deleted.count,
+                           chunksEmbedded: summary?.chunksEmbedded ?? 0, documents: stats.documents, chunks: stats.chunks,
+                           tokens: stats.tokens, skipped: collection.failures.map { SkippedFile(path: $0.path, reason: $0.reason) },
+                           timings: timings, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// Deletes an index folder, refusing folders that do not look like a Sift index.
+    static func removeIndex(at folder: URL) throws {
+        let fm = FileManager.default
+        guard fm.fileExists(atPath: folder.path) else { return }
+        let names = (try? fm.contentsOfDirectory(atPath: folder.path)) ?? []
+        let isIndex = names.allSatisfy { $0 == "manifest.json" || $0.hasPrefix("chunks.") || $0.hasPrefix("vectors.") || $0.hasPrefix(".") }
+        guard isIndex else {
+            throw PipelineError.stageFailed(stage: "index", message: "\(folder.path) holds files that are not part of an index; not deleting it")
+        }
+        do { try fm.removeItem(at: folder) } catch {
+            throw PipelineError.stageFailed(stage: "index", message: "cannot remove \(folder.path): \(error.localizedDescription)")
+        }
+    }
+
+    // MARK: Asking
+
+    /// The ranked answers to one question.
+    public func ask(_ question: String, options: AskOptions = AskOptions()) throws -> AskResult {
+        try askBatch([question], options: options)[0]
+    }
+
+    /// Answers several questions, embedding them together and searching the vectors in one pass.
+    public func askBatch(_ questions: [String], options: AskOptions = AskOptions()) throws -> [AskResult] {
+        if questions.isEmpty { return [] }
+        let useDense = options.dense ?? config.retriever.dense
+        let useBM25 = options.bm25 ?? config.retriever.bm25
+        guard useDense || useBM25 else {
+            throw PipelineError.stageNotConfigured(stage: "retriever", hint: "dense and bm25 are both off; switch one on")
+        }
+        let rerank = options.rerank ?? (config.reranker != nil)
+        let scorer = rerank ? try self.scorer() : nil
+        let answerCount = options.topK ?? config.answers.topK
+        let highlight = options.highlight ?? config.answers.highlight
+        let depth = max(config.retriever.topK, answerCount)
+        let index = try self.index()
+        let share = 1000 / Double(questions.count)
+
+        var stagesRun: [String] = []
+        var sharedTimings: [StageTiming] = []
+
+        // Dense: one embedding call and one corpus pass for the whole batch.
+        var questionVectors: [[Float]] = []
+        var denseHits: [[(chunkID: String, score: Float)]] = Array(repeating: [], count: questions.count)
+        if useDense {
+            let embedder = try self.embedder()
+            do {
+                try index.configuration.check(against: indexConfiguration(embedder: embedder))
+            } catch {
+                throw PipelineError.stageFailed(stage: "index", message: "\(error) (run `sift index --rebuild -p \(pipelineArgument)`)")
+            }
+            var t0 = Date()
+            do { questionVectors = try embedder.embed(questions) } catch {
+                throw PipelineError.stageFailed(stage: "bi-encoder", message: "\(error)")
+            }
+            sharedTimings.append(StageTiming(stage: "embed", milliseconds: Date().timeIntervalSince(t0) * share))
+            t0 = Date()
+            do { denseHits = try index.denseSearch(queryVectors: questionVectors, topK: depth) } catch {
+                throw PipelineError.stageFailed(stage: "index", message: "\(error)")
+            }
+            sharedTimings.append(StageTiming(stage: "dense", milliseconds: Date().timeIntervalSince(t0) * share))
+            stagesRun.append("dense")
+        }
+        if useBM25 { stagesRun.append("bm25") }
+        let fusion: Fusion? = useDense && useBM25
+            ? (config.retriever.fusion == .weighted ? .weighted(denseWeight: Double(config.retriever.denseWeight))
+                                                    : .reciprocalRank(k: Double(config.retriever.rrfK)))
+            : nil
+        if fusion != nil { stagesRun.append("fusion:\(config.retriever.fusion == .weighted ? "weighted" : "rrf")") }
+        if scorer != nil { stagesRun.append("rerank") }
+        if highlight { stagesRun.append("highlight") }
+
+        var results: [AskResult] = []
+        for (q, question) in questions.enumerated() {
+            var timings = sharedTimings
+            var stageLists: [StageCandidates] = []
+            func timed<T>(_ stage: String, _ body: () throws -> T) throws -> T {
+                let t0 = Date()
+                defer { timings.append(StageTiming(stage: stage, milliseconds: Date().timeIntervalSince(t0) * 1000)) }
+                do { return try body() } catch let error as PipelineError { throw error } catch {
+                    throw PipelineError.stageFailed(stage: stage, message: "\(error)")
+                }
+            }
+            let dense = denseHits[q]
+            let bm25 = useBM25 ? try timed("bm25") { try index.bm25Search(question, topK: depth) } : []
+            var candidates: [Candidate]
+            if let fusion {
+                candidates = try timed("fusion") { fusion.fuse(dense: dense, bm25: bm25, topK: depth) }
+            } else {
+                let stage: RetrievalStage = useDense ? .dense : .bm25
+                candidates = (useDense ? dense : bm25).enumerated().map { i, hit in
+                    Candidate(chunkID: hit.chunkID, score: hit.score, stageScores: [stage: hit.score], stageRanks: [stage: i + 1])
+                }
+            }
+            if options.explain {
+                if useDense { stageLists.append(StageCandidates(stage: "dense", candidates: Self.candidates(dense, .dense))) }
+                if useBM25 { stageLists.append(StageCandidates(stage: "bm25", candidates: Self.candidates(bm25, .bm25))) }
+                if fusion != nil { stageLists.append(StageCandidates(stage: "hybrid", candidates: candidates)) }
+            }
+            let retrievalScores = Dictionary(candidates.map { ($0.chunkID, $0.score) }, uniquingKeysWith: { a, _ in a })
+
+            var chunkByID: [String: Chunk] = [:]
+            if let scorer, let reranker = config.reranker {
+                let pool = Array(candidates.prefix(reranker.topK))
+                let chunks = try timed("fetch") { try index.chunks(ids: pool.map(\.chunkID)) }
+                for chunk in chunks { chunkByID[chunk.id] = chunk }
+                let scored = pool.filter { chunkByID[$0.chunkID] != nil }
+                let scores = try timed("rerank") { try scorer.scores(query: question, passages: scored.map { chunkByID[$0.chunkID]!.text }) }
+                var reranked = zip(scored, scores).map { candidate, score in
+                    var c = candidate
+                    c.score = score
+                    c.stageScores[.rerank] = score
+                    return c
+                }
+                reranked.sort { $0.score != $1.score ? $0.score > $1.score : (retrievalScores[$0.chunkID] ?? 0) > (retrievalScores[$1.chunkID] ?? 0) }
+                for i in reranked.indices { reranked[i].stageRanks[.rerank] = i + 1 }
+                candidates = reranked
+                if options.explain { stageLists.append(StageCandidates(stage: "rerank", candidates: reranked)) }
+            }
+
+            let top = Array(candidates.prefix(answerCount))
+            let missing = top.map(\.chunkID).filter { chunkByID[$0] == nil }
+            if !missing.isEmpty {
+                let fetched = try timed("fetch") { try index.chunks(ids: missing) }
+                for chunk in fetched { chunkByID[chunk.id] = chunk }
+            }
+            var answers: [Answer] = top.compactMap { candidate in
+                guard let chunk = chunkByID[candidate.chunkID] else { return nil }
+                return Answer(rank: 0, chunk: chunk, rerankScore: candidate.stageScores[.rerank],
+                              retrievalScore: retrievalScores[candidate.chunkID] ?? candidate.score)
+            }
+            for i in answers.indices { answers[i].rank = i + 1 }
+            if highlight {
+                let vector = useDense ? questionVectors[q] : nil
+                try timed("highlight") { try self.highlight(&answers, question: question, questionVector: vector) }
+            }
+
+            var explained: [String: Chunk] = [:]
+            if options.explain {
+                let ids = Set(stageLists.flatMap { $0.candidates.map(\.chunkID) }).subtracting(chunkByID.keys)
+                for chunk in try index.chunks(ids: Array(ids)) { explained[chunk.id] = chunk }
+                explained.merge(chunkByID) { a, _ in a }
+            }
+            results.append(AskResult(question: question, answers: answers, stagesRun: stagesRun, timings: timings,
+                                     stageCandidates: stageLists, chunks: explained))
+        }
+        return results
+    }
+
+    /// Marks each answer's best sentence: by shared question terms, else (when a question vector exists)
+    /// by bi-encoder similarity of the answer's sentences to the question.
+    private func highlight(_ answers: inout [Answer], question: String, questionVector: [Float]?) throws {
+        let stems = Highlighter.stems(question)
+        var needEmbedding: [(answer: Int, sentences: [Range<Int>])] = []
+        for i in answers.indices {
+            if let range = Highlighter.lexicalBest(chunk: answers[i].chunk, questionStems: stems) {
+                answers[i].highlight = range
+            } else if questionVector != nil {
+                let sentences = Highlighter.sentences(of: answers[i].chunk)
+                if sentences.count == 1 { answers[i].highlight = sentences[0] }
+                else if sentences.count > 1 { needEmbedding.append((i, sentences)) }
+            }
+        }
+        guard let questionVector, !needEmbedding.isEmpty else { return }
+        let texts = needEmbedding.flatMap { item in item.sentences.map { answers[item.answer].chunk.text.scalarSlice($0) } }
+        let vectors = try embedder().embed(texts)
+        let similarities = SentenceTransformersUtil.cosSim([questionVector], vectors)[0]
+        var offset = 0
+        for item in needEmbedding {
+            let scores = similarities[offset..<(offset + item.sentences.count)]
+            if let best = scores.indices.max(by: { scores[$0] < scores[$1] }) {
+                answers[item.answer].highlight = item.sentences[best - offset]
+            }
+            offset += item.sentences.count
+        }
+    }
+
+    static func candidates(_ hits: [(chunkID: String, score: Float)], _ stage: RetrievalStage) -> [Candidate] {
+        hits.enumerated().map { i, hit in
+            Candidate(chunkID: hit.chunkID, score: hit.score, stageScores: [stage: hit.score], stageRanks: [stage: i + 1])
+        }
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import SiftCore
+
+/// How long one stage took.
+public struct StageTiming: Sendable, Hashable, Codable {
+    /// Stage name: read, plan, chunk, embed, write (indexing); embed, dense, bm25, fusion, rerank, fetch, highlight (asking).
+    public var stage: String
+    public var milliseconds: Double
+    public init(stage: String, milliseconds: Double) {
+        self.stage = stage
+        self.milliseconds = milliseconds
+    }
+}
+
+/// Indexing progress for a progress bar.
+public struct IndexingProgress: Sendable, Hashable {
+    public enum Phase: String, Sendable, Hashable { case reading, chunking, embedding, writing, done }
+    public var phase: Phase
+    public var completed: Int
+    public var total: Int
+}
+
+/// A file that could not be read, and why.
+public struct SkippedFile: Sendable, Hashable, Codable, CustomStringConvertible {
+    /// Path relative to the collection root.
+    public var path: String
+    public var reason: String
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// What `PipelineRunner.index` did.
+public struct IndexReport: Sendable, Hashable {
+    public var indexPath: String
+    public var filesRead: Int
+    public var bytesRead: Int
+    public var documentsRead: Int
+    /// Documents new to the index, changed since the last run, unchanged (not re-embedded) and removed.
+    public var new: Int
+    public var changed: Int
+    public var unchanged: Int
+    public var deleted: Int
+    public var chunksEmbedded: Int
+    /// Totals in the index afterwards.
+    public var documents: Int
+    public var chunks: Int
+    public var tokens: Int
+    public var skipped: [SkippedFile]
+    public var timings: [StageTiming]
+    public var seconds: Double
+    /// True when nothing changed and the index was left as it was.
+    public var upToDate: Bool { new == 0 && changed == 0 && deleted == 0 }
+}
+
+/// Per-request switches for `ask`; nil keeps the pipeline's setting.
+public struct AskOptions: Sendable, Hashable {
+    /// Answers returned.
+    public var topK: Int?
+    public var dense: Bool?
+    public var bm25: Bool?
+    /// Re-rank with the configured cross-encoder; `true` without a configured re-ranker is an error.
+    public var rerank: Bool?
+    public var highlight: Bool?
+    /// Keep every stage's candidates (and their chunks) for `--explain`.
+    public var explain: Bool
+
+    public init(topK: Int? = nil, dense: Bool? = nil, bm25: Bool? = nil, rerank: Bool? = nil, highlight: Bool? = nil, explain: Bool = false) {
+        self.topK = topK
+        self.dense = dense
+        self.bm25 = bm25
+        self.rerank = rerank
+        self.highlight = highlight
+        self.explain = explain
+    }
+}
+
+/// One stage's ranked candidates, for `--explain`.
+public struct StageCandidates: Sendable, Hashable {
+    /// dense, bm25, hybrid (fused) or rerank.
+    public var stage: String
+    public var candidates: [Candidate]
+}
+
+/// The answers to one question and how they were found.
+public struct AskResult: Sendable, Hashable {
+    public var question: String
+    public var answers: [Answer]
+    /// The stages that ran, in order, e.g. ["dense", "bm25", "fusion:rrf"] or ["bm25", "rerank"].
+    public var stagesRun: [String]
+    /// Per-stage wall time. In `askBatch`, stages run for the whole batch (query embedding, dense search) are split evenly.
+    public var timings: [StageTiming]
+    /// Each stage's candidates, best first (only with `AskOptions.explain`).
+    public var stageCandidates: [StageCandidates]
+    /// The chunks named by `stageCandidates` (only with `AskOptions.explain`).
+    public var chunks: [String: Chunk]
+}

@@ -1,0 +1,48 @@
+import Foundation
+import SiftCore
+import SiftModels
+import SiftTokenizer
+
+/// Loads the model-backed stages named by a pipeline, checking the folders first so a missing model
+/// is reported with where Sift looked and how to get it (never silently skipped).
+enum StageLoader {
+    static let biEncoderHint = "run Scripts/setup to fetch all-MiniLM-L6-v2 into Models/, or point embedder.model at a sentence-transformers folder (config.json, model.safetensors, tokenizer files)"
+    static let crossEncoderHint = "download a Hugging Face cross-encoder checkpoint such as cross-encoder/ms-marco-MiniLM-L-6-v2 (config.json, model.safetensors, vocab.txt) into that folder (none can be downloaded on this machine), or switch re-ranking off with `reranker: none` / `--set reranker=none`"
+
+    /// Throws `modelMissing` unless `folder` holds every file in `required`.
+    static func checkModelFolder(_ folder: URL, stage: String, required: [String], hint: String) throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw PipelineError.modelMissing(stage: stage, path: folder.path, hint: hint)
+        }
+        let missing = required.filter { !fm.fileExists(atPath: folder.appendingPathComponent($0).path) }
+        guard missing.isEmpty else {
+            throw PipelineError.modelMissing(stage: stage, path: folder.path,
+                                             hint: "the folder lacks \(missing.joined(separator: ", ")); " + hint)
+        }
+    }
+
+    static func tokenizer(_ config: EmbedderConfig) throws -> WordPieceTokenizer {
+        try checkModelFolder(config.model, stage: "bi-encoder", required: ["config.json"], hint: biEncoderHint)
+        do { return try WordPieceTokenizer(directory: config.model) } catch {
+            throw PipelineError.stageFailed(stage: "tokenizer", message: "\(error)")
+        }
+    }
+
+    static func biEncoder(_ config: EmbedderConfig) throws -> any TextEmbedder {
+        try checkModelFolder(config.model, stage: "bi-encoder", required: ["config.json", "model.safetensors"], hint: biEncoderHint)
+        throw PipelineError.stageFailed(stage: "bi-encoder", message: "not available yet: SiftModels has no BiEncoder in this build")
+    }
+
+    static func crossEncoder(_ config: RerankerConfig) throws -> any PassageScorer {
+        try checkModelFolder(config.model, stage: "cross-encoder", required: ["config.json", "model.safetensors"], hint: crossEncoderHint)
+        throw PipelineError.stageFailed(stage: "cross-encoder", message: "not available yet: SiftModels has no CrossEncoder in this build")
+    }
+}
+
+/// Scores (query, passage) pairs: the re-ranking stage, as the runner needs it.
+protocol PassageScorer: Sendable {
+    /// One relevance score per passage, in input order (higher is better).
+    func scores(query: String, passages: [String]) throws -> [Float]
+}
