@@ -16,7 +16,7 @@ public enum EvalRunner {
     /// the whole corpus is embedded, then each query is embedded and searched on its own so latency is per query.
     public static func beir(folder: URL, modelFolder: URL, split: String = "test", batchSize: Int = 32, depth: Int = 100,
                             metrics: [Metric] = Metric.standard,
-                            progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> StageComparison {
+                            progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> EvalReport {
         let dataset: BEIRDataset
         do { dataset = try BEIRDataset.load(folder: folder, split: split, validation: .lenient) } catch {
             throw PipelineError.badInput(file: folder.path, line: nil, message: "\(error)")
@@ -40,9 +40,9 @@ public enum EvalRunner {
             rankings[query.id] = hits.map { ScoredID(dataset.corpus[$0.corpusID].id, Double($0.score)) }
             progress?(EvalProgress(stage: "dense", completed: i + 1, total: queries.count))
         }
-        return StageComparison(title: "\(folder.lastPathComponent) (\(split), \(queries.count) queries, \(dataset.corpus.count) documents)",
+        return EvalReport(StageComparison(title: "\(folder.lastPathComponent) (\(split), \(queries.count) queries, \(dataset.corpus.count) documents)",
                                qrels: dataset.qrels, stages: [StageRun(name: "dense", rankings: rankings, latenciesMilliseconds: latencies)],
-                               metrics: metrics)
+                               metrics: metrics))
     }
 
     /// The stages compared on a pipeline's own collection: each first-stage retriever alone, their fusion, and
@@ -62,7 +62,7 @@ public enum EvalRunner {
     /// Labelled questions against a pipeline's index. Chunk rankings become section/document rankings with MaxP
     /// (`aggregateMaxP`); each question is asked on its own so the latencies are per question.
     public static func labels(runner: PipelineRunner, labelsFile: URL, metrics: [Metric] = Metric.standard,
-                              progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> StageComparison {
+                              progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> EvalReport {
         let labels: LabeledQuestionSet
         do { labels = try LabeledQuestionSet.load(labelsFile) } catch {
             throw PipelineError.badInput(file: labelsFile.path, line: nil, message: "\(error)")
@@ -87,7 +87,62 @@ public enum EvalRunner {
             }
             runs.append(StageRun(name: name, rankings: rankings, latenciesMilliseconds: latencies))
         }
-        return StageComparison(title: "\(runner.config.name) (\(labels.questions.count) questions)", qrels: labels.qrels,
-                               stages: runs, metrics: metrics)
+        return EvalReport(StageComparison(title: "\(runner.config.name) (\(labels.questions.count) questions)", qrels: labels.qrels,
+                               stages: runs, metrics: metrics))
+    }
+}
+
+/// The outcome of `sift eval`, with the renderings the command line needs (so it need not import SiftEval).
+public struct EvalReport: Sendable {
+    public let comparison: StageComparison
+    public init(_ comparison: StageComparison) { self.comparison = comparison }
+
+    public var title: String { comparison.title }
+    public var stageNames: [String] { comparison.stages.map(\.name) }
+    /// Mean value of a metric (by name, e.g. "nDCG@10") for a stage, if both exist.
+    public func mean(_ metricName: String, stage: String) -> Double? {
+        guard let metric = Metric(name: metricName), let report = comparison.stages.first(where: { $0.name == stage }) else { return nil }
+        return report.evaluation.mean[metric]
+    }
+    public func table() -> String { comparison.table() }
+
+    public func json() throws -> String {
+        do { return String(decoding: try comparison.json(), as: UTF8.self) } catch {
+            throw PipelineError.stageFailed(stage: "eval", message: "\(error)")
+        }
+    }
+
+    /// report.json, report.md, metrics.svg and runs/<stage>.trec in `directory`.
+    public func writeReport(to directory: URL) throws -> [URL] {
+        do { return try comparison.write(to: directory) } catch {
+            throw PipelineError.stageFailed(stage: "eval", message: "\(error)")
+        }
+    }
+
+    /// TREC run files, top 100 per question: `base` itself for a single stage, else `<base stem>.<stage>.trec`.
+    public func writeRunFiles(base: URL) throws -> [URL] {
+        let stem = base.pathExtension.isEmpty ? base : base.deletingPathExtension()
+        var written: [URL] = []
+        for stage in comparison.stages {
+            let target = comparison.stages.count == 1 ? base : stem.appendingPathExtension("\(stage.name).trec")
+            do { try TRECRunFile.write(stage.rankings, tag: "sift-\(stage.name)", depth: 100, to: target) } catch {
+                throw PipelineError.stageFailed(stage: "eval", message: "\(error)")
+            }
+            written.append(target)
+        }
+        return written
+    }
+
+    /// Parses "ndcg@10,mrr@10"; nil means the standard set. Throws `badInput` naming the bad metric.
+    public static func metrics(parsing names: String?) throws -> [Metric] {
+        guard let names else { return Metric.standard }
+        return try names.split(separator: ",").map { name in
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard let metric = Metric(name: trimmed) else {
+                throw PipelineError.badInput(file: "--metrics", line: nil,
+                                             message: "unknown metric '\(trimmed)'; use e.g. ndcg@10, mrr@10, map@100, recall@5, hits@1, p@10")
+            }
+            return metric
+        }
     }
 }

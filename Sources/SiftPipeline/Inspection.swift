@@ -2,7 +2,7 @@ import Foundation
 import SiftCore
 
 /// What the reader extracted from one file and how the chunker cut it.
-public struct Inspection: Sendable, Hashable {
+public struct Inspection: Sendable, Hashable, Codable {
     public var documents: [Document]
     /// Chunks per document, in the same order as `documents`.
     public var chunks: [[Chunk]]

@@ -212,3 +212,18 @@ extension ConfigValidator {
         return EvalConfig(labels: f["labels"].flatMap { path($0, path: "eval.labels") })
     }
 }
+
+extension PipelineConfig {
+    /// A pipeline without a file, for commands that only read and chunk (`sift inspect` without -p):
+    /// the reader preset given (or the generic rules), default chunker settings, the model's tokenizer.
+    public static func standalone(root: URL, preset: String?, model: URL) throws -> PipelineConfig {
+        if let preset, ReaderOptions.preset(named: preset) == nil {
+            var message = "unknown reader preset '\(preset)'; expected one of \(StageRegistry.readerPresets.joined(separator: ", "))"
+            if let guess = Suggestion.closest(to: preset, among: StageRegistry.readerPresets) { message += "; did you mean '\(guess)'?" }
+            throw PipelineError.invalid([ConfigProblem(path: "--preset", line: nil, message: message)])
+        }
+        return PipelineConfig(name: "standalone", source: SourceConfig(root: root), reader: ReaderConfig(preset: preset),
+                              embedder: EmbedderConfig(model: model),
+                              index: IndexConfig(path: FileManager.default.temporaryDirectory.appendingPathComponent("sift-standalone")))
+    }
+}

@@ -1,1 +1,48 @@
-// placeholder until the CLI lands
+import ArgumentParser
+import Foundation
+import SiftPipeline
+
+/// The `sift` command line.
+struct SiftCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sift",
+        abstract: "Retrieve-and-re-rank question answering over HTML and XML collections.",
+        discussion: """
+        A pipeline file (YAML) says which documents to read and how to chunk, embed, index, retrieve, re-rank
+        and answer. Shipped pipelines live in Pipelines/.
+
+        Examples:
+          sift index -p Pipelines/handbook.yaml
+          sift ask -p Pipelines/handbook.yaml "How many vacation days do I get?"
+          sift ask -p Pipelines/handbook.yaml --explain --set retriever.bm25=false "..."
+          sift prompt -p Pipelines/python-docs.yaml
+          sift eval -p Pipelines/python-faq-eval.yaml
+          sift similarity "A man is eating food." "A man eats." "The sky is blue."
+        """,
+        subcommands: [IndexCommand.self, AskCommand.self, BatchCommand.self, PromptCommand.self, EvalCommand.self,
+                      InspectCommand.self, EmbedCommand.self, SimilarityCommand.self, SearchCommand.self,
+                      MineCommand.self, RerankCommand.self]
+    )
+}
+
+// Parse and run; failures end with one `sift: error: …` line on stderr (plus the list of problems for an
+// invalid pipeline) and a non-zero exit code. Help and usage output stay ArgumentParser's.
+do {
+    var command = try SiftCommand.parseAsRoot()
+    try command.run()
+} catch let error as PipelineError {
+    Terminal.fail(error.description, code: 1)
+} catch let error as CLIError {
+    Terminal.fail(error.description, code: error.exitCode)
+} catch {
+    let code = SiftCommand.exitCode(for: error)
+    if code == .success {
+        SiftCommand.exit(withError: error)
+    } else if error is ExitCode {
+        SiftCommand.exit(withError: error)
+    } else {
+        let message = SiftCommand.message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+        let hint = Terminal.helpHint(arguments: CommandLine.arguments)
+        Terminal.fail(message + hint, code: code.rawValue)
+    }
+}

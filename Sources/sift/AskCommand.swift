@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import SiftPipeline
+
+/// Switches shared by `ask` and `batch` that override the pipeline for one run.
+struct AskFlags: ParsableArguments {
+    @Option(name: .customLong("top"), help: "Answers to return (default: the pipeline's answers.top_k).")
+    var top: Int?
+
+    @Flag(inversion: .prefixedNo, help: "Re-rank with the pipeline's cross-encoder (default: as configured).")
+    var rerank: Bool?
+
+    @Flag(inversion: .prefixedNo, help: "Use BM25 retrieval (default: as configured).")
+    var bm25: Bool?
+
+    @Flag(inversion: .prefixedNo, help: "Use dense (bi-encoder) retrieval (default: as configured).")
+    var dense: Bool?
+
+    func options(explain: Bool = false) throws -> AskOptions {
+        if let top, top < 1 { throw CLIError("--top must be at least 1", exitCode: 64) }
+        return AskOptions(topK: top, dense: dense, bm25: bm25, rerank: rerank, explain: explain)
+    }
+}
+
+struct AskCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ask",
+        abstract: "Answer a question from a pipeline's index.",
+        discussion: """
+        Prints ranked answers: rank, re-rank and retrieval scores, source (document#anchor), heading path and a
+        snippet with the best-matching sentence marked. The last line says which stages ran.
+
+        Examples:
+          sift ask -p Pipelines/handbook.yaml "How do I request time off?"
+          sift ask -p Pipelines/python-docs.yaml --top 3 --json "read a file line by line"
+          sift ask -p Pipelines/python-docs.yaml --explain --no-bm25 "what is a generator?"
+        """)
+
+    @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var output: OutputOptions
+    @OptionGroup var flags: AskFlags
+    @Flag(help: "Show every stage's candidates and timings.")
+    var explain = false
+    @Argument(help: "The question.")
+    var question: String
+
+    func run() throws {
+        guard !question.allSatisfy(\.isWhitespace) else { throw CLIError("the question is empty", exitCode: 64) }
+        let runner = try pipeline.runner()
+        let result = try runner.ask(question, options: try flags.options(explain: explain))
+        if output.json {
+            Terminal.out(try jsonString(AskRecord(result), pretty: true))
+            return
+        }
+        Terminal.out(AnswerFormatter.render(result, emphasis: Terminal.stdoutIsTTY ? .ansi : .markdown))
+        if explain { Terminal.out("\n" + AnswerFormatter.renderExplanation(result)) }
+    }
+}

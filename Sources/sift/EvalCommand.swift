@@ -1,0 +1,75 @@
+import ArgumentParser
+import Foundation
+import SiftPipeline
+
+struct EvalCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Measure retrieval quality: a BEIR dataset, or labelled questions on a pipeline's collection.",
+        discussion: """
+        With --beir DIR, the corpus is embedded as given (title + text) and searched with the bi-encoder.
+        With -p PIPELINE, each labelled question is asked against the pipeline's index with BM25 alone, dense
+        alone, both fused, and re-ranked (when a reranker is configured); rankings of chunks become rankings of
+        sections/documents (MaxP). Labels: --labels FILE, or eval.labels in the pipeline. The table shows
+        nDCG, MRR, MAP, recall, hits and precision plus latency p50/p95 per stage.
+
+        Examples:
+          sift eval -p Pipelines/python-faq-eval.yaml
+          sift eval -p Pipelines/handbook.yaml --labels Corpora/handbook-labels.jsonl --json
+          sift eval --beir ~/data/scifact --split test --report out/scifact
+        """)
+
+    @OptionGroup var pipeline: PipelineOptions
+    @OptionGroup var output: OutputOptions
+    @Option(help: ArgumentHelp("BEIR folder (corpus.jsonl, queries.jsonl, qrels/<split>.tsv).", valueName: "dir"))
+    var beir: String?
+    @Option(help: "BEIR qrels split.")
+    var split = "test"
+    @Option(help: ArgumentHelp("Labelled questions (JSON Lines: {\"question\": ..., \"relevant\": [\"doc#anchor\", ...]}).", valueName: "file"))
+    var labels: String?
+    @Option(name: .long, help: ArgumentHelp("Bi-encoder folder for --beir (default: the pipeline's, else ./Models/all-MiniLM-L6-v2).", valueName: "folder"))
+    var model: String?
+    @Option(name: .customLong("metrics"), help: "Comma-separated metrics, e.g. ndcg@10,mrr@10,recall@100.")
+    var metricNames: String?
+    @Option(name: .customLong("run-file"), help: ArgumentHelp("Write TREC run files (one per stage: NAME.<stage>.trec).", valueName: "path"))
+    var runFile: String?
+    @Option(help: ArgumentHelp("Write report.json, report.md, metrics.svg and runs/ into this folder.", valueName: "dir"))
+    var report: String?
+
+    func run() throws {
+        let metrics = try EvalReport.metrics(parsing: metricNames)
+        let bar = ProgressLine(quiet: output.quiet)
+        let progress: @Sendable (EvalProgress) -> Void = { bar.update($0.stage, $0.completed, $0.total) }
+        let evaluation: EvalReport
+        if let beir {
+            if labels != nil { throw CLIError("use either --beir or --labels, not both", exitCode: 64) }
+            let folder = try model.map { URL(fileURLWithPath: $0) }
+                ?? (pipeline.hasPipeline ? pipeline.load().embedder.model : URL(fileURLWithPath: "Models/all-MiniLM-L6-v2"))
+            evaluation = try EvalRunner.beir(folder: URL(fileURLWithPath: beir), modelFolder: folder, split: split,
+                                             metrics: metrics, progress: progress)
+        } else {
+            guard pipeline.hasPipeline else {
+                throw CLIError("give --beir DIR, or -p PIPELINE (with --labels FILE or eval.labels in the pipeline)", exitCode: 64)
+            }
+            let runner = try pipeline.runner()
+            guard let labelsFile = labels.map({ URL(fileURLWithPath: $0) }) ?? runner.config.eval?.labels else {
+                throw CLIError("no labels: pass --labels FILE or set eval.labels in \(pipeline.pipeline ?? "the pipeline")", exitCode: 64)
+            }
+            evaluation = try EvalRunner.labels(runner: runner, labelsFile: labelsFile, metrics: metrics, progress: progress)
+        }
+        bar.finish()
+        if let runFile {
+            for url in try evaluation.writeRunFiles(base: URL(fileURLWithPath: runFile)) { output.note("wrote \(url.path)") }
+        }
+        if let report {
+            let written = try evaluation.writeReport(to: URL(fileURLWithPath: report))
+            output.note("wrote \(written.count) files to \(report)")
+        }
+        if output.json {
+            Terminal.out(try evaluation.json())
+        } else {
+            Terminal.out(evaluation.title)
+            Terminal.out(evaluation.table())
+        }
+    }
+}
