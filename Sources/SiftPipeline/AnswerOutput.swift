@@ -95,7 +95,8 @@ public enum AnswerFormatter {
     /// at most about `width` characters, with the sentence marked.
     public static func snippet(_ answer: Answer, width: Int = 320, emphasis: Emphasis = .markdown) -> String {
         let text = answer.chunk.text
-        let start = Highlighter.headingPrefixLength(answer.chunk)
+        // Start at the first real sentence: the heading path is shown separately.
+        let start = Highlighter.sentences(of: answer.chunk, limit: 1).first?.lowerBound ?? Highlighter.headingPrefixLength(answer.chunk)
         let total = text.unicodeScalars.count
         let (open, close) = emphasis == .ansi ? ("\u{1B}[1m", "\u{1B}[0m") : ("**", "**")
         guard let highlight = answer.highlight, highlight.lowerBound >= start else {

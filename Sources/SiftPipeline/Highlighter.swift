@@ -6,10 +6,14 @@ import SiftIndex
 /// light suffix stripping) found in each sentence; ties go to the earlier sentence. The heading-path prefix
 /// of a chunk is never highlighted. When no sentence shares a term, the caller may fall back to embeddings.
 enum Highlighter {
-    /// Candidate sentences of `chunk.text` (scalar ranges), heading prefix excluded; at most `limit`.
+    /// Candidate sentences of `chunk.text` (scalar ranges), at most `limit`: the heading-path prefix and
+    /// sentences that are just a heading of the chunk's path are left out.
     static func sentences(of chunk: Chunk, limit: Int = 64) -> [Range<Int>] {
         let prefix = headingPrefixLength(chunk)
-        return Array(sentenceRanges(in: chunk.text).filter { $0.lowerBound >= prefix }.prefix(limit))
+        let headings = Set(chunk.headingPath)
+        return Array(sentenceRanges(in: chunk.text)
+            .filter { $0.lowerBound >= prefix && !headings.contains(chunk.text.scalarSlice($0)) }
+            .prefix(limit))
     }
 
     /// Best sentence by term overlap, or nil when no sentence shares a term with the question.
@@ -36,10 +40,9 @@ enum Highlighter {
         return term
     }
 
-    /// Scalars taken by the chunker's heading prefix ("A > B\n"), 0 when the chunk has none.
+    /// Scalars taken by the chunker's heading prefix: `Chunk.text` is the prefix followed by the document
+    /// text of `Chunk.range`, so the prefix is whatever the range does not account for.
     static func headingPrefixLength(_ chunk: Chunk) -> Int {
-        guard !chunk.headingPath.isEmpty else { return 0 }
-        let prefix = chunk.headingPath.joined(separator: " > ") + "\n"
-        return chunk.text.hasPrefix(prefix) ? prefix.unicodeScalars.count : 0
+        max(0, chunk.text.unicodeScalars.count - chunk.range.count)
     }
 }

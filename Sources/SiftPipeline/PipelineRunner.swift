@@ -106,6 +106,10 @@ public final class PipelineRunner: @unchecked Sendable {
         // Models first: a missing model fails before minutes of reading.
         let embedder = try self.embedder()
         let chunker = try self.chunker()
+        if let limit = (embedder as? BatchedEmbedder)?.maxSequenceLength, config.chunker.maxTokens > limit {
+            throw PipelineError.invalid([ConfigProblem(path: "chunker.max_tokens", line: nil,
+                message: "\(config.chunker.maxTokens) exceeds the embedder's max_seq_length (\(limit)); the model would ignore the rest of each chunk")])
+        }
 
         let collection: CollectionReadResult = try timed("read") {
             do {
@@ -177,7 +181,7 @@ public final class PipelineRunner: @unchecked Sendable {
                            documentsRead: documentsByID.count, new: plan.new.count, changed: plan.changed.count,
                            unchanged: plan.unchanged.count, deleted: plan.deleted.count,
                            chunksEmbedded: summary?.chunksEmbedded ?? 0, documents: stats.documents, chunks: stats.chunks,
-                           tokens: stats.tokens, skipped: collection.failures.map { SkippedFile(path: $0.path, reason: $0.reason) },
+                           tokens: stats.tokens, skipped: collection.failures.map(SkippedFile.init),
                            timings: timings, seconds: Date().timeIntervalSince(started))
     }
 

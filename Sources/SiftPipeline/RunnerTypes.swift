@@ -1,5 +1,6 @@
 import Foundation
 import SiftCore
+import SiftReader
 
 /// How long one stage took.
 public struct StageTiming: Sendable, Hashable, Codable {
@@ -26,6 +27,13 @@ public struct SkippedFile: Sendable, Hashable, Codable, CustomStringConvertible 
     public var path: String
     public var reason: String
     public var description: String { "\(path): \(reason)" }
+
+    init(_ failure: ReadFailure) {
+        path = failure.path
+        // Reader messages start with the path already.
+        let prefix = failure.path + ": "
+        reason = failure.reason.hasPrefix(prefix) ? String(failure.reason.dropFirst(prefix.count)) : failure.reason
+    }
 }
 
 /// What `PipelineRunner.index` did.

@@ -32,12 +32,39 @@ enum StageLoader {
 
     static func biEncoder(_ config: EmbedderConfig) throws -> any TextEmbedder {
         try checkModelFolder(config.model, stage: "bi-encoder", required: ["config.json", "model.safetensors"], hint: biEncoderHint)
-        throw PipelineError.stageFailed(stage: "bi-encoder", message: "not available yet: SiftModels has no BiEncoder in this build")
+        do { return BatchedEmbedder(model: try BiEncoder(directory: config.model), batchSize: config.batchSize) } catch {
+            throw PipelineError.stageFailed(stage: "bi-encoder", message: "\(error)")
+        }
     }
 
     static func crossEncoder(_ config: RerankerConfig) throws -> any PassageScorer {
         try checkModelFolder(config.model, stage: "cross-encoder", required: ["config.json", "model.safetensors"], hint: crossEncoderHint)
-        throw PipelineError.stageFailed(stage: "cross-encoder", message: "not available yet: SiftModels has no CrossEncoder in this build")
+        let truncation: TruncationStrategy = config.truncation == .onlySecond ? .onlySecond : .longestFirst
+        do {
+            let model = try CrossEncoder(directory: config.model, maxLength: config.maxTokens, truncation: truncation)
+            return CrossEncoderScorer(model: model, batchSize: config.batchSize)
+        } catch {
+            throw PipelineError.stageFailed(stage: "cross-encoder", message: "\(error)")
+        }
+    }
+}
+
+/// The bi-encoder with the pipeline's batch size (the `TextEmbedder` protocol has no batch parameter).
+struct BatchedEmbedder: TextEmbedder {
+    let model: BiEncoder
+    let batchSize: Int
+    var dimension: Int { model.dimension }
+    var modelIdentity: String { model.modelIdentity }
+    var maxSequenceLength: Int { model.maxSequenceLength }
+    func embed(_ texts: [String]) throws -> [[Float]] { try model.encode(texts, batchSize: batchSize) }
+}
+
+/// The cross-encoder as the runner's re-ranking stage.
+struct CrossEncoderScorer: PassageScorer {
+    let model: CrossEncoder
+    let batchSize: Int
+    func scores(query: String, passages: [String]) throws -> [Float] {
+        try model.scores(query: query, passages: passages, batchSize: batchSize)
     }
 }
 
