@@ -1,0 +1,116 @@
+/// A simple selector: optional tag, `#id`, `.class`es and `[attr]` / `[attr=value]` conditions, all of which must match.
+struct SimpleSelector: Hashable {
+    var tag: String?
+    var id: String?
+    var classes: [String] = []
+    var attributes: [(name: String, value: String?)] = []
+
+    static func == (a: SimpleSelector, b: SimpleSelector) -> Bool {
+        a.tag == b.tag && a.id == b.id && a.classes == b.classes
+            && a.attributes.map(\.name) == b.attributes.map(\.name) && a.attributes.map(\.value) == b.attributes.map(\.value)
+    }
+    func hash(into h: inout Hasher) { h.combine(tag); h.combine(id); h.combine(classes) }
+
+    init(parsing rule: String) throws(ReaderError) {
+        var chars = Substring(rule.trimmedSpaces)
+        guard !chars.isEmpty else { throw .invalidRule(rule: rule, reason: "empty selector") }
+        func takeName() -> String {
+            let name = chars.prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ":" }
+            chars = chars.dropFirst(name.count)
+            return String(name)
+        }
+        let tag = takeName()
+        if !tag.isEmpty { self.tag = tag == "*" ? nil : tag.lowercased() }
+        if chars.first == "*" { chars = chars.dropFirst() }
+        while let c = chars.first {
+            chars = chars.dropFirst()
+            switch c {
+            case ".":
+                let name = takeName()
+                guard !name.isEmpty else { throw .invalidRule(rule: rule, reason: "'.' without a class name") }
+                classes.append(name)
+            case "#":
+                let name = takeName()
+                guard !name.isEmpty else { throw .invalidRule(rule: rule, reason: "'#' without an id") }
+                id = name
+            case "[":
+                guard let close = chars.firstIndex(of: "]") else { throw .invalidRule(rule: rule, reason: "missing ']'") }
+                let inside = chars[..<close]
+                chars = chars[chars.index(after: close)...]
+                if let eq = inside.firstIndex(of: "=") {
+                    var value = String(inside[inside.index(after: eq)...]).trimmedSpaces
+                    if value.count >= 2, let f = value.first, f == "\"" || f == "'", value.last == f {
+                        value = String(value.dropFirst().dropLast())
+                    }
+                    attributes.append((String(inside[..<eq]).trimmedSpaces.lowercased(), value))
+                } else {
+                    attributes.append((String(inside).trimmedSpaces.lowercased(), nil))
+                }
+            default:
+                throw .invalidRule(rule: rule, reason: "unsupported character '\(c)' (use tag, .class, #id, [attr=value], or an XPath starting with '/')")
+            }
+        }
+    }
+
+    func matches(_ node: Node, name: String) -> Bool {
+        if let tag, tag != name { return false }
+        if let id, node.attribute("id") != id { return false }
+        if !classes.isEmpty {
+            let have = node.classes
+            for c in classes where !have.contains(Substring(c)) { return false }
+        }
+        for (attr, value) in attributes {
+            guard let actual = node.attribute(attr) else { return false }
+            if let value, actual != value { return false }
+        }
+        return true
+    }
+}
+
+/// A compiled drop or keep list: simple selectors matched per element, XPath rules evaluated once per tree.
+/// `xpathMatches` is filled only in per-parse copies (`bound(to:)`) that never leave the parsing thread, so sharing the
+/// unbound rule set across threads is safe.
+struct RuleSet: @unchecked Sendable {
+    var selectors: [SimpleSelector] = []
+    var xpaths: [String] = []
+    /// Nodes selected by the XPath rules for the current tree.
+    var xpathMatches: Set<Node> = []
+
+    init(_ rules: [String]) throws(ReaderError) {
+        for rule in rules {
+            let trimmed = rule.trimmedSpaces
+            if trimmed.hasPrefix("/") || trimmed.hasPrefix("(") || trimmed.hasPrefix("./") {
+                xpaths.append(trimmed)
+            } else {
+                selectors.append(try SimpleSelector(parsing: trimmed))
+            }
+        }
+    }
+
+    var isEmpty: Bool { selectors.isEmpty && xpaths.isEmpty }
+
+    /// Evaluates the XPath rules against `tree`.
+    func bound(to tree: LibXML.Tree, namespaces: [String: String] = [:]) throws(ReaderError) -> RuleSet {
+        guard !xpaths.isEmpty else { return self }
+        var copy = self
+        let evaluator = XPathEvaluator(tree: tree, namespaces: namespaces)
+        for expression in xpaths { copy.xpathMatches.formUnion(try evaluator.nodes(expression)) }
+        return copy
+    }
+
+    func matches(_ node: Node, name: String) -> Bool {
+        if !xpathMatches.isEmpty, xpathMatches.contains(node) { return true }
+        for s in selectors where s.matches(node, name: name) { return true }
+        return false
+    }
+}
+
+extension String {
+    /// Without leading/trailing ASCII spaces and tabs.
+    var trimmedSpaces: String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { $0 != " " && $0 != "\t" }),
+              let last = scalars.lastIndex(where: { $0 != " " && $0 != "\t" }) else { return "" }
+        return String(scalars[first...last])
+    }
+}

@@ -1,1 +1,0 @@
-// SiftReader: placeholder until the stage lands.
