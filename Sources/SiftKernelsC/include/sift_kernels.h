@@ -1,5 +1,58 @@
 #ifndef SIFT_KERNELS_H
 #define SIFT_KERNELS_H
-/* Native micro-kernels used by SiftKernels. Only SiftKernels includes this header. */
-int sift_kernels_version(void);
+/*
+ * Native GEMM micro-kernels used by SiftKernels (PackedGemm.swift). Only SiftKernels includes this header.
+ *
+ * A "packed linear" layer holds W[N×K] (HF Linear layout: out × in) and a bias, packed once into the panel
+ * layout the micro-kernels stream:
+ *   fp32: panel p (32 output features) is K rows of 32 floats:           w[p][k][j]          = W[32p+j][k]
+ *   bf16: panel p is ceil(K/2) rows of 32 (even, odd) bf16 pairs:         w[p][k/2][j][k%2]   = bf16(W[32p+j][k])
+ * Features past N and the odd-K pad are zero, so every panel is computed full width and stored with a mask.
+ *
+ * sift_linear computes Y[rows×N] = X[rows×K]·Wᵀ + bias for the output panels [panel_begin, panel_end).
+ * It is single-threaded and reentrant (the packed layer is read-only); callers split rows or panels over threads.
+ */
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    SIFT_PRECISION_F32 = 0,
+    SIFT_PRECISION_BF16 = 1,
+};
+
+enum {
+    SIFT_KERNEL_SCALAR = 0,       /* portable C, any precision */
+    SIFT_KERNEL_AVX512 = 1,       /* fp32 FMA, 14×32 register tile; needs AVX-512 F/BW/DQ/VL */
+    SIFT_KERNEL_AVX512_BF16 = 2,  /* vdpbf16ps, 14×32 tile, fp32 accumulate; needs AVX-512 BF16 */
+};
+
+/* Output features per packed panel, and rows per micro-tile of the AVX-512 kernels. */
+enum { SIFT_PANEL_WIDTH = 32, SIFT_TILE_ROWS = 14 };
+
+typedef struct sift_packed_linear sift_packed_linear;
+
+/* 1 if this CPU (and OS) can run the kernel, else 0. */
+int sift_kernel_supported(int kernel);
+
+/* Packs W; element (n, k) is w[n*stride_n + k*stride_k] (stride_n = K, stride_k = 1 for row-major [N×K]).
+ * bias may be NULL (zero). Returns NULL on allocation failure or invalid arguments. */
+sift_packed_linear *sift_pack_linear(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, const float *bias,
+                                     int n, int k, int precision);
+void sift_packed_linear_free(sift_packed_linear *packed);
+int sift_packed_linear_panels(const sift_packed_linear *packed);
+int sift_packed_linear_precision(const sift_packed_linear *packed);
+
+/* Y[rows×N] (row stride ldy) = X[rows×K] (row stride ldx) · Wᵀ + bias, for output features of panels
+ * [panel_begin, panel_end). kernel must be supported and match the packing (SIFT_KERNEL_AVX512 needs fp32,
+ * SIFT_KERNEL_AVX512_BF16 needs bf16; scalar takes either). Requires ldx*16 < 2^31 (gather indices).
+ * Returns 0, or -1 for invalid arguments / allocation failure (Y untouched then). */
+int sift_linear(const sift_packed_linear *packed, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
+                int rows, int panel_begin, int panel_end, int kernel);
+
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Dispatch
+import SiftKernels
+
+/// GFLOP/s of OpenBLAS sgemm vs PackedLinear float32 / bfloat16 on the MiniLM-L6 linear shapes
+/// (Y[T×N] = X[T×K]·Wᵀ + b) and per-head attention products. Prints; never asserts. Method: Benchmarks/gemm/README.md.
+struct GemmBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gemm",
+        abstract: "GFLOP/s of OpenBLAS vs Sift's packed AVX-512 fp32/bf16 kernels on the encoder's matmul shapes."
+    )
+
+    @Option(help: "Token rows T to measure (comma-separated).")
+    var rows: String = "6400,200"
+
+    @Option(help: "Thread counts to measure (comma-separated).")
+    var threads: String = "1,2"
+
+    @Option(help: "Timed repetitions per measurement; the best is reported (the CPU is shared, so take the best).")
+    var repeats: Int = 5
+
+    func run() throws {
+        let rowCounts = try Self.integers(rows, "rows"), threadCounts = try Self.integers(threads, "threads")
+        guard repeats >= 1 else { throw ValidationError("--repeats must be ≥ 1") }
+        print("kernels: fp32 = \(PackedLinear.activeKernel(for: .float32)), bf16 = \(PackedLinear.activeKernel(for: .bfloat16))")
+        print("GFLOP/s, best of \(repeats); speedup vs OpenBLAS in parentheses")
+        print(pad("shape", 34) + pad("thr", 4) + pad("openblas", 10) + pad("fp32", 18) + pad("bf16", 18))
+        let linearShapes = [("qkv fused", 1152, 384), ("q/k/v or attn out", 384, 384), ("intermediate", 1536, 384), ("output", 384, 1536)]
+        for t in rowCounts {
+            for (name, n, k) in linearShapes {
+                for th in threadCounts { measureLinear(name: name, rows: t, n: n, k: k, threads: th) }
+            }
+        }
+        // Attention per head (S = 200, head dim 32): the operand is packed on every call, so packing is timed.
+        for th in threadCounts {
+            measureAttention(name: "scores Q·Kᵀ 200×200×32", rows: 200, n: 200, k: 32, threads: th)
+            measureAttention(name: "context P·V 200×32×200", rows: 200, n: 32, k: 200, threads: th)
+        }
+    }
+
+    static func integers(_ list: String, _ name: String) throws -> [Int] {
+        let values = list.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ $0 > 0 }) else { throw ValidationError("--\(name): expected positive integers, got '\(list)'") }
+        return values
+    }
+
+    /// Deterministic values in [-1, 1).
+    static func values(_ count: Int, seed: UInt64) -> [Float] {
+        var state = seed &+ 0x9E37_79B9_7F4A_7C15
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 1_000_000 - 1
+        }
+    }
+
+    /// Best wall time in seconds of `body` over `repeats` runs, after one warm-up run.
+    func bestTime(_ body: () -> Void) -> Double {
+        body()
+        var best = Double.infinity
+        for _ in 0..<repeats {
+            let start = DispatchTime.now().uptimeNanoseconds
+            body()
+            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return best
+    }
+
+    func measureLinear(name: String, rows t: Int, n: Int, k: Int, threads: Int) {
+        let x = Self.values(t * k, seed: 1), w = Self.values(n * k, seed: 2), bias = Self.values(n, seed: 3)
+        var y = [Float](repeating: 0, count: t * n)
+        let flop = 2.0 * Double(t * n * k)
+        let fp32 = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .float32)
+        let bf16 = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .bfloat16)
+        let saved = Gemm.threadCount
+        defer { Gemm.threadCount = saved }
+        x.withUnsafeBufferPointer { xp in
+            w.withUnsafeBufferPointer { wp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    // OpenBLAS owns the cores here (its own threads); plain sgemm, no bias: its best case.
+                    Gemm.threadCount = threads
+                    let blas = bestTime {
+                        Gemm.multiply(transB: true, m: t, n: n, k: k, a: xp, lda: k, b: wp, ldb: k, c: yp, ldc: n)
+                    }
+                    Gemm.threadCount = 1
+                    let f = bestTime { fp32.apply(xp, rows: t, into: yp, threads: threads) }
+                    let b = bestTime { bf16.apply(xp, rows: t, into: yp, threads: threads) }
+                    report("\(name) T=\(t) N=\(n) K=\(k)", threads: threads, flop: flop, blas: blas, fp32: f, bf16: b)
+                }
+            }
+        }
+    }
+
+    /// `rows×n = X[rows×k] · Bᵀ` where B is a strided head slice of a [n×(k·12)] matrix, packed per call.
+    func measureAttention(name: String, rows: Int, n: Int, k: Int, threads: Int) {
+        let ld = k * 12
+        let x = Self.values(rows * k, seed: 4), b = Self.values(n * ld, seed: 5)
+        var y = [Float](repeating: 0, count: rows * n)
+        let flop = 2.0 * Double(rows * n * k)
+        let saved = Gemm.threadCount
+        defer { Gemm.threadCount = saved }
+        x.withUnsafeBufferPointer { xp in
+            b.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    Gemm.threadCount = threads
+                    let blas = bestTime {
+                        Gemm.multiply(transB: true, m: rows, n: n, k: k, a: xp, lda: k, b: bp, ldb: ld, c: yp, ldc: n)
+                    }
+                    Gemm.threadCount = 1
+                    func packed(_ precision: PackedLinear.Precision) -> Double {
+                        bestTime {
+                            let layer = PackedLinear(weight: bp, bias: nil, outFeatures: n, inFeatures: k,
+                                                     featureStride: ld, inputStride: 1, precision: precision)
+                            layer.apply(xp, rows: rows, into: yp, threads: threads)
+                        }
+                    }
+                    report(name, threads: threads, flop: flop, blas: blas, fp32: packed(.float32), bf16: packed(.bfloat16))
+                }
+            }
+        }
+    }
+
+    func report(_ shape: String, threads: Int, flop: Double, blas: Double, fp32: Double, bf16: Double) {
+        func rate(_ seconds: Double) -> String { String(format: "%.1f", flop / seconds / 1e9) }
+        func withRatio(_ seconds: Double) -> String { rate(seconds) + String(format: " (%.2f×)", blas / seconds) }
+        print(pad(shape, 34) + pad("\(threads)", 4) + pad(rate(blas), 10) + pad(withRatio(fp32), 18) + pad(withRatio(bf16), 18))
+    }
+}
+
+private func pad(_ s: String, _ width: Int) -> String {
+    s.count >= width ? s + " " : s + String(repeating: " ", count: width - s.count)
+}

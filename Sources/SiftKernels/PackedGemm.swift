@@ -1,0 +1,230 @@
+import Dispatch
+import SiftKernelsC
+
+/// A linear layer `Y[T×N] = X[T×K]·Wᵀ + b` whose weight `W[N×K]` (HF `Linear` layout: out × in) is packed once,
+/// at model load, into the panel layout of Sift's AVX-512 micro-kernels (Sources/SiftKernelsC).
+///
+/// Kernels, chosen at run time from the CPU: `float32` runs an AVX-512 FMA kernel (14×32 register tile);
+/// `bfloat16` rounds X and W to bf16 and runs `vdpbf16ps` with fp32 accumulation (about 2× faster, relative
+/// error ≲ 1e-2 of `Σ|x·w|`; needs AVX-512 BF16, else it runs the float32 kernel). Without AVX-512 the layer
+/// falls back to OpenBLAS (`Gemm.multiply`). `kernel` says which one an instance uses.
+///
+/// Threading: the C kernel is single-threaded and reentrant; `apply` splits rows (or, for few rows, output
+/// panels) over `threads` workers with `DispatchQueue.concurrentPerform`. Those workers own the cores while
+/// `apply` runs, so callers must not run OpenBLAS concurrently (keep `Gemm.threadCount` at 1 when using this).
+/// An instance is immutable after `init`, so one layer may be applied from several threads at once.
+public final class PackedLinear: @unchecked Sendable {
+    /// Arithmetic of the weight matmul.
+    public enum Precision: Sendable, CustomStringConvertible {
+        case float32, bfloat16
+        public var description: String { self == .float32 ? "float32" : "bfloat16" }
+    }
+
+    /// Which implementation runs. Internal so tests can force the portable scalar kernel or the OpenBLAS path.
+    enum Kernel: Sendable, Equatable {
+        case avx512, avx512bf16, scalar, openBLAS
+
+        var name: String {
+            switch self {
+            case .avx512: "avx512-fp32"
+            case .avx512bf16: "avx512-bf16"
+            case .scalar: "scalar-c"
+            case .openBLAS: "openblas"
+            }
+        }
+
+        var cValue: Int32 {
+            switch self {
+            case .avx512: Int32(SIFT_KERNEL_AVX512)
+            case .avx512bf16: Int32(SIFT_KERNEL_AVX512_BF16)
+            case .scalar, .openBLAS: Int32(SIFT_KERNEL_SCALAR)
+            }
+        }
+
+        /// The fastest kernel this CPU supports for `precision`.
+        static func best(for precision: Precision) -> Kernel {
+            guard sift_kernel_supported(Int32(SIFT_KERNEL_AVX512)) != 0 else { return .openBLAS }
+            if precision == .bfloat16, sift_kernel_supported(Int32(SIFT_KERNEL_AVX512_BF16)) != 0 { return .avx512bf16 }
+            return .avx512
+        }
+    }
+
+    /// Output features N.
+    public let outFeatures: Int
+    /// Input features K.
+    public let inFeatures: Int
+    /// The precision asked for at `init` (the kernel may be float32 when the CPU lacks bf16).
+    public let precision: Precision
+    /// Name of the kernel this layer runs: "avx512-bf16", "avx512-fp32", "openblas" (or "scalar-c" in tests).
+    public var kernel: String { selected.name }
+
+    let selected: Kernel
+    /// The packed C layer; nil for the OpenBLAS path.
+    private let packed: OpaquePointer?
+    private let panels: Int
+    /// OpenBLAS path only: W[N×K] row-major and bias[N].
+    private let blasWeight: [Float]
+    private let blasBias: [Float]
+
+    /// True when the native AVX-512 kernels run on this CPU (otherwise every layer uses OpenBLAS).
+    public static var isAvailable: Bool { Kernel.best(for: .float32) != .openBLAS }
+
+    /// Kernel a float32 layer runs on this CPU: "avx512-fp32" or "openblas".
+    public static var activeKernel: String { Kernel.best(for: .float32).name }
+
+    /// Kernel a layer of `precision` runs on this CPU.
+    public static func activeKernel(for precision: Precision) -> String { Kernel.best(for: precision).name }
+
+    /// Packs `weight` (`[outFeatures × inFeatures]`, row-major) and `bias` (`[outFeatures]`, nil = zero).
+    public convenience init(weight: [Float], bias: [Float]?, outFeatures: Int, inFeatures: Int, precision: Precision) {
+        self.init(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures, precision: precision,
+                  kernel: Kernel.best(for: precision))
+    }
+
+    /// Packs a strided weight view: element `(n, k)` is `weight[n·featureStride + k·inputStride]`.
+    /// Lets attention pack a head's keys (`n` = key position, `featureStride` = hidden size, `inputStride` = 1)
+    /// for `Q·Kᵀ`, or its values transposed (`n` = head dim, `featureStride` = 1, `inputStride` = hidden size) for `P·V`.
+    public convenience init(weight: UnsafeBufferPointer<Float>, bias: [Float]?, outFeatures: Int, inFeatures: Int,
+                            featureStride: Int, inputStride: Int, precision: Precision) {
+        let kernel = Kernel.best(for: precision)
+        self.init(storage: Self.pack(weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures,
+                                     featureStride: featureStride, inputStride: inputStride, precision: precision,
+                                     kernel: kernel),
+                  outFeatures: outFeatures, inFeatures: inFeatures, precision: precision, kernel: kernel)
+    }
+
+    /// Row-major `[outFeatures × inFeatures]` weight with an explicit kernel (tests force scalar / OpenBLAS).
+    convenience init(weight: [Float], bias: [Float]?, outFeatures: Int, inFeatures: Int, precision: Precision, kernel: Kernel) {
+        precondition(weight.count == outFeatures * inFeatures,
+                     "PackedLinear: weight has \(weight.count) elements, expected \(outFeatures)×\(inFeatures)")
+        let storage = weight.withUnsafeBufferPointer { w in
+            Self.pack(w, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures, featureStride: inFeatures,
+                      inputStride: 1, precision: precision, kernel: kernel)
+        }
+        self.init(storage: storage, outFeatures: outFeatures, inFeatures: inFeatures, precision: precision, kernel: kernel)
+    }
+
+    private init(storage: Storage, outFeatures: Int, inFeatures: Int, precision: Precision, kernel: Kernel) {
+        self.outFeatures = outFeatures
+        self.inFeatures = inFeatures
+        self.precision = precision
+        self.selected = kernel
+        packed = storage.packed
+        panels = storage.packed.map { Int(sift_packed_linear_panels($0)) } ?? 0
+        blasWeight = storage.blasWeight
+        blasBias = storage.blasBias
+    }
+
+    private struct Storage {
+        var packed: OpaquePointer?
+        var blasWeight: [Float] = []
+        var blasBias: [Float] = []
+    }
+
+    /// Packs for the C kernels, or copies W densely for the OpenBLAS path.
+    private static func pack(_ weight: UnsafeBufferPointer<Float>, bias: [Float]?, outFeatures: Int, inFeatures: Int,
+                             featureStride: Int, inputStride: Int, precision: Precision, kernel: Kernel) -> Storage {
+        precondition(outFeatures > 0 && inFeatures > 0, "PackedLinear: bad shape \(outFeatures)×\(inFeatures)")
+        precondition(featureStride >= 0 && inputStride >= 0, "PackedLinear: negative stride")
+        let lastIndex = (outFeatures - 1) * featureStride + (inFeatures - 1) * inputStride
+        precondition(weight.count > lastIndex, "PackedLinear: weight has \(weight.count) elements, needs > \(lastIndex)")
+        if let bias { precondition(bias.count == outFeatures, "PackedLinear: bias has \(bias.count) elements, expected \(outFeatures)") }
+        if kernel == .openBLAS {
+            var dense = [Float](repeating: 0, count: outFeatures * inFeatures)
+            for n in 0..<outFeatures {
+                for k in 0..<inFeatures { dense[n * inFeatures + k] = weight[n * featureStride + k * inputStride] }
+            }
+            return Storage(packed: nil, blasWeight: dense, blasBias: bias ?? [Float](repeating: 0, count: outFeatures))
+        }
+        let bf16 = kernel == .avx512bf16 || (kernel == .scalar && precision == .bfloat16)
+        let cPrecision = Int32(bf16 ? SIFT_PRECISION_BF16 : SIFT_PRECISION_F32)
+        let layer: OpaquePointer? = if let bias {
+            bias.withUnsafeBufferPointer { b in
+                sift_pack_linear(weight.baseAddress, featureStride, inputStride, b.baseAddress,
+                                 Int32(outFeatures), Int32(inFeatures), cPrecision)
+            }
+        } else {
+            sift_pack_linear(weight.baseAddress, featureStride, inputStride, nil,
+                             Int32(outFeatures), Int32(inFeatures), cPrecision)
+        }
+        guard let layer else { fatalError("PackedLinear: out of memory packing \(outFeatures)×\(inFeatures)") }
+        return Storage(packed: layer)
+    }
+
+    deinit { sift_packed_linear_free(packed) }
+
+    /// `y[rows×N] = x[rows×K]·Wᵀ + b` on dense row-major buffers, split over `threads` workers.
+    public func apply(_ x: UnsafeBufferPointer<Float>, rows: Int, into y: UnsafeMutableBufferPointer<Float>, threads: Int = 1) {
+        apply(x, rows: rows, rowStride: inFeatures, into: y, rowStride: outFeatures, threads: threads)
+    }
+
+    /// `y = x·Wᵀ + b` where row `r` of X starts at `x[r·xStride]` and row `r` of Y at `y[r·yStride]`
+    /// (strides ≥ K and ≥ N; e.g. one attention head's columns inside a wider matrix).
+    /// The OpenBLAS fallback ignores `threads` (OpenBLAS uses `Gemm.threadCount`).
+    public func apply(_ x: UnsafeBufferPointer<Float>, rows: Int, rowStride xStride: Int,
+                      into y: UnsafeMutableBufferPointer<Float>, rowStride yStride: Int, threads: Int = 1) {
+        precondition(rows >= 0 && threads >= 1, "PackedLinear.apply: rows=\(rows) threads=\(threads)")
+        precondition(xStride >= inFeatures && yStride >= outFeatures,
+                     "PackedLinear.apply: strides \(xStride), \(yStride) below \(inFeatures), \(outFeatures)")
+        if rows == 0 { return }
+        precondition(x.count >= (rows - 1) * xStride + inFeatures,
+                     "PackedLinear.apply: x has \(x.count) elements, needs \(rows)×\(inFeatures) (stride \(xStride))")
+        precondition(y.count >= (rows - 1) * yStride + outFeatures,
+                     "PackedLinear.apply: y has \(y.count) elements, needs \(rows)×\(outFeatures) (stride \(yStride))")
+        guard let packed else {
+            applyBLAS(x, rows: rows, xStride: xStride, into: y, yStride: yStride)
+            return
+        }
+        // The kernel gathers 16 rows with 32-bit indices.
+        precondition(xStride * 16 < Int(Int32.max), "PackedLinear.apply: row stride \(xStride) too large")
+        let job = Job(layer: packed, x: x.baseAddress!, xStride: xStride, y: y.baseAddress!, yStride: yStride,
+                      kernel: selected.cValue)
+        let tileRows = Int(SIFT_TILE_ROWS)
+        let tiles = (rows + tileRows - 1) / tileRows
+        // Rows are the natural split (each worker streams all of W); with fewer than two tiles per worker,
+        // split output panels instead so small batches still use every core.
+        if threads == 1 || (tiles < 2 * threads && panels < 2 * threads) {
+            job.run(rows: 0..<rows, panels: 0..<panels)
+        } else if tiles >= 2 * threads {
+            let workers = threads
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let first = tiles * w / workers * tileRows, end = min(rows, tiles * (w + 1) / workers * tileRows)
+                job.run(rows: first..<end, panels: 0..<panels)
+            }
+        } else {
+            let workers = min(threads, panels)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                job.run(rows: 0..<rows, panels: (panels * w / workers)..<(panels * (w + 1) / workers))
+            }
+        }
+    }
+
+    /// One `sift_linear` call's arguments; the pointers live only for the duration of `apply`.
+    private struct Job: @unchecked Sendable {
+        let layer: OpaquePointer
+        let x: UnsafePointer<Float>
+        let xStride: Int
+        let y: UnsafeMutablePointer<Float>
+        let yStride: Int
+        let kernel: Int32
+
+        func run(rows: Range<Int>, panels: Range<Int>) {
+            if rows.isEmpty || panels.isEmpty { return }
+            let status = sift_linear(layer, x + rows.lowerBound * xStride, xStride, y + rows.lowerBound * yStride, yStride,
+                                     Int32(rows.count), Int32(panels.lowerBound), Int32(panels.upperBound), kernel)
+            // Arguments were checked above, so a failure here is allocation of the per-call A buffer.
+            precondition(status == 0, "PackedLinear: sift_linear failed (out of memory)")
+        }
+    }
+
+    private func applyBLAS(_ x: UnsafeBufferPointer<Float>, rows: Int, xStride: Int,
+                           into y: UnsafeMutableBufferPointer<Float>, yStride: Int) {
+        for r in 0..<rows {
+            for n in 0..<outFeatures { y[r * yStride + n] = blasBias[n] }
+        }
+        blasWeight.withUnsafeBufferPointer { w in
+            Gemm.multiply(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: xStride,
+                          b: w, ldb: inFeatures, beta: 1, c: y, ldc: yStride)
+        }
+    }
+}
