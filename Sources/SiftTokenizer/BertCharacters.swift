@@ -7,6 +7,8 @@ import Foundation
 /// come from the `unicode_categories` crate, whose tables are frozen at Unicode 8.0: a character
 /// assigned later counts as none of these there (e.g. U+2E43 is not split off as punctuation, U+08E2
 /// is not removed). We reproduce that by ignoring characters whose Unicode age is above 8.0.
+/// Likewise NFD comes from `unicode-normalization-alignments`, whose tables are Unicode 9.0: later
+/// characters neither decompose nor reorder (combining class 0).
 enum BertCharacters {
     struct Flags: OptionSet {
         let rawValue: UInt8
@@ -37,7 +39,7 @@ enum BertCharacters {
         var candidates: [Unicode.Scalar] = []
         var text = String.UnicodeScalarView()
         for value in UInt32(0x80)..<0x10000 {
-            guard let scalar = Unicode.Scalar(value), scalar.properties.generalCategory != .unassigned else { continue }
+            guard let scalar = Unicode.Scalar(value), isAssigned(scalar, atOrBefore: 9) else { continue }
             candidates.append(scalar)
             text.append(scalar)
             text.append("\u{1}")
@@ -76,12 +78,7 @@ enum BertCharacters {
         if isChinese(value) { flags.insert(.chinese) }
         if properties.changesWhenLowercased { flags.insert(.changesWhenLowercased) }
         let category = properties.generalCategory
-        let inUnicode8: Bool
-        if let age = properties.age {
-            inUnicode8 = age.major < 8 || (age.major == 8 && age.minor == 0)
-        } else {
-            inUnicode8 = false
-        }
+        let inUnicode8 = isAssigned(scalar, atOrBefore: 8)
         if value == 0 || value == 0xFFFD {
             flags.insert(.removed)
         } else if !isTabOrNewline && inUnicode8 {
@@ -117,6 +114,27 @@ enum BertCharacters {
         }
     }
 
+    /// Canonical combining classes of the BMP, computed once on first use.
+    static let bmpCombiningClasses: [UInt8] = (0..<0x10000).map { value in
+        Unicode.Scalar(UInt32(value)).map(nfdCombiningClass) ?? 0
+    }
+
+    @inline(__always)
+    static func combiningClass(_ value: UInt32) -> UInt8 {
+        if value < 0x10000 { return bmpCombiningClasses[Int(value)] }
+        return Unicode.Scalar(value).map(nfdCombiningClass) ?? 0
+    }
+
+    private static func nfdCombiningClass(_ scalar: Unicode.Scalar) -> UInt8 {
+        isAssigned(scalar, atOrBefore: 9) ? UInt8(scalar.properties.canonicalCombiningClass.rawValue) : 0
+    }
+
+    /// Whether the scalar was assigned in Unicode `major`.0 or earlier.
+    static func isAssigned(_ scalar: Unicode.Scalar, atOrBefore major: Int) -> Bool {
+        guard let age = scalar.properties.age else { return false }
+        return age.major < major || (age.major == major && age.minor == 0)
+    }
+
     /// Canonical decomposition of one scalar, or nil when it has none.
     static func decomposition(_ value: UInt32) -> [UInt32]? {
         if value < 0x10000 { return bmpDecompositions[value] }
@@ -125,6 +143,7 @@ enum BertCharacters {
     }
 
     private static func decomposition(uncached scalar: Unicode.Scalar) -> [UInt32]? {
+        guard isAssigned(scalar, atOrBefore: 9) else { return nil }
         let decomposed = String(scalar).decomposedStringWithCanonicalMapping.unicodeScalars.map(\.value)
         return decomposed == [scalar.value] ? nil : decomposed
     }

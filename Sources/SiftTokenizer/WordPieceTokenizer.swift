@@ -1,7 +1,6 @@
 import Dispatch
 import Foundation
 import SiftCore
-import Synchronization
 
 /// BERT WordPiece tokenizer with the behaviour of the Hugging Face fast tokenizer (Rust
 /// `tokenizers`): BertNormalizer → BertPreTokenizer → WordPiece → [CLS]/[SEP] template.
@@ -193,16 +192,20 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
         return encoding
     }
 
-    /// Encodes each text ([CLS] text [SEP], cut to `maxLength` from the end), in parallel.
+    /// Encodes each text ([CLS] text [SEP], cut to `maxLength` from the end) in parallel
+    /// contiguous chunks; the result is in input order and equals `encode` on each text.
     public func encodeBatch(_ texts: [String], maxLength: Int) -> [Encoding] {
         precondition(maxLength >= 2, "maxLength must leave room for [CLS] and [SEP]")
-        let results = Mutex([Encoding?](repeating: nil, count: texts.count))
-        DispatchQueue.concurrentPerform(iterations: texts.count) { index in
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, texts.count / 16))
+        let chunkSize = (texts.count + workers - 1) / max(workers, 1)
+        let collected = BatchResults(count: workers)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let range = (worker * chunkSize)..<min(texts.count, (worker + 1) * chunkSize)
             // Cannot throw: longestFirst on a single sequence with maxLength >= 2 always fits.
-            let encoding = try! self.encode(texts[index], maxLength: maxLength, truncation: .longestFirst)
-            results.withLock { $0[index] = encoding }
+            let encodings = range.map { try! self.encode(texts[$0], maxLength: maxLength, truncation: .longestFirst) }
+            collected.store(encodings, at: worker)
         }
-        return results.withLock { $0.map { $0! } }
+        return collected.joined()
     }
 
     // MARK: Encoding assembly
@@ -273,77 +276,149 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
 
     /// BertNormalizer (clean text, CJK spacing, strip accents, lowercase) and BertPreTokenizer
     /// (whitespace split, punctuation isolated) fused into one pass over the scalars.
+    ///
+    /// Offsets follow HF's alignment bookkeeping exactly, including its quirk under canonical
+    /// reordering: NFD output characters take the alignment of the *position* they land on, so a
+    /// kept mark that NFD moves in front of a dropped one reports the dropped one's position.
     private func normalizeSegment<Sink: TokenSink>(_ scalars: [UInt32], _ range: Range<Int>,
                                                    _ state: inout WordState, _ sink: inout Sink) {
         let clean = configuration.cleanText
-        let lowercase = configuration.lowercase
         let strip = configuration.effectiveStripAccents
         let chinese = configuration.handleChineseCharacters
+        state.resetSegment()
         for index in range {
             let c = scalars[index]
-            let origin = Int32(index)
+            let alignment = Alignment(start: Int32(index), end: Int32(index + 1))
             if c < 0x80 {
                 let flags = BertCharacters.bmpFlags[Int(c)]
                 if clean && flags.contains(.removed) { continue }
+                // An ASCII scalar is an NFD starter: the pending combining block is complete.
+                if strip { releaseDecomposed(&state, &sink) }
+                state.lastAlignment = alignment
+                state.lastStageAlignment = alignment
+                state.segmentHasContent = true
                 if flags.contains(.whitespace) { flushWord(&state, &sink); continue }
                 if flags.contains(.punctuation) {
                     flushWord(&state, &sink)
-                    state.append(c, origin)
+                    state.append(c, alignment)
                     flushWord(&state, &sink)
                     continue
                 }
-                state.append(lowercase && c >= 0x41 && c <= 0x5A ? c + 32 : c, origin)
+                state.append(configuration.lowercase && c >= 0x41 && c <= 0x5A ? c + 32 : c, alignment)
                 continue
             }
             let flags = BertCharacters.flags(c)
+            var normalized = c
             if clean {
                 if flags.contains(.removed) { continue }
-                if flags.contains(.whitespace) { flushWord(&state, &sink); continue }
+                if flags.contains(.whitespace) { normalized = 0x20 }
             }
-            let isolated = chinese && flags.contains(.chinese)
-            if isolated { flushWord(&state, &sink) }
-            if strip, let decomposed = BertCharacters.decomposition(c) {
-                for d in decomposed {
-                    let dFlags = BertCharacters.flags(d)
-                    if dFlags.contains(.nonspacingMark) { continue }
-                    feedLowercased(d, dFlags, origin, lowercase, &state, &sink)
-                }
-            } else if strip && flags.contains(.nonspacingMark) {
-                // Dropped by strip-accents.
+            if chinese && flags.contains(.chinese) {
+                // HF inserts a space on each side; they align with the neighbouring characters.
+                let before = state.segmentHasContent ? state.lastStageAlignment : Alignment(start: 0, end: 0)
+                afterCleaning(0x20, before, strip, &state, &sink)
+                afterCleaning(normalized, alignment, strip, &state, &sink)
+                afterCleaning(0x20, alignment, strip, &state, &sink)
             } else {
-                feedLowercased(c, flags, origin, lowercase, &state, &sink)
+                afterCleaning(normalized, alignment, strip, &state, &sink)
             }
-            if isolated { flushWord(&state, &sink) }
         }
+        if strip { releaseDecomposed(&state, &sink) }
         flushWord(&state, &sink)
     }
 
+    /// One character of the cleaned (and CJK-spaced) text with its alignment, on to strip-accents.
     @inline(__always)
-    private func feedLowercased<Sink: TokenSink>(_ c: UInt32, _ flags: BertCharacters.Flags, _ origin: Int32,
-                                                 _ lowercase: Bool, _ state: inout WordState, _ sink: inout Sink) {
-        if lowercase && flags.contains(.changesWhenLowercased) {
-            if c < 0x80 {
-                feed(c + 32, origin, &state, &sink)
+    private func afterCleaning<Sink: TokenSink>(_ c: UInt32, _ alignment: Alignment, _ strip: Bool,
+                                                _ state: inout WordState, _ sink: inout Sink) {
+        state.segmentHasContent = true
+        state.lastStageAlignment = alignment
+        guard strip else {
+            lowercaseAndFeed(c, alignment, &state, &sink)
+            return
+        }
+        // NFD: decompose, then stably sort each block of non-starters by combining class
+        // (unicode-normalization's buffering); changes travel with the characters.
+        state.pendingAlignments.append(alignment)
+        if let decomposed = BertCharacters.decomposition(c) {
+            for (j, d) in decomposed.enumerated() { pushDecomposed(d, isFirst: j == 0, &state, &sink) }
+        } else {
+            pushDecomposed(c, isFirst: true, &state, &sink)
+        }
+    }
+
+    @inline(__always)
+    private func pushDecomposed<Sink: TokenSink>(_ c: UInt32, isFirst: Bool,
+                                                 _ state: inout WordState, _ sink: inout Sink) {
+        let combiningClass = BertCharacters.combiningClass(c)
+        if combiningClass == 0 { releaseDecomposed(&state, &sink) }
+        state.pending.append(PendingScalar(combiningClass: combiningClass, scalar: c, isFirst: isFirst))
+    }
+
+    /// Emits the pending NFD block in canonical order. Alignments are assigned by position, as in
+    /// HF's `transform`: a character that replaces one takes the next original position's
+    /// alignment; an added one repeats the last consumed alignment.
+    private func releaseDecomposed<Sink: TokenSink>(_ state: inout WordState, _ sink: inout Sink) {
+        guard !state.pending.isEmpty else { return }
+        if state.pending.count > 2 || (state.pending.count == 2 && state.pending[1].combiningClass < state.pending[0].combiningClass) {
+            // Stable insertion sort by combining class (blocks are tiny).
+            for i in 1..<state.pending.count {
+                let item = state.pending[i]
+                var j = i
+                while j > 0 && state.pending[j - 1].combiningClass > item.combiningClass {
+                    state.pending[j] = state.pending[j - 1]
+                    j -= 1
+                }
+                state.pending[j] = item
+            }
+        }
+        for item in state.pending {
+            let alignment: Alignment
+            if item.isFirst {
+                alignment = state.pendingAlignments[state.pendingHead]
+                state.pendingHead += 1
+                state.lastAlignment = alignment
             } else {
-                for l in BertCharacters.lowercase(c) { feed(l, origin, &state, &sink) }
+                alignment = state.lastAlignment
+            }
+            let flags = BertCharacters.flags(item.scalar)
+            if flags.contains(.nonspacingMark) { continue }
+            lowercaseAndFeed(item.scalar, alignment, &state, &sink)
+        }
+        state.pending.removeAll(keepingCapacity: true)
+        if state.pendingHead == state.pendingAlignments.count {
+            state.pendingAlignments.removeAll(keepingCapacity: true)
+            state.pendingHead = 0
+        }
+    }
+
+    @inline(__always)
+    private func lowercaseAndFeed<Sink: TokenSink>(_ c: UInt32, _ alignment: Alignment,
+                                                   _ state: inout WordState, _ sink: inout Sink) {
+        if configuration.lowercase && BertCharacters.flags(c).contains(.changesWhenLowercased) {
+            if c < 0x80 {
+                feed(c + 32, alignment, &state, &sink)
+            } else {
+                // Every scalar of the expansion keeps the source character's alignment.
+                for l in BertCharacters.lowercase(c) { feed(l, alignment, &state, &sink) }
             }
         } else {
-            feed(c, origin, &state, &sink)
+            feed(c, alignment, &state, &sink)
         }
     }
 
     /// Pre-tokenizer step for one normalised scalar.
     @inline(__always)
-    private func feed<Sink: TokenSink>(_ c: UInt32, _ origin: Int32, _ state: inout WordState, _ sink: inout Sink) {
+    private func feed<Sink: TokenSink>(_ c: UInt32, _ alignment: Alignment, _ state: inout WordState, _ sink: inout Sink) {
         let flags = BertCharacters.flags(c)
         if flags.contains(.whitespace) {
             flushWord(&state, &sink)
         } else if flags.contains(.punctuation) {
             flushWord(&state, &sink)
-            state.append(c, origin)
+            state.append(c, alignment)
             flushWord(&state, &sink)
         } else {
-            state.append(c, origin)
+            state.append(c, alignment)
         }
     }
 
@@ -352,8 +427,8 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
         let n = state.word.count
         guard n > 0 else { return }
         defer { state.clear() }
-        let wordStart = state.origins[0]
-        let wordEnd = state.origins[n - 1] + 1
+        let wordStart = state.starts[0]
+        let wordEnd = state.ends[n - 1]
         if n > configuration.maxInputCharactersPerWord {
             sink.append(id: unkID, start: wordStart, end: wordEnd)
             return
@@ -390,7 +465,7 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
         var pieceStart = 0
         for k in firstPiece..<state.pieceIDs.count {
             let pieceEnd = Int(state.pieceEnds[k])
-            sink.append(id: state.pieceIDs[k], start: state.origins[pieceStart], end: state.origins[pieceEnd - 1] + 1)
+            sink.append(id: state.pieceIDs[k], start: state.starts[pieceStart], end: state.ends[pieceEnd - 1])
             pieceStart = pieceEnd
         }
         state.pieceIDs.removeAll(keepingCapacity: true)
@@ -400,30 +475,84 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
 
 // MARK: - Internal buffers
 
-/// The word being built: normalised scalars and, for each, the original scalar index it came from.
+/// Original-text span (Unicode scalars) a normalised scalar comes from, as HF's alignments.
+struct Alignment {
+    var start: Int32
+    var end: Int32
+}
+
+/// One NFD output scalar waiting for its combining block to be sorted.
+struct PendingScalar {
+    var combiningClass: UInt8
+    var scalar: UInt32
+    /// First scalar of a character's decomposition (replaces it) rather than an added one.
+    var isFirst: Bool
+}
+
+/// Per-call scratch state: the word being built (normalised scalars with their alignments) and
+/// the NFD block being buffered.
 private struct WordState {
     var word: [UInt32] = []
-    var origins: [Int32] = []
+    var starts: [Int32] = []
+    var ends: [Int32] = []
     var hashes: [UInt64] = []
     var pieceIDs: [Int32] = []
     var pieceEnds: [Int32] = []
+    var pending: [PendingScalar] = []
+    var pendingAlignments: [Alignment] = []
+    var pendingHead = 0
+    var lastAlignment = Alignment(start: 0, end: 0)
+    var lastStageAlignment = Alignment(start: 0, end: 0)
+    var segmentHasContent = false
 
     init() {
         word.reserveCapacity(128)
-        origins.reserveCapacity(128)
+        starts.reserveCapacity(128)
+        ends.reserveCapacity(128)
         hashes = [UInt64](repeating: 0, count: 128)
     }
 
+    mutating func resetSegment() {
+        pending.removeAll(keepingCapacity: true)
+        pendingAlignments.removeAll(keepingCapacity: true)
+        pendingHead = 0
+        lastAlignment = Alignment(start: 0, end: 0)
+        lastStageAlignment = Alignment(start: 0, end: 0)
+        segmentHasContent = false
+    }
+
     @inline(__always)
-    mutating func append(_ scalar: UInt32, _ origin: Int32) {
+    mutating func append(_ scalar: UInt32, _ alignment: Alignment) {
         word.append(scalar)
-        origins.append(origin)
+        starts.append(alignment.start)
+        ends.append(alignment.end)
     }
 
     @inline(__always)
     mutating func clear() {
         word.removeAll(keepingCapacity: true)
-        origins.removeAll(keepingCapacity: true)
+        starts.removeAll(keepingCapacity: true)
+        ends.removeAll(keepingCapacity: true)
+    }
+}
+
+/// Per-worker results of `encodeBatch`, written once per worker under a lock.
+private final class BatchResults: @unchecked Sendable {
+    private var chunks: [[Encoding]]
+    private let lock = NSLock()
+
+    init(count: Int) { chunks = Array(repeating: [], count: count) }
+
+    func store(_ encodings: [Encoding], at index: Int) {
+        lock.lock()
+        chunks[index] = encodings
+        lock.unlock()
+    }
+
+    func joined() -> [Encoding] {
+        lock.lock()
+        defer { lock.unlock() }
+        return chunks.flatMap { $0 }
     }
 }
 

@@ -9,6 +9,7 @@ struct Golden: Decodable {
         var name: String
         var passage: String?
         var text: String?
+        var codepoints: [UInt32]?
         var `repeat`: String?
         var length: Int?
         var ids: [Int32]?
@@ -58,6 +59,11 @@ enum Fixtures {
             let scalars = Array(String(repeating: unit, count: length / unit.unicodeScalars.count + 1).unicodeScalars)
             var view = String.UnicodeScalarView()
             view.append(contentsOf: scalars[0..<length])
+            return String(view)
+        }
+        if let codepoints = single.codepoints {
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: codepoints.map { Unicode.Scalar($0)! })
             return String(view)
         }
         return single.text ?? ""
@@ -215,6 +221,13 @@ func offsetsMatch(_ actual: [Range<Int>?], _ expected: [[Int]?]) -> Bool {
         #expect(encoding.ids == [2, 10, 11, 3, 5, 6, 7, 3])
         #expect(encoding.offsets == [nil, 1..<6, 7..<8, 10..<15, 16..<18, 18..<21, 21..<25, nil])
         #expect(encoding.sequenceIDs == [nil, 0, 0, 0, 0, 0, 0, nil])
+    }
+
+    @Test func leadingByteOrderMarkIsRemovedButCounted() throws {
+        // U+FEFF is Cf: cleaned away, yet offsets still index the original text.
+        let encoding = try Self.toy.encode("\u{FEFF}un \u{FEFF}aff")
+        #expect(encoding.ids == [2, 5, 8, 3])
+        #expect(encoding.offsets == [nil, 1..<3, 5..<8, nil])
     }
 
     @Test func vocabularyAccessors() throws {
