@@ -175,8 +175,7 @@ public final class PackedLinear: @unchecked Sendable {
             applyBLAS(x, rows: rows, xStride: xStride, into: y, yStride: yStride)
             return
         }
-        // The kernel gathers 16 rows with 32-bit indices.
-        precondition(xStride * 16 < Int(Int32.max), "PackedLinear.apply: row stride \(xStride) too large")
+        precondition(rows <= Int(Int32.max), "PackedLinear.apply: \(rows) rows exceed the C kernel's Int32 range")
         let job = Job(layer: packed, x: x.baseAddress!, xStride: xStride, y: y.baseAddress!, yStride: yStride,
                       kernel: selected.cValue)
         let tileRows = Int(SIFT_TILE_ROWS)

@@ -6,7 +6,6 @@
 
 #define NR SIFT_PANEL_WIDTH /* output features per panel (two zmm vectors) */
 #define MR SIFT_TILE_ROWS   /* rows per micro-tile: 2×14 accumulators + 2 B vectors of the 32 zmm registers */
-#define AS 16               /* packed-A stride: one 64-byte line per k step (rows 14, 15 unused) */
 
 struct sift_packed_linear {
     int n, k, kpairs, panels, precision;
@@ -177,53 +176,40 @@ static void panel_masks(const sift_packed_linear *p, int panel, __mmask16 *m0, _
     *m1 = valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
 }
 
-/* Rows per block: the packed A block (tiles × K × 16 × 4 bytes) stays within ~192 KiB of the 1 MiB L2,
- * while each 32-wide W panel streams through it once per block. */
-static int block_tiles(int steps) {
-    int t = (192 * 1024) / (steps * AS * 4);
+/* Rows per block: the block's X rows (or their bf16 copy) stay within ~192 KiB of the 1 MiB L2 while each
+ * 32-wide W panel streams over them once per block. */
+static int block_tiles(int row_bytes) {
+    int t = (192 * 1024) / (MR * row_bytes);
     return t < 1 ? 1 : t;
 }
 
-/* Transposes rows [0, mr) of X (mr ≤ 14) into a[k][16] with a gather per k step (rows ≥ mr read as zero). */
-F32_TARGET static void pack_a_f32(const float *x, ptrdiff_t ldx, int mr, int k, float *a) {
-    const __m512i idx = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                           _mm512_set1_epi32((int)ldx));
-    const __mmask16 m = (__mmask16)((1u << mr) - 1);
-    for (int kk = 0; kk < k; kk++)
-        _mm512_store_ps(a + (size_t)kk * AS, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, x + kk, 4));
-}
-
-/* Converts rows [0, mr) of X to bf16 (round to nearest even) into a[k/2][16] of (even, odd) pairs. */
-BF16_TARGET static void pack_a_bf16(const float *x, ptrdiff_t ldx, int mr, int k, uint32_t *a) {
-    const __m256i step = _mm256_set1_epi32((int)ldx);
-    const __m256i idx_lo = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), step);
-    const __m256i idx_hi = _mm256_mullo_epi32(_mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15), step);
-    const __mmask8 m_lo = (__mmask8)(mr >= 8 ? 0xff : (1u << mr) - 1);
-    const __mmask8 m_hi = (__mmask8)(mr <= 8 ? 0 : (1u << (mr - 8)) - 1);
-    const int full = k / 2;
-    for (int pp = 0; pp < full; pp++) {
-        /* Each 64-bit gather element is one row's (x[2pp], x[2pp+1]); index unit is a float (scale 4). */
-        __m512d lo = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), m_lo, idx_lo, x + 2 * pp, 4);
-        __m512d hi = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), m_hi, idx_hi, x + 2 * pp, 4);
-        __m512bh v = _mm512_cvtne2ps_pbh(_mm512_castpd_ps(hi), _mm512_castpd_ps(lo));
-        _mm512_store_si512((void *)(a + (size_t)pp * AS), (__m512i)v);
-    }
-    if (k % 2) {
-        uint32_t *dst = a + (size_t)full * AS;
-        for (int r = 0; r < AS; r++) dst[r] = r < mr ? bf16_from_float(x[(ptrdiff_t)r * ldx + k - 1]) : 0u;
+/* bf16 copy of X rows [0, rows): row r becomes `stride` uint32 (even, odd) pairs, round to nearest even,
+ * zero-padded past k (which also supplies the odd-K pad). stride is a multiple of 16 ≥ ceil(k/2). */
+BF16_TARGET static void convert_rows_bf16(const float *x, ptrdiff_t ldx, int rows, int k, uint32_t *a, int stride) {
+    for (int r = 0; r < rows; r++) {
+        const float *src = x + (ptrdiff_t)r * ldx;
+        uint32_t *dst = a + (size_t)r * stride;
+        for (int c = 0; c < 2 * stride; c += 32) {
+            const int left = k - c;
+            const __mmask16 mlo = left >= 16 ? 0xffff : left <= 0 ? 0 : (__mmask16)((1u << left) - 1);
+            const __mmask16 mhi = left >= 32 ? 0xffff : left <= 16 ? 0 : (__mmask16)((1u << (left - 16)) - 1);
+            const __m512 lo = _mm512_maskz_loadu_ps(mlo, src + c), hi = _mm512_maskz_loadu_ps(mhi, src + c + 16);
+            _mm512_store_si512((void *)(dst + c / 2), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        }
     }
 }
 
-/* One mr×32 tile: Y = bias + A·B over `steps` k steps. mr is a compile-time constant after inlining. */
-INLINE F32_TARGET void tile_f32(const int mr, const float *a, const float *b, const float *bias, int steps,
-                                float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
+/* One mr×32 tile: Y = bias + A·B over `steps` k steps (A element (r, s) at a[r·lda + s]; B row s at b[32s]).
+ * mr is a compile-time constant after inlining, so the 2·mr accumulators live in zmm registers. */
+INLINE F32_TARGET void tile_f32(const int mr, const float *a, ptrdiff_t lda, const float *b, const float *bias,
+                                int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
     __m512 c0[MR], c1[MR];
     const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
     for (int r = 0; r < mr; r++) { c0[r] = bias0; c1[r] = bias1; }
     for (int s = 0; s < steps; s++) {
         const __m512 b0 = _mm512_load_ps(b + (size_t)s * NR), b1 = _mm512_load_ps(b + (size_t)s * NR + 16);
         for (int r = 0; r < mr; r++) {
-            const __m512 av = _mm512_set1_ps(a[(size_t)s * AS + r]);
+            const __m512 av = _mm512_set1_ps(a[r * lda + s]);
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
             c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
@@ -234,8 +220,8 @@ INLINE F32_TARGET void tile_f32(const int mr, const float *a, const float *b, co
     }
 }
 
-INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, const uint32_t *b, const float *bias, int steps,
-                                  float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
+INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda, const uint32_t *b,
+                                  const float *bias, int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
     __m512 c0[MR], c1[MR];
     const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
     for (int r = 0; r < mr; r++) { c0[r] = bias0; c1[r] = bias1; }
@@ -243,7 +229,7 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, const uint32_
         const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)s * NR));
         const __m512bh b1 = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)s * NR + 16));
         for (int r = 0; r < mr; r++) {
-            const __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[(size_t)s * AS + r]);
+            const __m512bh av = (__m512bh)_mm512_set1_epi32((int)a[r * lda + s]);
             c0[r] = _mm512_dpbf16_ps(c0[r], av, b0);
             c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
         }
@@ -256,63 +242,56 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, const uint32_
 
 #define TILE_CASES(fn)                                                                                        \
     switch (mr) {                                                                                             \
-    case 14: fn(14, a, b, bias, steps, y, ldy, m0, m1); break;                                                \
-    case 13: fn(13, a, b, bias, steps, y, ldy, m0, m1); break;                                                \
-    case 12: fn(12, a, b, bias, steps, y, ldy, m0, m1); break;                                                \
-    case 11: fn(11, a, b, bias, steps, y, ldy, m0, m1); break;                                                \
-    case 10: fn(10, a, b, bias, steps, y, ldy, m0, m1); break;                                                \
-    case 9: fn(9, a, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 8: fn(8, a, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 7: fn(7, a, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 6: fn(6, a, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 5: fn(5, a, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 4: fn(4, a, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 3: fn(3, a, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 2: fn(2, a, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    default: fn(1, a, b, bias, steps, y, ldy, m0, m1); break;                                                 \
+    case 14: fn(14, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                \
+    case 13: fn(13, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                \
+    case 12: fn(12, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                \
+    case 11: fn(11, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                \
+    case 10: fn(10, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                \
+    case 9: fn(9, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
+    case 8: fn(8, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
+    case 7: fn(7, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
+    case 6: fn(6, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
+    case 5: fn(5, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
+    case 4: fn(4, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
+    case 3: fn(3, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
+    case 2: fn(2, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
+    default: fn(1, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                 \
     }
 
-F32_TARGET static void tile_f32_any(int mr, const float *a, const float *b, const float *bias, int steps, float *y,
-                                    ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
+F32_TARGET static void tile_f32_any(int mr, const float *a, ptrdiff_t lda, const float *b, const float *bias,
+                                    int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
     TILE_CASES(tile_f32)
 }
 
-BF16_TARGET static void tile_bf16_any(int mr, const uint32_t *a, const uint32_t *b, const float *bias, int steps,
-                                      float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
+BF16_TARGET static void tile_bf16_any(int mr, const uint32_t *a, ptrdiff_t lda, const uint32_t *b, const float *bias,
+                                      int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
     TILE_CASES(tile_bf16)
 }
 
-/* Row blocks → pack A tiles once → for each W panel, every tile of the block. Both kernels share this driver;
- * `bf16` selects the packing and tile routine (elements are 4 bytes either way: a float or a bf16 pair). */
+/* Row blocks → (bf16: convert the block's rows once) → for each W panel, every 14-row tile of the block.
+ * fp32 broadcasts straight from X, so it needs no copy of X at all. */
 static int linear_avx512(const sift_packed_linear *p, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
                          int rows, int pb, int pe, int bf16) {
-    const int steps = bf16 ? p->kpairs : p->k;
-    const int tiles_per_block = block_tiles(steps);
-    const size_t tile_elems = (size_t)steps * AS;
-    void *abuf = alloc64(4 * tile_elems * (size_t)tiles_per_block);
-    if (!abuf) return -1;
+    const int stride = (p->kpairs + 15) / 16 * 16; /* bf16 copy: pairs per row */
+    const int tiles_per_block = block_tiles(bf16 ? 4 * stride : 4 * p->k);
+    uint32_t *abuf = NULL;
+    if (bf16 && !(abuf = alloc64(4 * (size_t)stride * tiles_per_block * MR))) return -1;
     for (int r0 = 0; r0 < rows; r0 += tiles_per_block * MR) {
         const int block_rows = rows - r0 < tiles_per_block * MR ? rows - r0 : tiles_per_block * MR;
-        const int tiles = (block_rows + MR - 1) / MR;
-        for (int t = 0; t < tiles; t++) {
-            const int mr = block_rows - t * MR < MR ? block_rows - t * MR : MR;
-            const float *xs = x + (ptrdiff_t)(r0 + t * MR) * ldx;
-            if (bf16) pack_a_bf16(xs, ldx, mr, p->k, (uint32_t *)abuf + t * tile_elems);
-            else pack_a_f32(xs, ldx, mr, p->k, (float *)abuf + t * tile_elems);
-        }
+        if (bf16) convert_rows_bf16(x + (ptrdiff_t)r0 * ldx, ldx, block_rows, p->k, abuf, stride);
         for (int panel = pb; panel < pe; panel++) {
             __mmask16 m0, m1;
             panel_masks(p, panel, &m0, &m1);
             const float *bias = p->bias + (size_t)panel * NR;
-            for (int t = 0; t < tiles; t++) {
-                const int mr = block_rows - t * MR < MR ? block_rows - t * MR : MR;
-                float *yt = y + (ptrdiff_t)(r0 + t * MR) * ldy + panel * NR;
+            for (int t = 0; t < block_rows; t += MR) {
+                const int mr = block_rows - t < MR ? block_rows - t : MR;
+                float *yt = y + (ptrdiff_t)(r0 + t) * ldy + panel * NR;
                 if (bf16)
-                    tile_bf16_any(mr, (const uint32_t *)abuf + t * tile_elems,
-                                  (const uint32_t *)p->w + (size_t)panel * steps * NR, bias, steps, yt, ldy, m0, m1);
+                    tile_bf16_any(mr, abuf + (size_t)t * stride, stride,
+                                  (const uint32_t *)p->w + (size_t)panel * p->kpairs * NR, bias, p->kpairs, yt, ldy, m0, m1);
                 else
-                    tile_f32_any(mr, (const float *)abuf + t * tile_elems,
-                                 (const float *)p->w + (size_t)panel * steps * NR, bias, steps, yt, ldy, m0, m1);
+                    tile_f32_any(mr, x + (ptrdiff_t)(r0 + t) * ldx, ldx, (const float *)p->w + (size_t)panel * p->k * NR,
+                                 bias, p->k, yt, ldy, m0, m1);
             }
         }
     }
@@ -338,7 +317,6 @@ int sift_linear(const sift_packed_linear *p, const float *x, ptrdiff_t ldx, floa
     case SIFT_KERNEL_AVX512_BF16: {
         const int bf16 = kernel == SIFT_KERNEL_AVX512_BF16;
         if (bf16 != (p->precision == SIFT_PRECISION_BF16)) return -1;
-        if ((long long)ldx * AS >= 0x7fffffffLL) return -1; /* 32-bit gather indices */
         return linear_avx512(p, x, ldx, y, ldy, rows, panel_begin, panel_end, bf16);
     }
 #endif

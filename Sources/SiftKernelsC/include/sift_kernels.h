@@ -47,7 +47,7 @@ int sift_packed_linear_precision(const sift_packed_linear *packed);
 
 /* Y[rows×N] (row stride ldy) = X[rows×K] (row stride ldx) · Wᵀ + bias, for output features of panels
  * [panel_begin, panel_end). kernel must be supported and match the packing (SIFT_KERNEL_AVX512 needs fp32,
- * SIFT_KERNEL_AVX512_BF16 needs bf16; scalar takes either). Requires ldx*16 < 2^31 (gather indices).
+ * SIFT_KERNEL_AVX512_BF16 needs bf16; scalar takes either).
  * Returns 0, or -1 for invalid arguments / allocation failure (Y untouched then). */
 int sift_linear(const sift_packed_linear *packed, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
                 int rows, int panel_begin, int panel_end, int kernel);
