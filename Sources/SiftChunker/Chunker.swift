@@ -87,6 +87,10 @@ struct ChunkingRun {
     let chunker: Chunker
     let document: Document
     let scalars: [Unicode.Scalar]
+    /// The text's UTF-8 bytes and, per scalar offset, where that scalar starts in them (count + 1 entries):
+    /// slicing bytes is much faster than rebuilding strings scalar by scalar.
+    let utf8: [UInt8]
+    let utf8Offsets: [Int]
     /// Non-empty blocks with ranges clamped to the text, trimmed, and made non-overlapping.
     var blocks: [(block: Block, range: Range<Int>)] = []
     var output: [Chunk] = []
@@ -100,6 +104,16 @@ struct ChunkingRun {
         self.chunker = chunker
         self.document = document
         self.scalars = Array(document.text.unicodeScalars)
+        self.utf8 = Array(document.text.utf8)
+        var offsets: [Int] = []
+        offsets.reserveCapacity(scalars.count + 1)
+        var byte = 0
+        for scalar in scalars {
+            offsets.append(byte)
+            byte += UTF8.width(scalar)
+        }
+        offsets.append(byte)
+        self.utf8Offsets = offsets
         self.fingerprint = chunker.settings.fingerprint
         var previousEnd = 0
         for block in document.blocks {
@@ -141,7 +155,7 @@ struct ChunkingRun {
     // MARK: Text and counting
 
     func text(_ range: Range<Int>) -> String {
-        String(String.UnicodeScalarView(scalars[range]))
+        String(decoding: utf8[utf8Offsets[range.lowerBound]..<utf8Offsets[range.upperBound]], as: UTF8.self)
     }
 
     /// Model tokens of the text minus the special tokens.
@@ -233,17 +247,30 @@ struct ChunkingRun {
 
     static func isLineBased(_ kind: BlockKind) -> Bool { kind == .code || kind == .table }
 
-    /// Cuts a word longer than the budget into the longest prefixes that fit (binary search on the count).
+    /// Cuts a word longer than the budget into the longest prefixes that fit: a galloping search on the
+    /// count, so the cost grows with the piece length, not the word length.
     func appendScalarRuns(_ range: Range<Int>, kind: BlockKind, block: Int, budget: Int, into units: inout [Unit]) {
         var start = range.lowerBound
         while start < range.upperBound {
-            // Invariant: [start, start+lo) fits (or lo == 1: a single scalar is taken regardless).
-            var lo = 1, hi = range.upperBound - start
-            var loTokens = contentTokens(text(start..<(start + 1)))
-            while lo < hi {
-                let mid = (lo + hi + 1) / 2
+            let available = range.upperBound - start
+            // Invariant: [start, start+lo) fits, or lo == 1 (a single scalar is taken regardless); start+hi does not fit.
+            var lo = 1, loTokens = contentTokens(text(start..<(start + 1)))
+            var hi = available + 1
+            var probe = 2
+            while probe <= available {
+                let tokens = contentTokens(text(start..<(start + probe)))
+                if tokens > budget { hi = probe; break }
+                lo = probe; loTokens = tokens
+                probe *= 2
+            }
+            if probe > available, hi == available + 1, lo < available {
+                let tokens = contentTokens(text(start..<range.upperBound))
+                if tokens <= budget { lo = available; loTokens = tokens } else { hi = available }
+            }
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2
                 let tokens = contentTokens(text(start..<(start + mid)))
-                if tokens <= budget { lo = mid; loTokens = tokens } else { hi = mid - 1 }
+                if tokens <= budget { lo = mid; loTokens = tokens } else { hi = mid }
             }
             units.append(Unit(range: start..<(start + lo), tokens: loTokens, level: .scalars, kind: kind, block: block))
             start += lo

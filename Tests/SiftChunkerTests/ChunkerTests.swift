@@ -196,11 +196,12 @@ import SiftCore
         #expect(Set(a.map(\.id)).isDisjoint(with: otherSettings.map(\.id)))
         var renamed = doc
         renamed.id = "other.html"
-        #expect(Set(a.map(\.id)).isDisjoint(with: try chunker(max: 64).chunk(renamed).map(\.id)))
+        let renamedIDs = try chunker(max: 64).chunk(renamed).map(\.id)
+        #expect(Set(a.map(\.id)).isDisjoint(with: renamedIDs))
     }
 
     @Test func fakeCounterPropertiesOnRandomDocuments() throws {
-        for seed in UInt64(1)...25 {
+        for seed in UInt64(1)...10 {
             let doc = randomDocument(seed: seed, blockCount: 80)
             for (max, overlap, prefix) in [(24, 0, true), (64, 8, true), (256, 32, false)] {
                 let c = try chunker(max: max, overlap: overlap, prefix: prefix, min: 8, counter: ScalarGroupCounter())
