@@ -15,6 +15,9 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
     /// Special tokens matched verbatim in raw text, as scalars, with their ids.
     private let specials: [(scalars: [UInt32], id: Int32)]
 
+    /// `BertCharacters.bmpFlags`, held here so hot loops skip the global's lazy-init check.
+    private let bmpFlags: [BertCharacters.Flags]
+
     public let clsID: Int32
     public let sepID: Int32
     public let padID: Int32
@@ -44,6 +47,7 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
         ids.reserveCapacity(vocabulary.count)
         for (id, token) in vocabulary.enumerated() { ids[token] = Int32(id) }
         self.idsByToken = ids
+        self.bmpFlags = BertCharacters.bmpFlags
         self.table = VocabularyTable(vocabulary: vocabulary, continuationPrefix: configuration.continuingSubwordPrefix)
         func required(_ token: String) -> Int32 {
             guard let id = ids[token] else { preconditionFailure("special token \(token) is not in the vocabulary") }
@@ -241,9 +245,7 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
     /// Splits raw text at special tokens, then normalises, pre-tokenises and WordPiece-encodes
     /// each segment, reporting (id, original scalar start, end) to `sink` in order.
     private func run<Sink: TokenSink>(_ text: String, into sink: inout Sink) {
-        var scalars: [UInt32] = []
-        scalars.reserveCapacity(text.utf8.count)
-        for scalar in text.unicodeScalars { scalars.append(scalar.value) }
+        let scalars = Self.scalarValues(text)
         var state = WordState()
         var segmentStart = 0
         var position = 0
@@ -274,6 +276,37 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
         normalizeSegment(scalars, segmentStart..<count, &state, &sink)
     }
 
+    /// The Unicode scalar values of `text`, decoded straight from its (always valid) UTF-8.
+    private static func scalarValues(_ text: String) -> [UInt32] {
+        var text = text
+        return text.withUTF8 { bytes in
+            [UInt32](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
+                var i = 0
+                var n = 0
+                let count = bytes.count
+                while i < count {
+                    let b0 = UInt32(bytes[i])
+                    if b0 < 0x80 {
+                        buffer[n] = b0
+                        i += 1
+                    } else if b0 < 0xE0 {
+                        buffer[n] = (b0 & 0x1F) << 6 | UInt32(bytes[i + 1] & 0x3F)
+                        i += 2
+                    } else if b0 < 0xF0 {
+                        buffer[n] = (b0 & 0x0F) << 12 | UInt32(bytes[i + 1] & 0x3F) << 6 | UInt32(bytes[i + 2] & 0x3F)
+                        i += 3
+                    } else {
+                        buffer[n] = (b0 & 0x07) << 18 | UInt32(bytes[i + 1] & 0x3F) << 12
+                            | UInt32(bytes[i + 2] & 0x3F) << 6 | UInt32(bytes[i + 3] & 0x3F)
+                        i += 4
+                    }
+                    n += 1
+                }
+                initialized = n
+            }
+        }
+    }
+
     /// BertNormalizer (clean text, CJK spacing, strip accents, lowercase) and BertPreTokenizer
     /// (whitespace split, punctuation isolated) fused into one pass over the scalars.
     ///
@@ -290,10 +323,10 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
             let c = scalars[index]
             let alignment = Alignment(start: Int32(index), end: Int32(index + 1))
             if c < 0x80 {
-                let flags = BertCharacters.bmpFlags[Int(c)]
+                let flags = bmpFlags[Int(c)]
                 if clean && flags.contains(.removed) { continue }
                 // An ASCII scalar is an NFD starter: the pending combining block is complete.
-                if strip { releaseDecomposed(&state, &sink) }
+                if strip && !state.pending.isEmpty { releaseDecomposed(&state, &sink) }
                 state.lastAlignment = alignment
                 state.lastStageAlignment = alignment
                 state.segmentHasContent = true
@@ -307,7 +340,7 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
                 state.append(configuration.lowercase && c >= 0x41 && c <= 0x5A ? c + 32 : c, alignment)
                 continue
             }
-            let flags = BertCharacters.flags(c)
+            let flags = c < 0x10000 ? bmpFlags[Int(c)] : BertCharacters.flags(c)
             var normalized = c
             if clean {
                 if flags.contains(.removed) { continue }
@@ -323,7 +356,7 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
                 afterCleaning(normalized, alignment, strip, &state, &sink)
             }
         }
-        if strip { releaseDecomposed(&state, &sink) }
+        if strip && !state.pending.isEmpty { releaseDecomposed(&state, &sink) }
         flushWord(&state, &sink)
     }
 
@@ -351,7 +384,7 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
     private func pushDecomposed<Sink: TokenSink>(_ c: UInt32, isFirst: Bool,
                                                  _ state: inout WordState, _ sink: inout Sink) {
         let combiningClass = BertCharacters.combiningClass(c)
-        if combiningClass == 0 { releaseDecomposed(&state, &sink) }
+        if combiningClass == 0 && !state.pending.isEmpty { releaseDecomposed(&state, &sink) }
         state.pending.append(PendingScalar(combiningClass: combiningClass, scalar: c, isFirst: isFirst))
     }
 
@@ -395,7 +428,8 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
     @inline(__always)
     private func lowercaseAndFeed<Sink: TokenSink>(_ c: UInt32, _ alignment: Alignment,
                                                    _ state: inout WordState, _ sink: inout Sink) {
-        if configuration.lowercase && BertCharacters.flags(c).contains(.changesWhenLowercased) {
+        let flags = c < 0x10000 ? bmpFlags[Int(c)] : BertCharacters.flags(c)
+        if configuration.lowercase && flags.contains(.changesWhenLowercased) {
             if c < 0x80 {
                 feed(c + 32, alignment, &state, &sink)
             } else {
@@ -410,7 +444,7 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
     /// Pre-tokenizer step for one normalised scalar.
     @inline(__always)
     private func feed<Sink: TokenSink>(_ c: UInt32, _ alignment: Alignment, _ state: inout WordState, _ sink: inout Sink) {
-        let flags = BertCharacters.flags(c)
+        let flags = c < 0x10000 ? bmpFlags[Int(c)] : BertCharacters.flags(c)
         if flags.contains(.whitespace) {
             flushWord(&state, &sink)
         } else if flags.contains(.punctuation) {
@@ -424,17 +458,17 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
 
     /// Greedy longest-match-first WordPiece over the buffered word, then clears the buffer.
     private func flushWord<Sink: TokenSink>(_ state: inout WordState, _ sink: inout Sink) {
-        let n = state.word.count
+        let n = state.length
         guard n > 0 else { return }
-        defer { state.clear() }
+        defer { state.length = 0 }
         let wordStart = state.starts[0]
         let wordEnd = state.ends[n - 1]
         if n > configuration.maxInputCharactersPerWord {
             sink.append(id: unkID, start: wordStart, end: wordEnd)
             return
         }
-        if state.hashes.count < n { state.hashes = [UInt64](repeating: 0, count: n) }
-        let firstPiece = state.pieceIDs.count
+        state.reservePieces(n)
+        var pieces = 0
         var start = 0
         while start < n {
             var hash = start == 0 ? VocabularyTable.wordSeed : VocabularyTable.continuationSeed
@@ -453,23 +487,20 @@ public final class WordPieceTokenizer: TokenCounter, Sendable {
             }
             guard let id = found else {
                 // Unmatchable: the whole word becomes [UNK].
-                state.pieceIDs.removeSubrange(firstPiece...)
-                state.pieceEnds.removeSubrange(firstPiece...)
                 sink.append(id: unkID, start: wordStart, end: wordEnd)
                 return
             }
-            state.pieceIDs.append(id)
-            state.pieceEnds.append(Int32(end))
+            state.pieceIDs[pieces] = id
+            state.pieceEnds[pieces] = Int32(end)
+            pieces += 1
             start = end
         }
         var pieceStart = 0
-        for k in firstPiece..<state.pieceIDs.count {
+        for k in 0..<pieces {
             let pieceEnd = Int(state.pieceEnds[k])
             sink.append(id: state.pieceIDs[k], start: state.starts[pieceStart], end: state.ends[pieceEnd - 1])
             pieceStart = pieceEnd
         }
-        state.pieceIDs.removeAll(keepingCapacity: true)
-        state.pieceEnds.removeAll(keepingCapacity: true)
     }
 }
 
@@ -490,14 +521,15 @@ struct PendingScalar {
 }
 
 /// Per-call scratch state: the word being built (normalised scalars with their alignments) and
-/// the NFD block being buffered.
+/// the NFD block being buffered. Buffers only grow; `length` is the word's size.
 private struct WordState {
-    var word: [UInt32] = []
-    var starts: [Int32] = []
-    var ends: [Int32] = []
-    var hashes: [UInt64] = []
-    var pieceIDs: [Int32] = []
-    var pieceEnds: [Int32] = []
+    var word: [UInt32]
+    var starts: [Int32]
+    var ends: [Int32]
+    var length = 0
+    var hashes: [UInt64]
+    var pieceIDs: [Int32]
+    var pieceEnds: [Int32]
     var pending: [PendingScalar] = []
     var pendingAlignments: [Alignment] = []
     var pendingHead = 0
@@ -505,11 +537,13 @@ private struct WordState {
     var lastStageAlignment = Alignment(start: 0, end: 0)
     var segmentHasContent = false
 
-    init() {
-        word.reserveCapacity(128)
-        starts.reserveCapacity(128)
-        ends.reserveCapacity(128)
-        hashes = [UInt64](repeating: 0, count: 128)
+    init(capacity: Int = 32) {
+        word = [UInt32](repeating: 0, count: capacity)
+        starts = [Int32](repeating: 0, count: capacity)
+        ends = [Int32](repeating: 0, count: capacity)
+        hashes = [UInt64](repeating: 0, count: capacity)
+        pieceIDs = [Int32](repeating: 0, count: capacity)
+        pieceEnds = [Int32](repeating: 0, count: capacity)
     }
 
     mutating func resetSegment() {
@@ -523,16 +557,27 @@ private struct WordState {
 
     @inline(__always)
     mutating func append(_ scalar: UInt32, _ alignment: Alignment) {
-        word.append(scalar)
-        starts.append(alignment.start)
-        ends.append(alignment.end)
+        if length == word.count { grow() }
+        word[length] = scalar
+        starts[length] = alignment.start
+        ends[length] = alignment.end
+        length += 1
     }
 
+    private mutating func grow() {
+        let extra = max(32, word.count)
+        word.append(contentsOf: repeatElement(0, count: extra))
+        starts.append(contentsOf: repeatElement(0, count: extra))
+        ends.append(contentsOf: repeatElement(0, count: extra))
+    }
+
+    /// Room for `n` hashes and pieces (a word of n scalars has at most n pieces).
     @inline(__always)
-    mutating func clear() {
-        word.removeAll(keepingCapacity: true)
-        starts.removeAll(keepingCapacity: true)
-        ends.removeAll(keepingCapacity: true)
+    mutating func reservePieces(_ n: Int) {
+        guard hashes.count < n else { return }
+        hashes = [UInt64](repeating: 0, count: n)
+        pieceIDs = [Int32](repeating: 0, count: n)
+        pieceEnds = [Int32](repeating: 0, count: n)
     }
 }
 
