@@ -20,6 +20,13 @@ public final class PackedLinear: @unchecked Sendable {
         public var description: String { self == .float32 ? "float32" : "bfloat16" }
     }
 
+    /// Element-wise function fused into the output store.
+    public enum Activation: Sendable {
+        case none
+        /// Exact-form GELU `x·½·(1+erf(x/√2))` (BERT's "gelu"); native erf is Abramowitz–Stegun 7.1.26, |error| ≤ 2e-7.
+        case gelu
+    }
+
     /// Which implementation runs. Internal so tests can force the portable scalar kernel or the OpenBLAS path.
     enum Kernel: Sendable, Equatable {
         case avx512, avx512bf16, scalar, openBLAS
@@ -55,6 +62,8 @@ public final class PackedLinear: @unchecked Sendable {
     public let inFeatures: Int
     /// The precision asked for at `init` (the kernel may be float32 when the CPU lacks bf16).
     public let precision: Precision
+    /// Applied to every output.
+    public let activation: Activation
     /// Name of the kernel this layer runs: "avx512-bf16", "avx512-fp32", "openblas" (or "scalar-c" in tests).
     public var kernel: String { selected.name }
 
@@ -76,9 +85,11 @@ public final class PackedLinear: @unchecked Sendable {
     public static func activeKernel(for precision: Precision) -> String { Kernel.best(for: precision).name }
 
     /// Packs `weight` (`[outFeatures × inFeatures]`, row-major) and `bias` (`[outFeatures]`, nil = zero).
-    public convenience init(weight: [Float], bias: [Float]?, outFeatures: Int, inFeatures: Int, precision: Precision) {
+    /// `activation` (e.g. `.gelu` for BERT's intermediate layer) is fused into the kernel's output store.
+    public convenience init(weight: [Float], bias: [Float]?, outFeatures: Int, inFeatures: Int, precision: Precision,
+                            activation: Activation = .none) {
         self.init(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures, precision: precision,
-                  kernel: Kernel.best(for: precision))
+                  activation: activation, kernel: Kernel.best(for: precision))
     }
 
     /// Packs a strided weight view: element `(n, k)` is `weight[n·featureStride + k·inputStride]`.
@@ -89,25 +100,29 @@ public final class PackedLinear: @unchecked Sendable {
         let kernel = Kernel.best(for: precision)
         self.init(storage: Self.pack(weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures,
                                      featureStride: featureStride, inputStride: inputStride, precision: precision,
-                                     kernel: kernel),
-                  outFeatures: outFeatures, inFeatures: inFeatures, precision: precision, kernel: kernel)
+                                     activation: .none, kernel: kernel),
+                  outFeatures: outFeatures, inFeatures: inFeatures, precision: precision, activation: .none, kernel: kernel)
     }
 
     /// Row-major `[outFeatures × inFeatures]` weight with an explicit kernel (tests force scalar / OpenBLAS).
-    convenience init(weight: [Float], bias: [Float]?, outFeatures: Int, inFeatures: Int, precision: Precision, kernel: Kernel) {
+    convenience init(weight: [Float], bias: [Float]?, outFeatures: Int, inFeatures: Int, precision: Precision,
+                     activation: Activation = .none, kernel: Kernel) {
         precondition(weight.count == outFeatures * inFeatures,
                      "PackedLinear: weight has \(weight.count) elements, expected \(outFeatures)×\(inFeatures)")
         let storage = weight.withUnsafeBufferPointer { w in
             Self.pack(w, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures, featureStride: inFeatures,
-                      inputStride: 1, precision: precision, kernel: kernel)
+                      inputStride: 1, precision: precision, activation: activation, kernel: kernel)
         }
-        self.init(storage: storage, outFeatures: outFeatures, inFeatures: inFeatures, precision: precision, kernel: kernel)
+        self.init(storage: storage, outFeatures: outFeatures, inFeatures: inFeatures, precision: precision,
+                  activation: activation, kernel: kernel)
     }
 
-    private init(storage: Storage, outFeatures: Int, inFeatures: Int, precision: Precision, kernel: Kernel) {
+    private init(storage: Storage, outFeatures: Int, inFeatures: Int, precision: Precision, activation: Activation,
+                 kernel: Kernel) {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         self.precision = precision
+        self.activation = activation
         self.selected = kernel
         packed = storage.packed
         panels = storage.packed.map { Int(sift_packed_linear_panels($0)) } ?? 0
@@ -123,7 +138,8 @@ public final class PackedLinear: @unchecked Sendable {
 
     /// Packs for the C kernels, or copies W densely for the OpenBLAS path.
     private static func pack(_ weight: UnsafeBufferPointer<Float>, bias: [Float]?, outFeatures: Int, inFeatures: Int,
-                             featureStride: Int, inputStride: Int, precision: Precision, kernel: Kernel) -> Storage {
+                             featureStride: Int, inputStride: Int, precision: Precision, activation: Activation,
+                             kernel: Kernel) -> Storage {
         precondition(outFeatures > 0 && inFeatures > 0, "PackedLinear: bad shape \(outFeatures)×\(inFeatures)")
         precondition(featureStride >= 0 && inputStride >= 0, "PackedLinear: negative stride")
         let lastIndex = (outFeatures - 1) * featureStride + (inFeatures - 1) * inputStride
@@ -138,14 +154,15 @@ public final class PackedLinear: @unchecked Sendable {
         }
         let bf16 = kernel == .avx512bf16 || (kernel == .scalar && precision == .bfloat16)
         let cPrecision = Int32(bf16 ? SIFT_PRECISION_BF16 : SIFT_PRECISION_F32)
+        let cActivation = Int32(activation == .gelu ? SIFT_ACTIVATION_GELU : SIFT_ACTIVATION_NONE)
         let layer: OpaquePointer? = if let bias {
             bias.withUnsafeBufferPointer { b in
                 sift_pack_linear(weight.baseAddress, featureStride, inputStride, b.baseAddress,
-                                 Int32(outFeatures), Int32(inFeatures), cPrecision)
+                                 Int32(outFeatures), Int32(inFeatures), cPrecision, cActivation)
             }
         } else {
             sift_pack_linear(weight.baseAddress, featureStride, inputStride, nil,
-                             Int32(outFeatures), Int32(inFeatures), cPrecision)
+                             Int32(outFeatures), Int32(inFeatures), cPrecision, cActivation)
         }
         guard let layer else { fatalError("PackedLinear: out of memory packing \(outFeatures)×\(inFeatures)") }
         return Storage(packed: layer)
@@ -224,6 +241,11 @@ public final class PackedLinear: @unchecked Sendable {
         blasWeight.withUnsafeBufferPointer { w in
             Gemm.multiply(transB: true, m: rows, n: outFeatures, k: inFeatures, a: x, lda: xStride,
                           b: w, ldb: inFeatures, beta: 1, c: y, ldc: yStride)
+        }
+        if activation == .gelu {
+            for r in 0..<rows {
+                Kernels.gelu(UnsafeMutableBufferPointer(rebasing: y[(r * yStride)..<(r * yStride + outFeatures)]), count: outFeatures)
+            }
         }
     }
 }

@@ -1,5 +1,6 @@
 #include "sift_kernels.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +9,7 @@
 #define MR SIFT_TILE_ROWS   /* rows per micro-tile: 2×14 accumulators + 2 B vectors of the 32 zmm registers */
 
 struct sift_packed_linear {
-    int n, k, kpairs, panels, precision;
+    int n, k, kpairs, panels, precision, activation;
     float *bias; /* [panels*NR], zero past n */
     void *w;     /* fp32: float[panels][k][NR]; bf16: uint32[panels][kpairs][NR] holding (even, odd) pairs */
 };
@@ -82,8 +83,10 @@ int sift_kernel_supported(int kernel) {
 /* ---------------------------------------------------------------- packing */
 
 sift_packed_linear *sift_pack_linear(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, const float *bias,
-                                     int n, int k, int precision) {
-    if (!w || n <= 0 || k <= 0 || (precision != SIFT_PRECISION_F32 && precision != SIFT_PRECISION_BF16)) return NULL;
+                                     int n, int k, int precision, int activation) {
+    if (!w || n <= 0 || k <= 0 || (precision != SIFT_PRECISION_F32 && precision != SIFT_PRECISION_BF16) ||
+        (activation != SIFT_ACTIVATION_NONE && activation != SIFT_ACTIVATION_GELU))
+        return NULL;
     sift_packed_linear *p = calloc(1, sizeof *p);
     if (!p) return NULL;
     p->n = n;
@@ -91,6 +94,7 @@ sift_packed_linear *sift_pack_linear(const float *w, ptrdiff_t stride_n, ptrdiff
     p->kpairs = (k + 1) / 2;
     p->panels = (n + NR - 1) / NR;
     p->precision = precision;
+    p->activation = activation;
     p->bias = alloc64(sizeof(float) * (size_t)p->panels * NR);
     size_t steps = precision == SIFT_PRECISION_F32 ? (size_t)k : (size_t)p->kpairs;
     p->w = alloc64(4 * (size_t)p->panels * steps * NR); /* 4 bytes: one float or one bf16 pair */
@@ -155,6 +159,7 @@ static void linear_scalar(const sift_packed_linear *p, const float *x, ptrdiff_t
                         sum += float_from_bf16(bf16_from_float(xr[kk])) * wv;
                     }
                 }
+                if (p->activation == SIFT_ACTIVATION_GELU) sum = 0.5f * sum * (1.0f + erff(sum * 0.70710678118654752f));
                 y[(ptrdiff_t)r * ldy + col] = sum;
             }
         }
@@ -174,6 +179,40 @@ static void panel_masks(const sift_packed_linear *p, int panel, __mmask16 *m0, _
     if (valid >= NR) { *m0 = 0xffff; *m1 = 0xffff; return; }
     *m0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
     *m1 = valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
+}
+
+/* exp(x) for x ≤ 0: 2^n·p(r), n = round(x/ln 2), |r| ≤ ln2/2, degree-6 Taylor p (relative error ≈ 2e-8). */
+INLINE F32_TARGET __m512 exp_nonpositive(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x); /* ln 2 split in two for an exact n·ln2 */
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.0f / 720);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* GELU x·½·(1+erf(z)), z = x/√2. erfc(|z|) ≈ t·poly(t)·exp(−z²) with t = 1/(1+p|z|) (Abramowitz–Stegun 7.1.26,
+ * as PyTorch's vectorised erf); 1+erf(z) is then 2−erfc(|z|) for z ≥ 0 and erfc(|z|) for z < 0, which avoids the
+ * cancellation of 1+erf for negative z. */
+INLINE F32_TARGET __m512 gelu(__m512 x) {
+    const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
+    const __m512 az = _mm512_abs_ps(z);
+    const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
+    __m512 q = _mm512_set1_ps(1.061405429f);
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-1.453152027f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.421413741f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.284496736f));
+    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.254829592f));
+    q = _mm512_mul_ps(_mm512_mul_ps(q, t), exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z)));
+    const __mmask16 negative = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
+    const __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(_mm512_set1_ps(2.0f), q), q);
+    return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), one_plus_erf);
 }
 
 /* Rows per block: the block's X rows (or their bf16 copy) stay within ~192 KiB of the 1 MiB L2 while each
@@ -202,7 +241,7 @@ BF16_TARGET static void convert_rows_bf16(const float *x, ptrdiff_t ldx, int row
 /* One mr×32 tile: Y = bias + A·B over `steps` k steps (A element (r, s) at a[r·lda + s]; B row s at b[32s]).
  * mr is a compile-time constant after inlining, so the 2·mr accumulators live in zmm registers. */
 INLINE F32_TARGET void tile_f32(const int mr, const float *a, ptrdiff_t lda, const float *b, const float *bias,
-                                int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
+                                int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1, int act) {
     __m512 c0[MR], c1[MR];
     const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
     for (int r = 0; r < mr; r++) { c0[r] = bias0; c1[r] = bias1; }
@@ -214,6 +253,8 @@ INLINE F32_TARGET void tile_f32(const int mr, const float *a, ptrdiff_t lda, con
             c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
     }
+    if (act == SIFT_ACTIVATION_GELU)
+        for (int r = 0; r < mr; r++) { c0[r] = gelu(c0[r]); c1[r] = gelu(c1[r]); }
     for (int r = 0; r < mr; r++) {
         _mm512_mask_storeu_ps(y + r * ldy, m0, c0[r]);
         _mm512_mask_storeu_ps(y + r * ldy + 16, m1, c1[r]);
@@ -221,7 +262,8 @@ INLINE F32_TARGET void tile_f32(const int mr, const float *a, ptrdiff_t lda, con
 }
 
 INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda, const uint32_t *b,
-                                  const float *bias, int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
+                                  const float *bias, int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1,
+                                  int act) {
     __m512 c0[MR], c1[MR];
     const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
     for (int r = 0; r < mr; r++) { c0[r] = bias0; c1[r] = bias1; }
@@ -234,6 +276,8 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda
             c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
         }
     }
+    if (act == SIFT_ACTIVATION_GELU)
+        for (int r = 0; r < mr; r++) { c0[r] = gelu(c0[r]); c1[r] = gelu(c1[r]); }
     for (int r = 0; r < mr; r++) {
         _mm512_mask_storeu_ps(y + r * ldy, m0, c0[r]);
         _mm512_mask_storeu_ps(y + r * ldy + 16, m1, c1[r]);
@@ -242,29 +286,29 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda
 
 #define TILE_CASES(fn)                                                                                        \
     switch (mr) {                                                                                             \
-    case 14: fn(14, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                \
-    case 13: fn(13, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                \
-    case 12: fn(12, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                \
-    case 11: fn(11, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                \
-    case 10: fn(10, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                \
-    case 9: fn(9, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 8: fn(8, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 7: fn(7, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 6: fn(6, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 5: fn(5, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 4: fn(4, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 3: fn(3, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    case 2: fn(2, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                  \
-    default: fn(1, a, lda, b, bias, steps, y, ldy, m0, m1); break;                                                 \
+    case 14: fn(14, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                      \
+    case 13: fn(13, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                      \
+    case 12: fn(12, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                      \
+    case 11: fn(11, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                      \
+    case 10: fn(10, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                      \
+    case 9: fn(9, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
+    case 8: fn(8, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
+    case 7: fn(7, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
+    case 6: fn(6, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
+    case 5: fn(5, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
+    case 4: fn(4, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
+    case 3: fn(3, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
+    case 2: fn(2, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
+    default: fn(1, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                       \
     }
 
 F32_TARGET static void tile_f32_any(int mr, const float *a, ptrdiff_t lda, const float *b, const float *bias,
-                                    int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
+                                    int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1, int act) {
     TILE_CASES(tile_f32)
 }
 
 BF16_TARGET static void tile_bf16_any(int mr, const uint32_t *a, ptrdiff_t lda, const uint32_t *b, const float *bias,
-                                      int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1) {
+                                      int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1, int act) {
     TILE_CASES(tile_bf16)
 }
 
@@ -288,10 +332,10 @@ static int linear_avx512(const sift_packed_linear *p, const float *x, ptrdiff_t 
                 float *yt = y + (ptrdiff_t)(r0 + t) * ldy + panel * NR;
                 if (bf16)
                     tile_bf16_any(mr, abuf + (size_t)t * stride, stride,
-                                  (const uint32_t *)p->w + (size_t)panel * p->kpairs * NR, bias, p->kpairs, yt, ldy, m0, m1);
+                                  (const uint32_t *)p->w + (size_t)panel * p->kpairs * NR, bias, p->kpairs, yt, ldy, m0, m1, p->activation);
                 else
                     tile_f32_any(mr, x + (ptrdiff_t)(r0 + t) * ldx, ldx, (const float *)p->w + (size_t)panel * p->k * NR,
-                                 bias, p->k, yt, ldy, m0, m1);
+                                 bias, p->k, yt, ldy, m0, m1, p->activation);
             }
         }
     }

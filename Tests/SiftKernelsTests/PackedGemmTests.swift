@@ -147,6 +147,36 @@ import Testing
         #expect(err <= (precision == .float32 ? 1e-4 : 1e-2), "\(layer.kernel) \(n)×\(k): relative error \(err)")
     }
 
+    /// Fused GELU on an identity weight isolates the activation: each kernel against `KernelReference.gelu`
+    /// over x ∈ [-10, 10]. Native erf is Abramowitz–Stegun 7.1.26 (|Δerf| ≤ 1.5e-7), so |Δgelu| ≤ ~1e-7·|x| + rounding:
+    /// tolerance 5e-7·max(1, |x|).
+    @Test func fusedGeluMatchesReference() {
+        let width = 64, rows = 40
+        let x = (0..<(rows * width)).map { Float($0) / Float(rows * width - 1) * 20 - 10 }
+        var identity = [Float](repeating: 0, count: width * width)
+        for i in 0..<width { identity[i * width + i] = 1 }
+        let expected = KernelReference.gelu(x)
+        for kernel in Self.kernels(.float32) {
+            let layer = PackedLinear(weight: identity, bias: nil, outFeatures: width, inFeatures: width,
+                                     precision: .float32, activation: .gelu, kernel: kernel)
+            let actual = Self.run(layer, x: x, rows: rows)
+            let worst = zip(zip(actual, expected), x).map { pair, v in abs(pair.0 - pair.1) / max(1, abs(v)) }.max() ?? .nan
+            #expect(worst <= 5e-7, "\(kernel.name): GELU error \(worst)·max(1,|x|)")
+        }
+    }
+
+    /// GELU fused into a real-shaped layer (bf16 and fp32) matches linear-then-`KernelReference.gelu`.
+    @Test(arguments: [PackedLinear.Precision.float32, .bfloat16])
+    func fusedGeluLayer(precision: PackedLinear.Precision) {
+        let (rows, n, k) = (33, 96, 40)
+        let x = GemmTests.values(rows * k, seed: 61).map { $0 * 2 }, w = GemmTests.values(n * k, seed: 62), bias = GemmTests.values(n, seed: 63)
+        let plain = Self.run(PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: precision), x: x, rows: rows)
+        let fused = Self.run(PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: precision, activation: .gelu), x: x, rows: rows)
+        // Same kernel and summation order, so only the activation differs.
+        let expected = KernelReference.gelu(plain)
+        for i in expected.indices { #expect(abs(fused[i] - expected[i]) <= 5e-7 * max(1, abs(plain[i])), "index \(i)") }
+    }
+
     @Test func reportsKernel() {
         #expect(PackedLinear.activeKernel == Kernel.best(for: .float32).name)
         let layer = PackedLinear(weight: [1, 2], bias: [3], outFeatures: 1, inFeatures: 2, precision: .bfloat16)

@@ -9,7 +9,7 @@
  *   bf16: panel p is ceil(K/2) rows of 32 (even, odd) bf16 pairs:         w[p][k/2][j][k%2]   = bf16(W[32p+j][k])
  * Features past N and the odd-K pad are zero, so every panel is computed full width and stored with a mask.
  *
- * sift_linear computes Y[rows×N] = X[rows×K]·Wᵀ + bias for the output panels [panel_begin, panel_end).
+ * sift_linear computes Y[rows×N] = act(X[rows×K]·Wᵀ + bias) for the output panels [panel_begin, panel_end).
  * It is single-threaded and reentrant (the packed layer is read-only); callers split rows or panels over threads.
  */
 #include <stddef.h>
@@ -29,6 +29,11 @@ enum {
     SIFT_KERNEL_AVX512_BF16 = 2,  /* vdpbf16ps, 14×32 tile, fp32 accumulate; needs AVX-512 BF16 */
 };
 
+enum {
+    SIFT_ACTIVATION_NONE = 0,
+    SIFT_ACTIVATION_GELU = 1, /* exact-form GELU x·½·(1+erf(x/√2)); erf per Abramowitz–Stegun 7.1.26 (|err| ≤ 1.5e-7) */
+};
+
 /* Output features per packed panel, and rows per micro-tile of the AVX-512 kernels. */
 enum { SIFT_PANEL_WIDTH = 32, SIFT_TILE_ROWS = 14 };
 
@@ -38,9 +43,10 @@ typedef struct sift_packed_linear sift_packed_linear;
 int sift_kernel_supported(int kernel);
 
 /* Packs W; element (n, k) is w[n*stride_n + k*stride_k] (stride_n = K, stride_k = 1 for row-major [N×K]).
- * bias may be NULL (zero). Returns NULL on allocation failure or invalid arguments. */
+ * bias may be NULL (zero). activation is applied to every output (fused into the tile store).
+ * Returns NULL on allocation failure or invalid arguments. */
 sift_packed_linear *sift_pack_linear(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, const float *bias,
-                                     int n, int k, int precision);
+                                     int n, int k, int precision, int activation);
 void sift_packed_linear_free(sift_packed_linear *packed);
 int sift_packed_linear_panels(const sift_packed_linear *packed);
 int sift_packed_linear_precision(const sift_packed_linear *packed);
