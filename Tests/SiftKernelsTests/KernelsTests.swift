@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import SiftKernels
+@testable import SiftKernels
 
 /// Each fast kernel against its plain reference on random inputs.
 /// Tolerance: 1e-5 absolute (values are O(1); float32 vs Double accumulation differ by ~1e-6).
@@ -72,6 +72,25 @@ import SiftKernels
         var zero = [Float](repeating: 0, count: 4)
         zero.withUnsafeMutableBufferPointer { Kernels.l2Normalize($0, rows: 1, width: 4) }
         #expect(zero == [0, 0, 0, 0])
+    }
+
+    /// The vectorised erf against libm's on a dense grid (float erf has ulp 6e-8 near ±1),
+    /// and GELU's result for a value does not depend on where it sits in the buffer.
+    @Test func erfApproximationAndPositionIndependence() {
+        var worst: Double = 0
+        var x: Float = -6
+        while x <= 6 {
+            let lanes = SIMD16<Float>((0..<16).map { x + Float($0) * 0.0005 })
+            let approx = Kernels.erf16(lanes)
+            for l in 0..<16 { worst = max(worst, abs(Double(approx[l]) - erf(Double(lanes[l])))) }
+            x += 0.008
+        }
+        #expect(worst <= 5e-7, "erf max abs error \(worst)")
+        let values = Self.values(37, seed: 15, scale: 4)
+        var a = values, b = [0, 0, 0] + values
+        a.withUnsafeMutableBufferPointer { Kernels.gelu($0, count: 37) }
+        b.withUnsafeMutableBufferPointer { Kernels.gelu(UnsafeMutableBufferPointer(rebasing: $0[3...]), count: 37) }
+        #expect(a == Array(b[3...]))
     }
 
     @Test func softmaxIsStable() {

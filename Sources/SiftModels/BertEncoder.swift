@@ -1,0 +1,214 @@
+import Foundation
+import SiftKernels
+
+/// One tokenized input sequence: only real tokens (no padding), [CLS] … [SEP] included.
+public struct TokenSequence: Sendable, Hashable {
+    public var ids: [Int32]
+    /// Segment ids (0 for the first text, 1 for the second of a pair); same length as `ids`.
+    public var tokenTypeIDs: [Int32]
+
+    public init(ids: [Int32], tokenTypeIDs: [Int32]? = nil) {
+        precondition(tokenTypeIDs == nil || tokenTypeIDs!.count == ids.count, "tokenTypeIDs must match ids in length")
+        self.ids = ids
+        self.tokenTypeIDs = tokenTypeIDs ?? [Int32](repeating: 0, count: ids.count)
+    }
+}
+
+/// A BERT encoder (embeddings + transformer layers, optional pooler and classifier head)
+/// running on SiftKernels.
+///
+/// A batch is processed "packed": the real tokens of all sequences are stacked into one
+/// `[tokens × hidden]` matrix, so dense layers do no work on padding, and attention runs per
+/// sequence over that sequence's own tokens — which is exactly what BERT's padding mask
+/// computes, and makes every sequence's result independent of its batch mates.
+///
+/// Buffers are reused across layers and batches; calls are serialised by a lock (the encoder
+/// owns the cores through BLAS threads; run one batch at a time).
+public final class BertEncoder: @unchecked Sendable {
+    public let configuration: BertConfiguration
+    let weights: BertWeights
+    private let lock = NSLock()
+    private let workspace = Workspace()
+
+    /// Loads weights from `model.safetensors`; `pooler` loads `pooler.dense`,
+    /// `classifierLabels` loads `classifier` with that many outputs.
+    public init(configuration: BertConfiguration, weightsFile: URL, pooler: Bool = false, classifierLabels: Int? = nil) throws {
+        try configuration.validate(path: weightsFile.deletingLastPathComponent().appendingPathComponent("config.json").path)
+        self.configuration = configuration
+        let file = try SafetensorsFile(url: weightsFile)
+        self.weights = try BertWeights(file: file, configuration: configuration, pooler: pooler, classifierLabels: classifierLabels)
+    }
+
+    /// Last hidden states, padded: `[batch × maxLength × hidden]` (padding rows are zero).
+    public func hiddenStates(_ batch: [TokenSequence]) throws -> (values: [Float], maxLength: Int) {
+        let h = configuration.hiddenSize
+        let maxLength = batch.map(\.ids.count).max() ?? 0
+        var out = [Float](repeating: 0, count: batch.count * maxLength * h)
+        try withHiddenStates(batch) { hidden, offsets in
+            for s in 0..<batch.count {
+                for t in 0..<(offsets[s + 1] - offsets[s]) {
+                    for j in 0..<h { out[(s * maxLength + t) * h + j] = hidden[(offsets[s] + t) * h + j] }
+                }
+            }
+        }
+        return (out, maxLength)
+    }
+
+    /// Pooled sequence vectors `[batch × hidden]` with one of sentence-transformers' modes.
+    public func pooled(_ batch: [TokenSequence], mode: Kernels.Pooling) throws -> [Float] {
+        var out = [Float](repeating: 0, count: batch.count * configuration.hiddenSize)
+        try withHiddenStates(batch) { hidden, offsets in
+            out.withUnsafeMutableBufferPointer { o in
+                Kernels.pool(mode, hidden: hidden, width: configuration.hiddenSize, sequenceOffsets: offsets, output: o)
+            }
+        }
+        return out
+    }
+
+    /// Classifier logits `[batch × numLabels]`: pooler (dense + tanh on [CLS]) then the classifier.
+    /// Requires the encoder to have been loaded with `pooler: true` and `classifierLabels`.
+    public func classifierLogits(_ batch: [TokenSequence]) throws -> [Float] {
+        guard let pw = weights.poolerWeight, let pb = weights.poolerBias, let cw = weights.classifierWeight, let cb = weights.classifierBias else {
+            preconditionFailure("classifierLogits needs an encoder loaded with the pooler and classifier")
+        }
+        let h = configuration.hiddenSize, labels = cb.count
+        var cls = [Float](repeating: 0, count: batch.count * h)
+        try withHiddenStates(batch) { hidden, offsets in
+            cls.withUnsafeMutableBufferPointer { o in Kernels.pool(.cls, hidden: hidden, width: h, sequenceOffsets: offsets, output: o) }
+        }
+        var pooled = [Float](repeating: 0, count: batch.count * h)
+        var logits = [Float](repeating: 0, count: batch.count * labels)
+        cls.withUnsafeBufferPointer { x in pw.withUnsafeBufferPointer { w in pb.withUnsafeBufferPointer { b in
+            pooled.withUnsafeMutableBufferPointer { o in
+                Kernels.linear(input: x, rows: batch.count, inFeatures: h, weight: w, bias: b, outFeatures: h, output: o)
+                Kernels.tanh(o, count: batch.count * h)
+            }
+        } } }
+        pooled.withUnsafeBufferPointer { x in cw.withUnsafeBufferPointer { w in cb.withUnsafeBufferPointer { b in
+            logits.withUnsafeMutableBufferPointer { o in
+                Kernels.linear(input: x, rows: batch.count, inFeatures: h, weight: w, bias: b, outFeatures: labels, output: o)
+            }
+        } } }
+        return logits
+    }
+
+    /// Runs the encoder and hands `body` the packed last hidden states `[tokens × hidden]` and
+    /// the sequence offsets (`batch + 1` entries; sequence `s` owns rows `offsets[s] ..< offsets[s+1]`).
+    /// The buffer is only valid inside `body`.
+    public func withHiddenStates<T>(_ batch: [TokenSequence], _ body: (UnsafeBufferPointer<Float>, [Int]) throws -> T) throws -> T {
+        let c = configuration
+        var offsets = [0]
+        offsets.reserveCapacity(batch.count + 1)
+        for (n, sequence) in batch.enumerated() {
+            guard sequence.ids.count <= c.maxPositionEmbeddings else {
+                throw ModelError.invalidInput(reason: "sequence \(n) has \(sequence.ids.count) tokens, more than max_position_embeddings \(c.maxPositionEmbeddings)")
+            }
+            for (t, id) in sequence.ids.enumerated() where id < 0 || Int(id) >= c.vocabSize {
+                throw ModelError.invalidInput(reason: "sequence \(n) token \(t): id \(id) outside the vocabulary (size \(c.vocabSize))")
+            }
+            for (t, type) in sequence.tokenTypeIDs.enumerated() where type < 0 || Int(type) >= c.typeVocabSize {
+                throw ModelError.invalidInput(reason: "sequence \(n) token \(t): token type \(type) outside type_vocab_size \(c.typeVocabSize)")
+            }
+            offsets.append(offsets.last! + sequence.ids.count)
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        let tokens = offsets.last!
+        let maxLength = batch.map(\.ids.count).max() ?? 0
+        let ws = workspace
+        ws.reserve(tokens: tokens, hidden: c.hiddenSize, intermediate: c.intermediateSize, maxLength: maxLength)
+        embed(batch, into: ws.hidden)
+        for layer in weights.layers { runLayer(layer, tokens: tokens, offsets: offsets, ws) }
+        return try body(UnsafeBufferPointer(rebasing: ws.hidden[0..<(tokens * c.hiddenSize)]), offsets)
+    }
+
+    /// hidden[t] = LayerNorm((word[id] + tokenType[type]) + position[p]) — PyTorch's summation order.
+    private func embed(_ batch: [TokenSequence], into hidden: UnsafeMutableBufferPointer<Float>) {
+        let h = configuration.hiddenSize
+        var row = 0
+        weights.wordEmbeddings.withUnsafeBufferPointer { word in
+        weights.positionEmbeddings.withUnsafeBufferPointer { position in
+        weights.tokenTypeEmbeddings.withUnsafeBufferPointer { type in
+            for sequence in batch {
+                for t in 0..<sequence.ids.count {
+                    let out = hidden.baseAddress! + row * h
+                    let w = word.baseAddress! + Int(sequence.ids[t]) * h
+                    let ty = type.baseAddress! + Int(sequence.tokenTypeIDs[t]) * h
+                    let p = position.baseAddress! + t * h
+                    for j in 0..<h { out[j] = (w[j] + ty[j]) + p[j] }
+                    row += 1
+                }
+            }
+        } } }
+        weights.embeddingNormGamma.withUnsafeBufferPointer { g in weights.embeddingNormBeta.withUnsafeBufferPointer { b in
+            Kernels.layerNorm(hidden, rows: row, width: h, gamma: g, beta: b, eps: configuration.layerNormEps)
+        } }
+    }
+
+    /// One transformer layer, in place on `ws.hidden [tokens × H]`.
+    private func runLayer(_ layer: BertWeights.Layer, tokens: Int, offsets: [Int], _ ws: Workspace) {
+        let c = configuration, h = c.hiddenSize, i = c.intermediateSize, eps = c.layerNormEps
+        let hidden = UnsafeBufferPointer(ws.hidden)
+        // Self-attention: fused QKV projection [tokens × 3H], then per-sequence attention → context [tokens × H].
+        layer.qkvWeight.withUnsafeBufferPointer { w in layer.qkvBias.withUnsafeBufferPointer { b in
+            Kernels.linear(input: hidden, rows: tokens, inFeatures: h, weight: w, bias: b, outFeatures: 3 * h, output: ws.qkv)
+        } }
+        Kernels.attention(qkv: UnsafeBufferPointer(ws.qkv), sequenceOffsets: offsets, heads: c.numAttentionHeads,
+                          headSize: c.headSize, output: ws.context, scratch: ws.scores)
+        // Attention output: dense, + residual, LayerNorm → ws.other, which becomes the new hidden.
+        layer.attentionOutputWeight.withUnsafeBufferPointer { w in layer.attentionOutputBias.withUnsafeBufferPointer { b in
+            Kernels.linear(input: UnsafeBufferPointer(ws.context), rows: tokens, inFeatures: h, weight: w, bias: b, outFeatures: h, output: ws.other)
+        } }
+        layer.attentionNormGamma.withUnsafeBufferPointer { g in layer.attentionNormBeta.withUnsafeBufferPointer { b in
+            Kernels.layerNorm(ws.other, rows: tokens, width: h, gamma: g, beta: b, eps: eps, residual: hidden)
+        } }
+        ws.swapHidden()
+        // Feed-forward: intermediate dense + GELU [tokens × I], output dense, + residual, LayerNorm.
+        let attended = UnsafeBufferPointer(ws.hidden)
+        layer.intermediateWeight.withUnsafeBufferPointer { w in layer.intermediateBias.withUnsafeBufferPointer { b in
+            Kernels.linear(input: attended, rows: tokens, inFeatures: h, weight: w, bias: b, outFeatures: i, output: ws.intermediate)
+        } }
+        Kernels.gelu(ws.intermediate, count: tokens * i)
+        layer.outputWeight.withUnsafeBufferPointer { w in layer.outputBias.withUnsafeBufferPointer { b in
+            Kernels.linear(input: UnsafeBufferPointer(ws.intermediate), rows: tokens, inFeatures: i, weight: w, bias: b, outFeatures: h, output: ws.other)
+        } }
+        layer.outputNormGamma.withUnsafeBufferPointer { g in layer.outputNormBeta.withUnsafeBufferPointer { b in
+            Kernels.layerNorm(ws.other, rows: tokens, width: h, gamma: g, beta: b, eps: eps, residual: attended)
+        } }
+        ws.swapHidden()
+    }
+}
+
+/// Activation buffers, grown on demand and reused (no allocation per batch once warm).
+/// Buffers may be larger than the current batch needs; kernels are given explicit row counts.
+final class Workspace {
+    private(set) var hidden = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)       // [tokens × H]
+    private(set) var other = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)        // [tokens × H]
+    private(set) var qkv = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)          // [tokens × 3H]
+    private(set) var context = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)      // [tokens × H]
+    private(set) var intermediate = UnsafeMutableBufferPointer<Float>(start: nil, count: 0) // [tokens × I]
+    private(set) var scores = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)       // [maxLength²]
+
+    func reserve(tokens: Int, hidden h: Int, intermediate i: Int, maxLength: Int) {
+        func grow(_ buffer: inout UnsafeMutableBufferPointer<Float>, _ count: Int) {
+            guard buffer.count < max(count, 1) else { return }
+            buffer.deallocate()
+            // Over-allocate a little so slowly growing batches don't reallocate every time.
+            buffer = .allocate(capacity: max(count, 1) + max(count, 1) / 4)
+            buffer.initialize(repeating: 0)
+        }
+        grow(&hidden, tokens * h)
+        grow(&other, tokens * h)
+        grow(&qkv, tokens * 3 * h)
+        grow(&context, tokens * h)
+        grow(&intermediate, tokens * i)
+        grow(&scores, maxLength * maxLength)
+    }
+
+    /// After a residual + LayerNorm written into `other`, it becomes the hidden state.
+    func swapHidden() { swap(&hidden, &other) }
+
+    deinit {
+        for buffer in [hidden, other, qkv, context, intermediate, scores] { buffer.deallocate() }
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import SiftKernels
+import SiftTokenizer
+
+/// A cross-encoder re-ranker: a Hugging Face `BertForSequenceClassification` folder
+/// (`config.json` with `num_labels`, `model.safetensors`, tokenizer files) scoring
+/// `[CLS] query [SEP] passage [SEP]` with the pooler and classifier head.
+public final class CrossEncoder: Sendable {
+    /// Applied to the logits of each pair.
+    public enum Activation: String, Sendable, CaseIterable {
+        /// Raw logits.
+        case identity
+        /// `1 / (1 + e^-x)` per logit (what sentence-transformers applies by default for one label).
+        case sigmoid
+        /// Softmax over the labels of each pair.
+        case softmax
+    }
+
+    public let directory: URL
+    public let configuration: BertConfiguration
+    public let tokenizer: WordPieceTokenizer
+    /// Token limit per pair, special tokens included.
+    public let maxLength: Int
+    /// How over-long pairs are cut (default `.longestFirst`, like sentence-transformers' CrossEncoder).
+    public let truncation: TruncationStrategy
+    public let numLabels: Int
+    /// Folder name and a hash of `model.safetensors`.
+    public let modelIdentity: String
+    let encoder: BertEncoder
+
+    /// `maxLength` defaults to the tokenizer's `model_max_length` capped by `max_position_embeddings` (512 for MiniLM).
+    public init(directory: URL, maxLength: Int? = nil, truncation: TruncationStrategy = .longestFirst) throws {
+        guard FileManager.default.fileExists(atPath: directory.path) else { throw ModelError.missingFile(path: directory.path) }
+        self.directory = directory
+        let configPath = directory.appendingPathComponent("config.json")
+        let configuration = try BertConfiguration.load(from: configPath)
+        self.configuration = configuration
+        tokenizer = try loadTokenizer(directory)
+        let limit = maxLength ?? min(tokenizer.modelMaxLength, configuration.maxPositionEmbeddings)
+        guard limit >= 3, limit <= configuration.maxPositionEmbeddings else {
+            throw ModelError.invalidConfiguration(path: configPath.path, reason: "max length \(limit) must be in 3...\(configuration.maxPositionEmbeddings)")
+        }
+        self.maxLength = limit
+        self.truncation = truncation
+        numLabels = configuration.numLabels ?? 1
+        let weights = directory.appendingPathComponent("model.safetensors")
+        encoder = try BertEncoder(configuration: configuration, weightsFile: weights, pooler: true, classifierLabels: numLabels)
+        modelIdentity = "\(directory.standardizedFileURL.lastPathComponent)@\(try fileFingerprint(weights))"
+    }
+
+    /// The tokens the model sees for a pair (`truncatedTokenCount` tells how many were cut).
+    public func tokenize(_ first: String, _ second: String) throws -> Encoding {
+        do { return try tokenizer.encodePair(first, second, maxLength: maxLength, truncation: truncation) } catch {
+            throw ModelError.tokenizer(reason: String(describing: error))
+        }
+    }
+
+    /// `numLabels` values per pair, in input order.
+    public func predict(_ pairs: [(String, String)], batchSize: Int = 32, activation: Activation = .identity) throws -> [[Float]] {
+        let tokens = try pairs.map { pair in
+            let e = try tokenize(pair.0, pair.1)
+            return TokenSequence(ids: e.ids, tokenTypeIDs: e.tokenTypeIDs)
+        }
+        return try predict(tokens: tokens, batchSize: batchSize, activation: activation)
+    }
+
+    /// `predict` for already tokenized pairs.
+    public func predict(tokens: [TokenSequence], batchSize: Int = 32, activation: Activation = .identity) throws -> [[Float]] {
+        precondition(batchSize > 0, "batchSize must be positive")
+        let order = tokens.indices.sorted { (tokens[$0].ids.count, $1) > (tokens[$1].ids.count, $0) }
+        var results = [[Float]](repeating: [], count: tokens.count)
+        var start = 0
+        while start < order.count {
+            let indices = Array(order[start..<min(start + batchSize, order.count)])
+            let logits = try encoder.classifierLogits(indices.map { tokens[$0] })
+            for (row, index) in indices.enumerated() {
+                results[index] = Self.apply(activation, Array(logits[(row * numLabels)..<((row + 1) * numLabels)]))
+            }
+            start += indices.count
+        }
+        return results
+    }
+
+    /// One score per passage for a single-label model (the first label otherwise).
+    public func scores(query: String, passages: [String], batchSize: Int = 32, activation: Activation = .identity) throws -> [Float] {
+        try predict(passages.map { (query, $0) }, batchSize: batchSize, activation: activation).map { $0[0] }
+    }
+
+    /// Documents by descending score (ties keep input order), the best `topK` when given.
+    public func rank(query: String, documents: [String], topK: Int? = nil, batchSize: Int = 32) throws -> [(index: Int, score: Float)] {
+        let s = try scores(query: query, passages: documents, batchSize: batchSize)
+        let ranked = s.indices.sorted { (s[$0], $1) > (s[$1], $0) }.map { (index: $0, score: s[$0]) }
+        return topK.map { Array(ranked.prefix(max(0, $0))) } ?? ranked
+    }
+
+    static func apply(_ activation: Activation, _ logits: [Float]) -> [Float] {
+        switch activation {
+        case .identity: return logits
+        case .sigmoid: return logits.map { 1 / (1 + Foundation.exp(-$0)) }
+        case .softmax:
+            var values = logits
+            values.withUnsafeMutableBufferPointer { Kernels.softmax($0, rows: 1, width: logits.count) }
+            return values
+        }
+    }
+}

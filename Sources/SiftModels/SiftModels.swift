@@ -1,1 +1,0 @@
-// SiftModels: placeholder until the stage lands.

@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+import SiftModels
+import SiftTokenizer
+import SiftTestSupport
+
+/// A randomly initialised BertForSequenceClassification (ms-marco-MiniLM-L-6-v2's shape),
+/// regenerated here from the fixture's PRNG spec, written as a real HF folder, loaded through
+/// `CrossEncoder` and compared with PyTorch's logits. Tolerance: 1e-4 absolute on logits of
+/// magnitude ~1–5 (float32 end to end).
+@Suite(.serialized) struct CrossEncoderTests {
+    static let checkpoint: Result<URL, Error> = Result {
+        let doc = try ModelFixtures.crossEncoder()
+        let miniLM = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 (tokenizer files) is missing: run Scripts/setup")
+        let folder = try temporaryFolder("cross").appendingPathComponent("random-cross-encoder")
+        try RandomCheckpoint.write(to: folder, doc: doc, tokenizerFrom: miniLM)
+        return folder
+    }
+
+    static func strategy(_ name: String) -> TruncationStrategy {
+        switch name {
+        case "longest_first": .longestFirst
+        case "only_second": .onlySecond
+        case "only_first": .onlyFirst
+        default: .error
+        }
+    }
+
+    @Test func matchesPyTorchLogits() throws {
+        let folder = try Self.checkpoint.get()
+        let doc = try ModelFixtures.crossEncoder()
+        #expect(doc.pairs.count >= 50)
+        #expect(doc.pairs.contains { $0.untruncatedTokenCount > 512 && $0.maxLength == 512 })
+        #expect(doc.pairs.contains { $0.truncation == "only_second" && $0.untruncatedTokenCount > $0.maxLength })
+        // One model per (max length, truncation) setting in the fixture.
+        let settings = Dictionary(grouping: doc.pairs.indices) { "\(doc.pairs[$0].maxLength)/\(doc.pairs[$0].truncation)" }
+        var worst: Float = 0
+        for (_, indices) in settings {
+            let first = doc.pairs[indices[0]]
+            let model = try CrossEncoder(directory: folder, maxLength: first.maxLength, truncation: Self.strategy(first.truncation))
+            #expect(model.numLabels == 1)
+            let pairs = indices.map { (doc.pairs[$0].query, doc.pairs[$0].passage) }
+            let logits = try model.predict(pairs, batchSize: 8)
+            for (row, index) in indices.enumerated() {
+                let expected = doc.pairs[index]
+                let encoding = try model.tokenize(expected.query, expected.passage)
+                #expect(encoding.ids == expected.ids, "pair \(index): tokens differ from the Hugging Face tokenizer")
+                #expect(encoding.tokenTypeIDs == expected.tokenTypeIDs, "pair \(index): token types differ")
+                #expect(encoding.truncatedTokenCount == expected.untruncatedTokenCount - expected.ids.count)
+                let diff = ModelFixtures.maxAbsDiff(logits[row], expected.logits)
+                worst = max(worst, diff)
+                #expect(diff <= 1e-4, "pair \(index) (\(expected.maxLength)/\(expected.truncation)): logits \(logits[row]) vs \(expected.logits)")
+            }
+        }
+        print("cross-encoder parity over \(doc.pairs.count) pairs: worst abs diff \(worst)")
+    }
+
+    /// When the Python script has been run, its checkpoint and ours are bit-identical.
+    @Test func prngMatchesPythonCheckpoint() throws {
+        let python = TestPaths.generatedFixtures.appendingPathComponent("random-cross-encoder/model.safetensors")
+        guard FileManager.default.fileExists(atPath: python.path) else { return }  // optional: needs the script's output
+        let ours = try SafetensorsFile(url: Self.checkpoint.get().appendingPathComponent("model.safetensors"))
+        let theirs = try SafetensorsFile(url: python)
+        for name in ["bert.embeddings.LayerNorm.weight", "bert.encoder.layer.3.attention.self.key.bias", "classifier.weight"] {
+            #expect(try ours.floats(name) == theirs.floats(name), "\(name)")
+        }
+    }
+
+    @Test func scoresRankAndActivations() throws {
+        let model = try CrossEncoder(directory: Self.checkpoint.get())
+        let doc = try ModelFixtures.crossEncoder()
+        let query = doc.pairs[0].query
+        let passages = doc.pairs.prefix(12).map(\.passage)
+        let scores = try model.scores(query: query, passages: passages)
+        let logits = try model.predict(passages.map { (query, $0) }, batchSize: 5)
+        // Different batch sizes change BLAS blocking, so agreement is to float rounding, not bits.
+        #expect(ModelFixtures.maxAbsDiff(scores, logits.map { $0[0] }) <= 1e-5)
+        let ranked = try model.rank(query: query, documents: passages, topK: 5)
+        #expect(ranked.count == 5)
+        #expect(ranked.map(\.score) == scores.sorted(by: >).prefix(5).map { $0 })
+        #expect(ranked.allSatisfy { scores[$0.index] == $0.score })
+        let sigmoid = try model.scores(query: query, passages: passages, activation: .sigmoid)
+        for (s, l) in zip(sigmoid, scores) { #expect(abs(s - 1 / (1 + exp(-l))) < 1e-6) }
+        let softmax = try model.predict([(query, passages[0])], activation: .softmax)
+        #expect(softmax == [[1]])
+    }
+}
