@@ -63,7 +63,7 @@ public final class PipelineRunner: @unchecked Sendable {
     }
 
     /// The index, opened read-only for asking. Throws `indexMissing` with the command that builds it.
-    public func index() throws -> CollectionIndex {
+    public func openIndex() throws -> CollectionIndex {
         try cached(\.loadedIndex) {
             let folder = config.index.path
             guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("manifest.json").path) else {
@@ -219,7 +219,7 @@ public final class PipelineRunner: @unchecked Sendable {
         let answerCount = options.topK ?? config.answers.topK
         let highlight = options.highlight ?? config.answers.highlight
         let depth = max(config.retriever.topK, answerCount)
-        let index = try self.index()
+        let index = try self.openIndex()
         let share = 1000 / Double(questions.count)
 
         var stagesRun: [String] = []

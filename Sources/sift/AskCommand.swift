@@ -27,7 +27,7 @@ struct AskCommand: ParsableCommand {
         commandName: "ask",
         abstract: "Answer a question from a pipeline's index.",
         discussion: """
-        Prints ranked answers: rank, re-rank and retrieval scores, source (document#anchor), heading path and a
+        Prints ranked answers: rank, re-rank and retrieval scores, source (document#anchor), heading path and a \
         snippet with the best-matching sentence marked. The last line says which stages ran.
 
         Examples:

@@ -7,8 +7,8 @@ struct BatchCommand: ParsableCommand {
         commandName: "batch",
         abstract: "Answer many questions, streaming JSON Lines.",
         discussion: """
-        Questions come from a .txt file (one per line) or a .jsonl file ({"id": "q1", "question": "..."} per
-        line; "id" optional). Questions are embedded and searched in batches; each answer set is written as one
+        Questions come from a .txt file (one per line) or a .jsonl file ({"id": "q1", "question": "..."} per \
+        line; "id" optional). Questions are embedded and searched in batches; each answer set is written as one \
         JSON line as soon as its batch is done. A malformed line is reported on stderr and skipped.
 
         Examples:

@@ -7,10 +7,10 @@ struct EvalCommand: ParsableCommand {
         commandName: "eval",
         abstract: "Measure retrieval quality: a BEIR dataset, or labelled questions on a pipeline's collection.",
         discussion: """
-        With --beir DIR, the corpus is embedded as given (title + text) and searched with the bi-encoder.
-        With -p PIPELINE, each labelled question is asked against the pipeline's index with BM25 alone, dense
-        alone, both fused, and re-ranked (when a reranker is configured); rankings of chunks become rankings of
-        sections/documents (MaxP). Labels: --labels FILE, or eval.labels in the pipeline. The table shows
+        With --beir DIR, the corpus is embedded as given (title + text) and searched with the bi-encoder. \
+        With -p PIPELINE, each labelled question is asked against the pipeline's index with BM25 alone, dense \
+        alone, both fused, and re-ranked (when a reranker is configured); rankings of chunks become rankings of \
+        sections/documents (MaxP). Labels: --labels FILE, or eval.labels in the pipeline. The table shows \
         nDCG, MRR, MAP, recall, hits and precision plus latency p50/p95 per stage.
 
         Examples:

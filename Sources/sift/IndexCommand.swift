@@ -7,9 +7,9 @@ struct IndexCommand: ParsableCommand {
         commandName: "index",
         abstract: "Build or update a pipeline's index (only new and changed documents are embedded).",
         discussion: """
-        Reads every file of the pipeline's source, hashes each document's extracted content, and chunks and
-        embeds only documents that are new or changed since the last run; documents whose files disappeared
-        are removed. Files that cannot be read are listed and skipped. After changing the model, the chunker
+        Reads every file of the pipeline's source, hashes each document's extracted content, and chunks and \
+        embeds only documents that are new or changed since the last run; documents whose files disappeared \
+        are removed. Files that cannot be read are listed and skipped. After changing the model, the chunker \
         or the reader rules, rebuild with --rebuild.
 
         Examples:

@@ -7,9 +7,9 @@ struct InspectCommand: ParsableCommand {
         commandName: "inspect",
         abstract: "Show what the reader extracts from a file and how the chunker cuts it.",
         discussion: """
-        Lists the document's blocks (kind, Unicode-scalar range, anchor, heading path, text) and its chunks
-        (token count, range, anchor, heading path, text) as the pipeline's reader rules and chunker settings
-        produce them. Without -p, the generic reader rules (or --preset) and the default chunker are used,
+        Lists the document's blocks (kind, Unicode-scalar range, anchor, heading path, text) and its chunks \
+        (token count, range, anchor, heading path, text) as the pipeline's reader rules and chunker settings \
+        produce them. Without -p, the generic reader rules (or --preset) and the default chunker are used, \
         counting tokens with --model.
 
         Examples:

@@ -19,7 +19,7 @@ struct EmbedCommand: ParsableCommand {
         commandName: "embed",
         abstract: "Embed texts with the bi-encoder (JSON Lines or .npy).",
         discussion: """
-        Writes one JSON line per text ({"text": ..., "embedding": [...]}) to stdout or --output; an --output
+        Writes one JSON line per text ({"text": ..., "embedding": [...]}) to stdout or --output; an --output \
         ending in .npy gets a float32 matrix [texts × dimension] instead.
 
         Examples:
@@ -99,7 +99,7 @@ struct SearchCommand: ParsableCommand {
         commandName: "search",
         abstract: "Semantic search: a query against the lines of a text file, or against a pipeline's index.",
         discussion: """
-        With --file, every line of the file is a corpus entry and the best lines are printed with their cosine
+        With --file, every line of the file is a corpus entry and the best lines are printed with their cosine \
         score. With -p, the pipeline's retrievers (no re-ranking, no highlighting) search its index.
 
         Examples:
@@ -192,8 +192,8 @@ struct RerankCommand: ParsableCommand {
         commandName: "rerank",
         abstract: "Score passages against a query with a cross-encoder.",
         discussion: """
-        The cross-encoder is a Hugging Face BertForSequenceClassification folder (config.json, model.safetensors,
-        vocab.txt), e.g. cross-encoder/ms-marco-MiniLM-L-6-v2; the default is the pipeline's reranker.model.
+        The cross-encoder is a Hugging Face BertForSequenceClassification folder (config.json, model.safetensors, \
+        vocab.txt), e.g. cross-encoder/ms-marco-MiniLM-L-6-v2; the default is the pipeline's reranker.model. \
         Passages are printed best first with their scores.
 
         Examples:

@@ -15,8 +15,13 @@ struct PromptCommand: ParsableCommand {
           :explain on|off   show each stage's candidates and timings
           :help             this list
           :quit             leave (or Ctrl-D)
-        For line editing and history, run it under rlwrap: `rlwrap sift prompt -p Pipelines/handbook.yaml`.
-        Input can be piped: `printf 'question\\n:top 1\\nquestion\\n' | sift prompt -p P`.
+
+        Line editing and history: run it under rlwrap. Input can also be piped, one question or command per line.
+
+        Examples:
+          sift prompt -p Pipelines/handbook.yaml
+          rlwrap sift prompt -p Pipelines/python-docs.yaml
+          printf 'vacation days\\n:top 1\\nsick leave\\n' | sift prompt -p Pipelines/handbook.yaml
         """)
 
     @OptionGroup var pipeline: PipelineOptions
@@ -28,7 +33,7 @@ struct PromptCommand: ParsableCommand {
 
     func run() throws {
         let runner = try pipeline.runner()
-        _ = try runner.index()   // fail now, not at the first question, when there is no index
+        _ = try runner.openIndex()   // fail now, not at the first question, when there is no index
         let interactive = isatty(STDIN_FILENO) == 1
         var options = AskOptions()
         var explain = false

@@ -8,7 +8,7 @@ struct SiftCommand: ParsableCommand {
         commandName: "sift",
         abstract: "Retrieve-and-re-rank question answering over HTML and XML collections.",
         discussion: """
-        A pipeline file (YAML) says which documents to read and how to chunk, embed, index, retrieve, re-rank
+        A pipeline file (YAML) says which documents to read and how to chunk, embed, index, retrieve, re-rank \
         and answer. Shipped pipelines live in Pipelines/.
 
         Examples:

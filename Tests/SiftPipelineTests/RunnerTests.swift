@@ -1,0 +1,228 @@
+import Foundation
+import SiftCore
+import Testing
+import SiftTestSupport
+@testable import SiftPipeline
+
+/// A throw-away collection of small HTML pages and a pipeline over it.
+final class TinyCollection {
+    let folder: URL
+    var docs: URL { folder.appendingPathComponent("docs") }
+
+    static let pages: [String: String] = [
+        "leave.html": """
+        <html><head><title>Leave policy</title></head><body><main>
+        <h1 id="leave">Leave policy</h1>
+        <h2 id="vacation">Vacation</h2>
+        <p>Every employee gets 25 vacation days per year. Unused days carry over until March.</p>
+        <h2 id="sick">Sick leave</h2>
+        <p>Call your manager before 9am when you are ill. A doctor's note is needed after three days.</p>
+        </main></body></html>
+        """,
+        "expenses.html": """
+        <html><head><title>Expenses</title></head><body><main>
+        <h1 id="expenses">Expenses</h1>
+        <p>Submit receipts within 30 days through the finance portal. Flights must be booked in economy class.</p>
+        <h2 id="meals">Meals</h2>
+        <p>Meals during business travel are reimbursed up to 50 euros per day.</p>
+        </main></body></html>
+        """,
+        "empty.html": "",
+    ]
+
+    init(reranker: String = "none", extra: String = "") throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("sift-runner-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("docs"), withIntermediateDirectories: true)
+        for (name, html) in Self.pages { try write(name, html) }
+    }
+
+    func write(_ name: String, _ html: String) throws {
+        try Data(html.utf8).write(to: docs.appendingPathComponent(name))
+    }
+
+    func pipeline(model: URL, overrides: [String] = []) throws -> PipelineConfig {
+        let yaml = """
+        name: tiny
+        source: { root: docs, include: ["*.html"] }
+        chunker: { max_tokens: 128, overlap_tokens: 0 }
+        embedder: { model: \(model.path) }
+        index: { path: .sift/tiny }
+        retriever: { top_k: 10 }
+        answers: { top_k: 3 }
+        """
+        let file = folder.appendingPathComponent("tiny.yaml")
+        try Data(yaml.utf8).write(to: file)
+        return try PipelineConfig.load(contentsOf: file, overrides: overrides.map(PipelineOverride.init))
+    }
+
+    deinit { try? FileManager.default.removeItem(at: folder) }
+}
+
+@Suite(.serialized) struct RunnerTests {
+    @Test func indexThenAskFindsTheAnswerWithHighlight() throws {
+        let model = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let collection = try TinyCollection()
+        let runner = try PipelineRunner(config: try collection.pipeline(model: model))
+
+        let report = try runner.index()
+        #expect(report.filesRead == 3)
+        #expect(report.documentsRead == 2)
+        #expect(report.new == 2)
+        #expect(report.skipped.map(\.path) == ["empty.html"])
+        #expect(report.skipped.first?.reason == "file is empty")
+        #expect(report.chunksEmbedded == report.chunks)
+
+        let result = try runner.ask("How many vacation days do I get per year?")
+        #expect(result.stagesRun == ["dense", "bm25", "fusion:rrf", "highlight"])
+        let best = try #require(result.answers.first)
+        #expect(best.chunk.documentID == "leave.html")
+        #expect(best.rank == 1)
+        #expect(best.rerankScore == nil)
+        let highlight = try #require(best.highlight)
+        #expect(best.chunk.text.scalarSlice(highlight) == "Every employee gets 25 vacation days per year.")
+        #expect(result.answers.count == 3)
+        #expect(Set(result.timings.map(\.stage)).isSuperset(of: ["embed", "dense", "bm25", "fusion", "highlight"]))
+    }
+
+    @Test func reindexingEmbedsOnlyChangedDocumentsAndDeletesRemovedOnes() throws {
+        let model = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let collection = try TinyCollection()
+        let config = try collection.pipeline(model: model)
+        _ = try PipelineRunner(config: config).index()
+
+        let unchanged = try PipelineRunner(config: config).index()
+        #expect(unchanged.upToDate)
+        #expect(unchanged.unchanged == 2)
+        #expect(unchanged.chunksEmbedded == 0)
+
+        try collection.write("expenses.html", TinyCollection.pages["expenses.html"]!.replacingOccurrences(of: "50 euros", with: "60 euros"))
+        try FileManager.default.removeItem(at: collection.docs.appendingPathComponent("leave.html"))
+        let changed = try PipelineRunner(config: config).index()
+        #expect(changed.changed == 1)
+        #expect(changed.deleted == 1)
+        #expect(changed.unchanged == 0)
+        #expect(changed.documents == 1)
+        let answer = try PipelineRunner(config: config).ask("meal allowance").answers.first
+        #expect(answer?.chunk.text.contains("60 euros") == true)
+    }
+
+    @Test func stagesCanBeSwitchedOffAndExplained() throws {
+        let model = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let collection = try TinyCollection()
+        let runner = try PipelineRunner(config: try collection.pipeline(model: model, overrides: ["retriever.bm25=false"]))
+        _ = try runner.index()
+        let dense = try runner.ask("doctor's note", options: AskOptions(explain: true))
+        #expect(dense.stagesRun == ["dense", "highlight"])
+        #expect(dense.stageCandidates.map(\.stage) == ["dense"])
+        #expect(dense.answers.first?.chunk.anchor == "sick")
+
+        let bm25 = try runner.ask("doctor's note", options: AskOptions(dense: false, bm25: true, explain: true))
+        #expect(bm25.stagesRun == ["bm25", "highlight"])
+        #expect(bm25.answers.first?.chunk.anchor == "sick")
+        #expect(bm25.answers.first?.retrievalScore == bm25.stageCandidates[0].candidates[0].score)
+        for id in bm25.stageCandidates[0].candidates.map(\.chunkID) { #expect(bm25.chunks[id] != nil) }
+
+        #expect {
+            try runner.ask("x", options: AskOptions(rerank: true))
+        } throws: { error in
+            guard case PipelineError.stageNotConfigured(let stage, _) = error else { return false }
+            return stage == "reranker"
+        }
+    }
+
+    @Test func batchAnswersMatchSingleAnswers() throws {
+        let model = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let collection = try TinyCollection()
+        let runner = try PipelineRunner(config: try collection.pipeline(model: model))
+        _ = try runner.index()
+        let questions = ["receipts deadline", "sick leave rules", "vacation carry over"]
+        let batch = try runner.askBatch(questions)
+        #expect(batch.count == 3)
+        for (question, result) in zip(questions, batch) {
+            let single = try runner.ask(question)
+            #expect(result.answers.map(\.chunk.id) == single.answers.map(\.chunk.id), "\(question)")
+            // Same vectors within float noise of batched vs single BERT passes.
+            for (a, b) in zip(result.answers, single.answers) { #expect(abs(a.retrievalScore - b.retrievalScore) < 1e-6) }
+        }
+    }
+
+    @Test func missingModelsAndIndexesSayWhereAndHow() throws {
+        let collection = try TinyCollection()
+        let config = try collection.pipeline(model: collection.folder.appendingPathComponent("Models/nope"))
+        let runner = try PipelineRunner(config: config)
+        #expect {
+            try runner.index()
+        } throws: { error in
+            guard case PipelineError.modelMissing(let stage, let path, let hint) = error else { return false }
+            return stage == "bi-encoder" && path.hasSuffix("Models/nope") && hint.contains("Scripts/setup")
+        }
+        #expect {
+            try runner.ask("x")
+        } throws: { error in
+            guard case PipelineError.indexMissing(_, let hint) = error else { return false }
+            return hint.contains("sift index")
+        }
+        var withReranker = config
+        withReranker.reranker = RerankerConfig(model: collection.folder.appendingPathComponent("Models/ce"))
+        #expect {
+            try StageLoader.crossEncoder(withReranker.reranker!)
+        } throws: { error in
+            guard case PipelineError.modelMissing(let stage, _, let hint) = error else { return false }
+            return stage == "cross-encoder" && hint.contains("cross-encoder/ms-marco-MiniLM-L-6-v2")
+        }
+    }
+
+    @Test func badReaderRulesAreConfigProblems() throws {
+        let collection = try TinyCollection()
+        let config = try collection.pipeline(model: URL(fileURLWithPath: "/nonexistent"), overrides: ["reader.drop=[\"div[\"]"])
+        #expect(throws: PipelineError.self) { try PipelineRunner(config: config) }
+    }
+}
+
+@Suite struct OutputTests {
+    static let chunk = Chunk(id: "c1", documentID: "guide.html", anchor: "errors", headingPath: ["Guide", "Errors"],
+                             range: 10..<77, text: "Guide > Errors\nErrors\n\nHandle errors early. Retry twice on timeouts. Log the rest.",
+                             tokenCount: 20)
+
+    @Test func highlighterPrefersSharedTermsAndSkipsHeadings() {
+        let sentences = Highlighter.sentences(of: Self.chunk)
+        #expect(sentences.map { Self.chunk.text.scalarSlice($0) } == ["Handle errors early.", "Retry twice on timeouts.", "Log the rest."])
+        let best = Highlighter.lexicalBest(chunk: Self.chunk, questionStems: Highlighter.stems("what about timeout retries?"))
+        #expect(best.map { Self.chunk.text.scalarSlice($0) } == "Retry twice on timeouts.")
+        #expect(Highlighter.lexicalBest(chunk: Self.chunk, questionStems: Highlighter.stems("unrelated words")) == nil)
+    }
+
+    @Test func snippetMarksTheSentenceAndJSONCarriesScalarOffsets() throws {
+        let text = Self.chunk.text
+        let start = text.unicodeScalars.count - "Retry twice on timeouts. Log the rest.".unicodeScalars.count
+        let answer = Answer(rank: 1, chunk: Self.chunk, rerankScore: 2.5, retrievalScore: 0.03,
+                            highlight: start..<(start + "Retry twice on timeouts.".unicodeScalars.count))
+        #expect(AnswerFormatter.snippet(answer) == "Handle errors early. **Retry twice on timeouts.** Log the rest.")
+        let record = AnswerRecord(answer)
+        #expect(record.highlightText == "Retry twice on timeouts.")
+        #expect(record.source == "guide.html#errors")
+        let json = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+        #expect(json.contains("\"rerank_score\":2.5"))
+        #expect(json.contains("\"heading_path\":[\"Guide\",\"Errors\"]"))
+    }
+
+    @Test func npyHeaderIsAlignedAndDataIsLittleEndianFloat32() {
+        let data = NPYFile.data([[1, 2, 3], [4, 5, 6]], columns: 3)
+        let bytes = [UInt8](data)
+        #expect(Array(bytes[0..<8]) == [0x93] + Array("NUMPY".utf8) + [1, 0])
+        let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
+        #expect((10 + headerLength) % 64 == 0)
+        let header = String(decoding: bytes[10..<(10 + headerLength)], as: UTF8.self)
+        #expect(header.contains("'shape': (2, 3)"))
+        #expect(header.hasSuffix("\n"))
+        #expect(bytes.count == 10 + headerLength + 6 * 4)
+        let firstValue = bytes[(10 + headerLength)..<(14 + headerLength)]
+        #expect(Array(firstValue) == [0x00, 0x00, 0x80, 0x3f])  // 1.0f little-endian
+    }
+
+    @Test func stableDigestSeparatesParts() {
+        #expect(StableDigest.hex(["ab", "c"]) != StableDigest.hex(["a", "bc"]))
+        #expect(StableDigest.hex(["x"]) == StableDigest.hex(["x"]))
+        #expect(StableDigest.hex(["x"]).count == 32)
+    }
+}
