@@ -127,8 +127,10 @@ import Testing
         }
     }
 
-    @Test func topKEqualsFullSortAcrossBlocks() {
-        let dim = 8, n = ExactSearch.corpusBlock + 1500, qn = 3
+    /// Covers the SIMD path (few queries) and the sgemm path, dimensions with and without a SIMD tail.
+    @Test(arguments: [(2, 8), (3, 20), (ExactSearch.smallBatchLimit + 2, 8), (ExactSearch.smallBatchLimit + 2, 20)])
+    func topKEqualsFullSortAcrossBlocks(qn: Int, dim: Int) {
+        let n = ExactSearch.corpusBlock + 1500
         let corpus = Self.random(n, dim, seed: 1), queries = Self.random(qn, dim, seed: 2)
         let hits = queries.withUnsafeBufferPointer { q in corpus.withUnsafeBufferPointer { c in
             ExactSearch.topK(queries: q, queryCount: qn, corpus: c, corpusCount: n, dimension: dim, k: 25)
@@ -143,16 +145,18 @@ import Testing
         }
     }
 
-    @Test func tiesPreferLowerSlotAndKIsClamped() {
+    @Test(arguments: [1, ExactSearch.smallBatchLimit + 1])
+    func tiesPreferLowerSlotAndKIsClamped(queryCount: Int) {
         // Identical rows in both blocks: exact ties must come back in slot order.
         let dim = 4, n = ExactSearch.corpusBlock + 10
         var corpus = [Float](repeating: 0, count: n * dim)
         for slot in [3, ExactSearch.corpusBlock + 5, 7, ExactSearch.corpusBlock + 2, 1] { corpus[slot * dim] = 1 }
         let q: [Float] = [1, 0, 0, 0]
-        let hits = q.withUnsafeBufferPointer { qp in corpus.withUnsafeBufferPointer { c in
-            ExactSearch.topK(queries: qp, queryCount: 1, corpus: c, corpusCount: n, dimension: dim, k: 4)
+        let queries = Array([[Float]](repeating: q, count: queryCount).joined())
+        let hits = queries.withUnsafeBufferPointer { qp in corpus.withUnsafeBufferPointer { c in
+            ExactSearch.topK(queries: qp, queryCount: queryCount, corpus: c, corpusCount: n, dimension: dim, k: 4)
         } }
-        #expect(hits[0].map(\.slot) == [1, 3, 7, ExactSearch.corpusBlock + 2])
+        for h in hits { #expect(h.map(\.slot) == [1, 3, 7, ExactSearch.corpusBlock + 2]) }
         let small: [Float] = [1, 0, 0, 0, 0, 1, 0, 0]
         let clamped = q.withUnsafeBufferPointer { qp in small.withUnsafeBufferPointer { c in
             ExactSearch.topK(queries: qp, queryCount: 1, corpus: c, corpusCount: 2, dimension: dim, k: 10)
