@@ -167,3 +167,17 @@ private func jsonInteger(_ value: Any) -> Int? {
     guard double == double.rounded(), abs(double) < 1e15 else { return nil }
     return Int(double)
 }
+
+extension LabeledQuestionSet {
+    /// `aggregateMaxP` for every question: question id → chunk ranking becomes question id → target ranking.
+    /// Questions absent from `chunkRankings` stay absent (they then count as 0 with `MissingRankingPolicy.countAsZero`).
+    public func targetRankings(chunkRankings: [String: [RetrievedChunk]]) -> Rankings {
+        var rankings: Rankings = [:]
+        for question in questions {
+            if let chunks = chunkRankings[question.id] {
+                rankings[question.id] = aggregateMaxP(chunkRanking: chunks, labels: question)
+            }
+        }
+        return rankings
+    }
+}

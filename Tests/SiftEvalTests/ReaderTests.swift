@@ -196,3 +196,16 @@ func temporaryFolder(_ files: [String: String]) throws -> URL {
         #expect(set.qrels.judgements[question.id] == ["faq/programming.html#how-do-i-share-global-variables-across-modules": 1])
     }
 }
+
+@Test func targetRankingsAggregatePerQuestion() {
+    let set = LabeledQuestionSet(questions: [
+        LabeledQuestion(id: "a", question: "?", relevant: [LabelTarget("p.html#x"): 1]),
+        LabeledQuestion(id: "b", question: "?", relevant: [LabelTarget("p.html"): 1]),
+    ])
+    let chunks = [RetrievedChunk(documentID: "p.html", anchor: "x", score: 2), RetrievedChunk(documentID: "p.html", anchor: "y", score: 3)]
+    let rankings = set.targetRankings(chunkRankings: ["a": chunks, "b": chunks])
+    #expect(Set(rankings["a"]!) == [ScoredID("p.html#x", 2), ScoredID("p.html#y", 3)])
+    #expect(rankings["b"] == [ScoredID("p.html", 3)])
+    let result = evaluate(rankings: rankings, qrels: set.qrels, metrics: [.mrr(10)])
+    #expect(result.mean[.mrr(10)] == 0.75) // a: rank 2, b: rank 1
+}
