@@ -42,19 +42,21 @@ public struct AskRecord: Codable, Sendable {
     public var question: String
     public var answers: [AnswerRecord]
     public var stages: [String]
+    public var stagesOff: [String]
     public var timingsMs: [String: Double]
     /// Only with --explain: stage → candidates (chunk id, source, score, per-stage ranks).
     public var explain: [String: [CandidateRecord]]?
 
     enum CodingKeys: String, CodingKey {
         case question, answers, stages, explain
-        case timingsMs = "timings_ms"
+        case timingsMs = "timings_ms", stagesOff = "stages_off"
     }
 
     public init(_ result: AskResult, id: String? = nil) {
         question = result.question
         answers = result.answers.map(AnswerRecord.init)
         stages = result.stagesRun
+        stagesOff = result.stagesSkipped
         timingsMs = Dictionary(result.timings.map { ($0.stage, $0.milliseconds) }, uniquingKeysWith: +)
         if !result.stageCandidates.isEmpty {
             explain = Dictionary(result.stageCandidates.map { stage in
@@ -126,7 +128,8 @@ public enum AnswerFormatter {
         }
         if showTimings {
             let total = result.timings.reduce(0) { $0 + $1.milliseconds }
-            lines.append("stages: \(result.stagesRun.joined(separator: ", ")) · \(String(format: "%.0f", total)) ms")
+            let off = result.stagesSkipped.isEmpty ? "" : "; off: " + result.stagesSkipped.joined(separator: ", ")
+            lines.append("stages: \(result.stagesRun.joined(separator: ", "))\(off) · \(String(format: "%.0f", total)) ms")
         }
         return lines.joined(separator: "\n")
     }

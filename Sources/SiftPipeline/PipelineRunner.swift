@@ -255,6 +255,11 @@ public final class PipelineRunner: @unchecked Sendable {
         if fusion != nil { stagesRun.append("fusion:\(config.retriever.fusion == .weighted ? "weighted" : "rrf")") }
         if scorer != nil { stagesRun.append("rerank") }
         if highlight { stagesRun.append("highlight") }
+        var stagesSkipped: [String] = []
+        if !useDense { stagesSkipped.append("dense (switched off)") }
+        if !useBM25 { stagesSkipped.append("bm25 (switched off)") }
+        if scorer == nil { stagesSkipped.append(config.reranker == nil ? "rerank (not configured)" : "rerank (switched off)") }
+        if !highlight { stagesSkipped.append("highlight (switched off)") }
 
         var results: [AskResult] = []
         for (q, question) in questions.enumerated() {
@@ -327,7 +332,7 @@ public final class PipelineRunner: @unchecked Sendable {
                 for chunk in try index.chunks(ids: Array(ids)) { explained[chunk.id] = chunk }
                 explained.merge(chunkByID) { a, _ in a }
             }
-            results.append(AskResult(question: question, answers: answers, stagesRun: stagesRun, timings: timings,
+            results.append(AskResult(question: question, answers: answers, stagesRun: stagesRun, stagesSkipped: stagesSkipped, timings: timings,
                                      stageCandidates: stageLists, chunks: explained))
         }
         return results

@@ -94,6 +94,8 @@ public struct AskResult: Sendable, Hashable {
     public var answers: [Answer]
     /// The stages that ran, in order, e.g. ["dense", "bm25", "fusion:rrf"] or ["bm25", "rerank"].
     public var stagesRun: [String]
+    /// Stages that did not run and why, e.g. ["rerank (not configured)", "bm25 (switched off)"].
+    public var stagesSkipped: [String]
     /// Per-stage wall time. In `askBatch`, stages run for the whole batch (query embedding, dense search) are split evenly.
     public var timings: [StageTiming]
     /// Each stage's candidates, best first (only with `AskOptions.explain`).

@@ -180,7 +180,7 @@ final class Workspace {
         #expect(ask.code == 0, "\(ask.stderr)")
         #expect(ask.stdout.hasPrefix("1. leave.html#"))
         #expect(ask.stdout.contains("**Every employee gets 25 vacation days per year.**"))
-        #expect(ask.stdout.contains("stages: dense, bm25, fusion:rrf, highlight"))
+        #expect(ask.stdout.contains("stages: dense, bm25, fusion:rrf, highlight; off: rerank (not configured)"))
         #expect(ask.stderr.isEmpty)
 
         let json = try sift(["ask", "-p", pipeline, "--json", "--top", "1", "--explain", "meal allowance"])
@@ -241,6 +241,34 @@ final class Workspace {
         let table = try sift(["eval", "-p", pipeline, "--labels", workspace.path("labels.jsonl"), "--metrics", "ndcg@10,mrr@10"])
         #expect(table.stdout.contains("nDCG@10"))
         #expect(table.stdout.contains("hybrid"))
+    }
+
+    @Test func evalOnABEIRFolder() throws {
+        let model = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let workspace = try Workspace()
+        try FileManager.default.createDirectory(at: workspace.folder.appendingPathComponent("beir/qrels"), withIntermediateDirectories: true)
+        try workspace.write("beir/corpus.jsonl", """
+        {"_id": "d1", "title": "Cats", "text": "Cats sleep for most of the day and hunt at night."}
+        {"_id": "d2", "title": "Bread", "text": "Bread is baked from flour, water, salt and yeast."}
+        {"_id": "d3", "title": "Trains", "text": "High-speed trains run on dedicated tracks at 300 km/h."}
+        """)
+        try workspace.write("beir/queries.jsonl", """
+        {"_id": "q1", "text": "how is bread made"}
+        {"_id": "q2", "text": "when are cats active"}
+        """)
+        try workspace.write("beir/qrels/test.tsv", "query-id\tcorpus-id\tscore\nq1\td2\t1\nq2\td1\t1\n")
+        let table = try sift(["eval", "--beir", workspace.path("beir"), "--model", model.path, "--metrics", "mrr@10,recall@1"])
+        #expect(table.code == 0, "\(table.stderr)")
+        #expect(table.stdout.hasPrefix("beir (test, 2 queries, 3 documents)"))
+        #expect(table.stdout.contains("dense"))
+        let json = try sift(["eval", "--beir", workspace.path("beir"), "--model", model.path, "--metrics", "mrr@10,recall@1", "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any])
+        let stage = try #require((object["stages"] as? [[String: Any]])?.first)
+        #expect(stage["name"] as? String == "dense")
+        // Both queries find their document first: MRR@10 = Recall@1 = 1.
+        let metrics = try #require(stage["metrics"] as? [String: Double])
+        #expect(metrics["MRR@10"] == 1)
+        #expect(metrics["Recall@1"] == 1)
     }
 
     @Test func similarityMineEmbedSearchInspect() throws {

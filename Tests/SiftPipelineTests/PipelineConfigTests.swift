@@ -202,6 +202,11 @@ embedder: { model: ../Models/all-MiniLM-L6-v2 }
             // Repository-relative paths stay inside the repository.
             #expect(config.embedder.model.path.hasPrefix(root), "\(file.lastPathComponent)")
             #expect(config.index.path.path.hasPrefix(root + "/.sift/"), "\(file.lastPathComponent)")
+            // The reader accepts its drop/keep rules (XPath and selectors are compiled here).
+            _ = try PipelineRunner(config: config)
+            if let labels = config.eval?.labels {
+                #expect(FileManager.default.fileExists(atPath: labels.path), "\(file.lastPathComponent): \(labels.path)")
+            }
         }
     }
 }

@@ -74,6 +74,7 @@ final class TinyCollection {
 
         let result = try runner.ask("How many vacation days do I get per year?")
         #expect(result.stagesRun == ["dense", "bm25", "fusion:rrf", "highlight"])
+        #expect(result.stagesSkipped == ["rerank (not configured)"])
         let best = try #require(result.answers.first)
         #expect(best.chunk.documentID == "leave.html")
         #expect(best.rank == 1)
@@ -113,6 +114,7 @@ final class TinyCollection {
         _ = try runner.index()
         let dense = try runner.ask("doctor's note", options: AskOptions(explain: true))
         #expect(dense.stagesRun == ["dense", "highlight"])
+        #expect(dense.stagesSkipped == ["bm25 (switched off)", "rerank (not configured)"])
         #expect(dense.stageCandidates.map(\.stage) == ["dense"])
         #expect(dense.answers.first?.chunk.anchor == "sick")
 
