@@ -96,7 +96,10 @@ public struct IndexStats: Sendable, Hashable {
 /// Thread safety: searches may run concurrently; `update` swaps the state under a lock.
 public final class CollectionIndex: @unchecked Sendable {
     public let folder: URL
+    /// Guards `state`; held only to read or swap it, so searches never wait for an update's embedding.
     private let lock = NSLock()
+    /// Serialises updates.
+    private let updateLock = NSLock()
     private var state: State
 
     struct State {
@@ -251,8 +254,8 @@ public final class CollectionIndex: @unchecked Sendable {
                        batchSize: Int = 32, progress: (@Sendable (IndexProgress) -> Void)? = nil) throws -> IndexSummary {
         precondition(batchSize > 0, "batchSize must be positive")
         let started = Date()
-        lock.lock(); defer { lock.unlock() }  // one update at a time; searches read `state` only briefly
-        let old = state
+        updateLock.lock(); defer { updateLock.unlock() }
+        let old = current
         let config = old.manifest.configuration
         try config.check(against: IndexConfiguration(modelIdentity: embedder.modelIdentity, dimension: embedder.dimension,
                                                      chunkerFingerprint: config.chunkerFingerprint, readerFingerprint: config.readerFingerprint))
@@ -291,6 +294,7 @@ public final class CollectionIndex: @unchecked Sendable {
         CrashPoint.reached("database-copied")
 
         let staging = try ChunkStore(url: dbURL, readonly: false)
+        defer { try? staging.close() }
         let counts: (oldSlots: [Int], documents: Int, tokens: Int) = try staging.write("updating database") { db in
             try ChunkStore.deleteDocuments(Array(upsertIDs) + deleting.filter { !upsertIDs.contains($0) }, in: db)
             let oldSlots = try ChunkStore.compactSlots(in: db)
@@ -342,8 +346,9 @@ public final class CollectionIndex: @unchecked Sendable {
         try ManifestIO.write(manifest, folder: folder)
         CrashPoint.reached("manifest-written")
 
-        state = try Self.load(manifest, folder: folder, verify: false)
-        try? old.store.close()
+        let next = try Self.load(manifest, folder: folder, verify: false)
+        lock.lock(); state = next; lock.unlock()
+        // Searches still holding the old state keep working: its files stay readable until closed/unmapped.
         removeLeftovers(keeping: manifest)
         let summary = IndexSummary(documents: counts.documents, chunks: chunkCount, tokens: counts.tokens,
                                    documentsWritten: documents.count,
