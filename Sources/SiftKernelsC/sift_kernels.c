@@ -244,7 +244,13 @@ INLINE F32_TARGET void tile_f32(const int mr, const float *a, ptrdiff_t lda, con
                                 int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1, int act) {
     __m512 c0[MR], c1[MR];
     const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
-    for (int r = 0; r < mr; r++) { c0[r] = bias0; c1[r] = bias1; }
+    for (int r = 0; r < mr; r++) {
+        c0[r] = bias0;
+        c1[r] = bias1;
+        /* Y lines of the next tile down (the driver's next call): their write misses overlap this tile's math. */
+        __builtin_prefetch(y + (r + MR) * ldy, 1, 3);
+        __builtin_prefetch(y + (r + MR) * ldy + 16, 1, 3);
+    }
     for (int s = 0; s < steps; s++) {
         const __m512 b0 = _mm512_load_ps(b + (size_t)s * NR), b1 = _mm512_load_ps(b + (size_t)s * NR + 16);
         for (int r = 0; r < mr; r++) {
@@ -266,7 +272,13 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda
                                   int act) {
     __m512 c0[MR], c1[MR];
     const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
-    for (int r = 0; r < mr; r++) { c0[r] = bias0; c1[r] = bias1; }
+    for (int r = 0; r < mr; r++) {
+        c0[r] = bias0;
+        c1[r] = bias1;
+        /* Y lines of the next tile down (the driver's next call): their write misses overlap this tile's math. */
+        __builtin_prefetch(y + (r + MR) * ldy, 1, 3);
+        __builtin_prefetch(y + (r + MR) * ldy + 16, 1, 3);
+    }
     for (int s = 0; s < steps; s++) {
         const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)s * NR));
         const __m512bh b1 = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)s * NR + 16));
