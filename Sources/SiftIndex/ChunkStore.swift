@@ -139,6 +139,25 @@ final class ChunkStore: @unchecked Sendable {
         }
     }
 
+    /// (text, vector slot) of every chunk of the given documents (by path), keyed by chunk id.
+    func existingChunks(documentPaths: [String]) throws -> [String: (text: String, slot: Int)] {
+        if documentPaths.isEmpty { return [:] }
+        return try read("reading chunks") { db in
+            var out = [String: (text: String, slot: Int)]()
+            for start in stride(from: 0, to: documentPaths.count, by: 500) {
+                let part = Array(documentPaths[start..<min(documentPaths.count, start + 500)])
+                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT c.chunk_id, c.text, c.vector_slot FROM chunks c JOIN documents d ON d.id = c.document_id
+                    WHERE d.path IN (\(marks))
+                    """, arguments: StatementArguments(part)) {
+                    out[row["chunk_id"]] = (text: row["text"], slot: row["vector_slot"])
+                }
+            }
+            return out
+        }
+    }
+
     /// BM25 top-k for an already escaped FTS5 MATCH expression. Score: −bm25() (higher is better);
     /// ties broken by lower vector slot.
     func bm25(match: String, limit: Int) throws -> [(chunkID: String, score: Float)] {

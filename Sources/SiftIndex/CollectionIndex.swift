@@ -67,10 +67,13 @@ public struct IndexSummary: Sendable, Hashable {
     public var documents: Int
     public var chunks: Int
     public var tokens: Int
-    /// Documents written (new or changed) and removed by this update, and chunks embedded.
+    /// Documents written (new or changed) and removed by this update.
     public var documentsWritten: Int
     public var documentsDeleted: Int
+    /// Chunks embedded by this update, and chunks of re-indexed documents whose vector was kept
+    /// because their id and text did not change.
     public var chunksEmbedded: Int
+    public var chunksReused: Int
     public var seconds: Double
 }
 
@@ -263,10 +266,18 @@ public final class CollectionIndex: @unchecked Sendable {
         let upsertIDs = Set(documents.map(\.id))
         precondition(upsertIDs.count == documents.count, "update: a document is listed twice")
 
-        // 1. Embed first: nothing on disk changes until every vector exists.
-        let texts = documents.flatMap { $0.chunks.map(\.text) }
-        var newVectors = [Float]()
-        newVectors.reserveCapacity(texts.count * dim)
+        // 1. Embed first: nothing on disk changes until every vector exists. A chunk that keeps its id and
+        //    text in a re-indexed document keeps its vector (same model input, same output).
+        let allChunks = documents.flatMap(\.chunks)
+        let previous = try old.store.existingChunks(documentPaths: documents.map(\.id))
+        var reusedSlot = [Int?](repeating: nil, count: allChunks.count)
+        for (i, chunk) in allChunks.enumerated() {
+            if let p = previous[chunk.id], p.text == chunk.text { reusedSlot[i] = p.slot }
+        }
+        let embedIndices = allChunks.indices.filter { reusedSlot[$0] == nil }
+        let texts = embedIndices.map { allChunks[$0].text }
+        var embedded = [Float]()
+        embedded.reserveCapacity(texts.count * dim)
         progress?(IndexProgress(phase: .embedding, completed: 0, total: texts.count))
         for start in stride(from: 0, to: texts.count, by: batchSize) {
             let batch = Array(texts[start..<min(texts.count, start + batchSize)])
@@ -277,10 +288,24 @@ public final class CollectionIndex: @unchecked Sendable {
             guard vectors.count == batch.count, vectors.allSatisfy({ $0.count == dim }) else {
                 throw IndexError.embedding(reason: "embedder returned \(vectors.count) vectors of sizes \(Set(vectors.map(\.count)).sorted()) for \(batch.count) texts, expected dimension \(dim)")
             }
-            for v in vectors { newVectors.append(contentsOf: v) }
+            for v in vectors { embedded.append(contentsOf: v) }
             progress?(IndexProgress(phase: .embedding, completed: start + batch.count, total: texts.count))
         }
-        normalizeRows(&newVectors, dimension: dim)
+        normalizeRows(&embedded, dimension: dim)
+        // newVectors[allChunks.count × dim]: embedded rows, or the stored (already normalised) row of a reused chunk.
+        var newVectors = [Float]()
+        newVectors.reserveCapacity(allChunks.count * dim)
+        var nextEmbedded = 0
+        old.vectors.withVectors { stored in
+            for slot in reusedSlot {
+                if let slot {
+                    newVectors.append(contentsOf: stored[(slot * dim)..<((slot + 1) * dim)])
+                } else {
+                    newVectors.append(contentsOf: embedded[(nextEmbedded * dim)..<((nextEmbedded + 1) * dim)])
+                    nextEmbedded += 1
+                }
+            }
+        }
         progress?(IndexProgress(phase: .writing, completed: texts.count, total: texts.count))
 
         // 2. Stage the next generation beside the current one.
@@ -331,7 +356,7 @@ public final class CollectionIndex: @unchecked Sendable {
         CrashPoint.reached("vectors-written")
 
         // 4. Commit: the manifest rename.
-        let chunkCount = counts.oldSlots.count + texts.count
+        let chunkCount = counts.oldSlots.count + allChunks.count
         var manifest = old.manifest
         manifest.generation = generation
         manifest.databaseFile = names.database
@@ -353,7 +378,8 @@ public final class CollectionIndex: @unchecked Sendable {
         let summary = IndexSummary(documents: counts.documents, chunks: chunkCount, tokens: counts.tokens,
                                    documentsWritten: documents.count,
                                    documentsDeleted: deleting.filter { !upsertIDs.contains($0) }.count,
-                                   chunksEmbedded: texts.count, seconds: Date().timeIntervalSince(started))
+                                   chunksEmbedded: texts.count, chunksReused: allChunks.count - texts.count,
+                                   seconds: Date().timeIntervalSince(started))
         progress?(IndexProgress(phase: .done, completed: texts.count, total: texts.count))
         return summary
     }

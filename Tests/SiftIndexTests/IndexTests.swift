@@ -79,6 +79,25 @@ import Testing
         #expect(files == ["chunks.4.sqlite", "manifest.json", "vectors.4.f32"])
     }
 
+    @Test func unchangedChunksOfAChangedDocumentKeepTheirVectors() throws {
+        let tmp = TempFolder(), folder = tmp.sub("idx")
+        let index = try buildIndex(at: folder)
+        let kept = Corpus.python.chunks[0]
+        let edited = Corpus.chunk("python.html", 1, "Python is dynamically typed; CPython uses reference counting.")
+        let added = Corpus.chunk("python.html", 2, "Python has a large standard library.")
+        let embedder = FakeEmbedder()
+        let summary = try index.update(upserting: [DocumentUpdate(id: "python.html", title: "Python", contentHash: "p2",
+                                                                  chunks: [kept, edited, added])], embedder: embedder)
+        #expect(embedder.embeddedTexts == [edited.text, added.text])
+        #expect(summary.chunksEmbedded == 2 && summary.chunksReused == 1 && summary.chunks == 8)
+        let texts = [kept, edited, added]
+        let hits = try CollectionIndex.open(at: folder, verify: true)
+            .denseSearch(queryVectors: texts.map { FakeEmbedder.vector(16)($0.text) }, topK: 1)
+        #expect(hits.map { $0.first?.chunkID } == texts.map(\.id))
+        for h in hits { #expect(abs(h[0].score - 1) < 1e-5) }
+        #expect(try index.chunk(id: edited.id)?.text == edited.text)
+    }
+
     @Test func missingAndHalfWrittenIndexes() throws {
         let tmp = TempFolder()
         #expect(throws: IndexError.missingIndex(path: tmp.sub("absent").path)) { try CollectionIndex.open(at: tmp.sub("absent")) }
