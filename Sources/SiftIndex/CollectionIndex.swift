@@ -249,9 +249,10 @@ public final class CollectionIndex: @unchecked Sendable {
         return plan
     }
 
-    /// Replaces (or adds) the given documents and removes `deleting`, embedding only the given documents' chunks,
-    /// then commits a new generation atomically (see the type's documentation).
-    /// The embedder must match the index's model identity and dimension.
+    /// Replaces (or adds) the given documents and removes `deleting`, then commits a new generation atomically
+    /// (see the type's documentation). Only the given documents' chunks are embedded, and of those only the ones
+    /// whose id or text changed. Use `plan(for:)` first to know which documents to read and chunk.
+    /// The embedder must match the index's model identity and dimension. `progress` counts embedded chunks.
     @discardableResult
     public func update(upserting documents: [DocumentUpdate], deleting: [String] = [], embedder: any TextEmbedder,
                        batchSize: Int = 32, progress: (@Sendable (IndexProgress) -> Void)? = nil) throws -> IndexSummary {
