@@ -116,6 +116,28 @@ func offsetsMatch(_ actual: [Range<Int>?], _ expected: [[Int]?]) -> Bool {
         #expect(failures.isEmpty, "\(failures.count) mismatches:\n\(failures.prefix(10).joined(separator: "\n"))")
     }
 
+    @Test func randomUnicodeStringsMatchHuggingFace() throws {
+        struct RandomCase: Decodable {
+            var codepoints: [UInt32]
+            var ids: [Int32]
+            var offsets: [[Int]?]
+        }
+        let tokenizer = try #require(Fixtures.tokenizer, "Models/all-MiniLM-L6-v2 missing: run Scripts/setup")
+        let data = try Data(contentsOf: Fixtures.directory.appendingPathComponent("random.json"))
+        let cases = try JSONDecoder().decode([RandomCase].self, from: data)
+        #expect(cases.count == 250)
+        var failures: [String] = []
+        for item in cases {
+            var view = String.UnicodeScalarView()
+            view.append(contentsOf: item.codepoints.map { Unicode.Scalar($0)! })
+            let encoding = try tokenizer.encode(String(view))
+            if encoding.ids != item.ids || !offsetsMatch(encoding.offsets, item.offsets) {
+                failures.append(item.codepoints.map { String($0, radix: 16) }.joined(separator: " "))
+            }
+        }
+        #expect(failures.isEmpty, "\(failures.count) mismatches, e.g. [\(failures.first ?? "")]")
+    }
+
     @Test func pairsMatchHuggingFace() throws {
         let tokenizer = try #require(Fixtures.tokenizer, "Models/all-MiniLM-L6-v2 missing: run Scripts/setup")
         let golden = try #require(Fixtures.golden)
