@@ -386,9 +386,11 @@ struct ChunkingRun {
     }
 
     /// Start of the previous group's tail to repeat: whole words, at most `room` tokens, never the whole group.
+    /// Prefers the longest tail that starts a line or a sentence, so the overlap reads cleanly; falls back to a word start.
     func overlap(after previous: UnitGroup, room: Int) -> (start: Int?, tokens: Int) {
         guard room > 0, let first = previous.units.first, let last = previous.units.last else { return (nil, 0) }
-        var start: Int?
+        var wordStart: (start: Int, tokens: Int)?
+        var cleanStart: (start: Int, tokens: Int)?
         var total = 0
         var end = last.range.upperBound
         while end > first.range.lowerBound {
@@ -398,11 +400,25 @@ struct ChunkingRun {
             let tokens = contentTokens(text(lo..<end))
             if total + tokens > room { break }
             total += tokens
-            start = lo
+            wordStart = (lo, total)
+            if startsLineOrSentence(lo) { cleanStart = (lo, total) }
             end = lo
             while end > first.range.lowerBound, SentenceSplitter.isSpace(scalars[end - 1]) { end -= 1 }
         }
-        return (start, total)
+        guard let chosen = cleanStart ?? wordStart else { return (nil, 0) }
+        return (chosen.start, chosen.tokens)
+    }
+
+    /// Whether the word at `position` opens a line or follows a sentence terminator.
+    func startsLineOrSentence(_ position: Int) -> Bool {
+        var i = position
+        while i > 0, SentenceSplitter.isSpace(scalars[i - 1]) {
+            if scalars[i - 1] == "\n" { return true }
+            i -= 1
+        }
+        guard i > 0, i < position else { return i == 0 }
+        let previous = scalars[i - 1]
+        return previous == "." || previous == "!" || previous == "?"
     }
 
     // MARK: Emitting

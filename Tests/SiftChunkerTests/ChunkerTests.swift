@@ -10,7 +10,7 @@ import SiftCore
                     counter: counter)
     }
 
-    /// Ten words per sentence: "w0 w1 … w8 end."
+    /// Ten words per sentence: "<tag><s>w0 … <tag><s>w8 End." (a capitalised tag makes them split as sentences).
     func sentences(_ count: Int, tag: String) -> String {
         (0..<count).map { s in (0..<9).map { "\(tag)\(s)w\($0)" }.joined(separator: " ") + " End." }.joined(separator: " ")
     }
@@ -64,7 +64,7 @@ import SiftCore
     }
 
     @Test func longParagraphSplitsAtSentenceBoundaries() throws {
-        let paragraph = sentences(12, tag: "p") // 120 words
+        let paragraph = sentences(12, tag: "P") // 120 words; capitalised so sentences split
         let doc = makeDocument([(.paragraph, paragraph, [], nil)])
         let c = try chunker(max: 42) // 40 words of text: four sentences each
         let chunks = c.chunk(doc)
@@ -136,6 +136,20 @@ import SiftCore
         // No overlap across sections: section T starts at its own heading.
         let t = try #require(chunks.last)
         #expect(t.text.hasPrefix("T\n\n"))
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func overlapPrefersASentenceStart() throws {
+        let doc = makeDocument([(.paragraph, sentences(12, tag: "Q"), ["S"], "s")])
+        // Room for 12 overlap words: the last whole sentence (10 words) is repeated, not a 12-word mid-sentence tail.
+        let c = try chunker(max: 44, overlap: 12, prefix: false)
+        let chunks = c.chunk(doc)
+        #expect(chunks.count >= 3)
+        for (a, b) in zip(chunks, chunks.dropFirst()) {
+            let repeated = doc.text.scalarSlice(b.range.lowerBound..<a.range.upperBound)
+            #expect(repeated.split(separator: " ").count == 10, "overlap: \(repeated)")
+            #expect(b.text.range(of: #"^Q\d+w0 "#, options: .regularExpression) != nil, "starts mid-sentence: \(b.text.prefix(20))")
+        }
         expectChunkInvariants(chunks, of: doc, by: c)
     }
 
