@@ -31,6 +31,8 @@ struct GemmBench: ParsableCommand {
             for (name, n, k) in linearShapes {
                 for th in threadCounts { measureLinear(name: name, rows: t, n: n, k: k, threads: th) }
             }
+            // GELU fused into the kernel vs OpenBLAS followed by the separate Kernels.gelu pass.
+            for th in threadCounts { measureLinear(name: "intermediate+GELU", rows: t, n: 1536, k: 384, threads: th, gelu: true) }
         }
         // Attention per head (S = 200, head dim 32): the operand is packed on every call, so packing is timed.
         for th in threadCounts {
@@ -66,12 +68,13 @@ struct GemmBench: ParsableCommand {
         return best
     }
 
-    func measureLinear(name: String, rows t: Int, n: Int, k: Int, threads: Int) {
+    func measureLinear(name: String, rows t: Int, n: Int, k: Int, threads: Int, gelu: Bool = false) {
         let x = Self.values(t * k, seed: 1), w = Self.values(n * k, seed: 2), bias = Self.values(n, seed: 3)
         var y = [Float](repeating: 0, count: t * n)
         let flop = 2.0 * Double(t * n * k)
-        let fp32 = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .float32)
-        let bf16 = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .bfloat16)
+        let activation: PackedLinear.Activation = gelu ? .gelu : .none
+        let fp32 = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .float32, activation: activation)
+        let bf16 = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .bfloat16, activation: activation)
         let saved = Gemm.threadCount
         defer { Gemm.threadCount = saved }
         x.withUnsafeBufferPointer { xp in
@@ -81,6 +84,7 @@ struct GemmBench: ParsableCommand {
                     Gemm.threadCount = threads
                     let blas = bestTime {
                         Gemm.multiply(transB: true, m: t, n: n, k: k, a: xp, lda: k, b: wp, ldb: k, c: yp, ldc: n)
+                        if gelu { Kernels.gelu(yp, count: t * n) }
                     }
                     Gemm.threadCount = 1
                     let f = bestTime { fp32.apply(xp, rows: t, into: yp, threads: threads) }
