@@ -11,6 +11,7 @@ public struct ChunkerSettings: Sendable, Codable, Hashable {
     /// A section's last chunk shorter than this (content tokens) borrows trailing blocks from the chunk before it.
     public var minTokens: Int
 
+    /// Settings as given; `Chunker.init(settings:counter:)` validates them against the tokenizer.
     public init(maxTokens: Int = 256, overlapTokens: Int = 0, headingPrefix: Bool = true, minTokens: Int = 32) {
         self.maxTokens = maxTokens
         self.overlapTokens = overlapTokens
