@@ -133,8 +133,8 @@ public struct DocumentReader: Sendable {
         return nil
     }
 
-    private func readBody(_ node: Node, markup: XMLMapping.BodyMarkup, drop: RuleSet, into assembler: DocumentAssembler) -> DocumentAssembler {
-        func walk(_ vocabulary: Vocabulary, _ root: Node, _ assembler: DocumentAssembler, drop: RuleSet) -> DocumentAssembler {
+    private func readBody(_ node: Node, markup: XMLMapping.BodyMarkup, drop: BoundRules, into assembler: DocumentAssembler) -> DocumentAssembler {
+        func walk(_ vocabulary: Vocabulary, _ root: Node, _ assembler: DocumentAssembler, drop: BoundRules) -> DocumentAssembler {
             var walker = MarkupWalker(vocabulary: vocabulary, drop: drop, dropPageChrome: false, maxDepth: options.maxDepth, assembler: assembler)
             walker.walk(root)
             return walker.assembler
@@ -154,7 +154,7 @@ public struct DocumentReader: Sendable {
                 let sink = LibXML.DiagnosticSink()
                 if let fragment = LibXML.parseHTML(Array(text.utf8), encoding: "UTF-8", sink: sink), let root = fragment.root {
                     let body = PageOutline.firstElement(named: "body", under: root, maxDepth: 4) ?? root
-                    return walk(.html, body, assembler, drop: dropRules)
+                    return walk(.html, body, assembler, drop: BoundRules(rules: dropRules))
                 }
             }
             result.addBlock(.paragraph, text: text, anchor: nil)
@@ -171,7 +171,7 @@ public struct DocumentReader: Sendable {
         return false
     }
 
-    private func genericXMLDocument(tree: LibXML.Tree, root: Node, id: String, drop: RuleSet) -> Document {
+    private func genericXMLDocument(tree: LibXML.Tree, root: Node, id: String, drop: BoundRules) -> Document {
         var walker = MarkupWalker(vocabulary: .generic, drop: drop, dropPageChrome: false, maxDepth: options.maxDepth,
                                   assembler: DocumentAssembler(maxScalars: options.maxTextLength))
         walker.walk(root)
@@ -203,7 +203,7 @@ struct PageOutline {
     /// True when no main-content element was found and the walk starts at <body> (page header/footer/aside are dropped).
     var contentIsWholeBody: Bool
 
-    init(root: Node, keep: RuleSet, maxDepth: Int) {
+    init(root: Node, keep: BoundRules, maxDepth: Int) {
         var title: String?
         var body: Node?
         var mains: [Node] = [], roleMains: [Node] = [], articles: [Node] = [], kept: [Node] = []

@@ -1,6 +1,8 @@
-// No Foundation here: libxml2 headers pull in the system ICU, whose UErrorCode clashes with Foundation's private ICU copy
-// when both are imported into the same file.
-internal import CLibXML2
+// No Foundation in this module (FoundationEssentials only), and libxml2 imported implementation-only: libxml2's headers
+// include the system ICU, whose UErrorCode clashes with Foundation's private ICU copy in any compilation that sees both.
+// Clients import Foundation, so they must never load CLibXML2; no public type stores a libxml2 type, which is what makes
+// the implementation-only import safe without library evolution.
+@_implementationOnly import CLibXML2
 
 /// libxml2 plumbing: one-time initialisation, parsing with per-thread error capture, tree access. Nothing here is public.
 enum LibXML {

@@ -95,7 +95,7 @@ enum Vocabulary {
 /// Walks a markup subtree without recursion (an explicit work stack, depth-bounded) and feeds blocks to an assembler.
 struct MarkupWalker {
     let vocabulary: Vocabulary
-    let drop: RuleSet
+    let drop: BoundRules
     /// header/footer/aside are boilerplate when the walk starts at <body> (no main content element was found).
     let dropPageChrome: Bool
     let maxDepth: Int
@@ -121,7 +121,7 @@ struct MarkupWalker {
 
     private enum Step { case enter(Node), exit }
 
-    init(vocabulary: Vocabulary, drop: RuleSet, dropPageChrome: Bool, maxDepth: Int, assembler: DocumentAssembler) {
+    init(vocabulary: Vocabulary, drop: BoundRules, dropPageChrome: Bool, maxDepth: Int, assembler: DocumentAssembler) {
         self.vocabulary = vocabulary
         self.drop = drop
         self.dropPageChrome = dropPageChrome

@@ -1,15 +1,14 @@
 /// A simple selector: optional tag, `#id`, `.class`es and `[attr]` / `[attr=value]` conditions, all of which must match.
-struct SimpleSelector: Hashable {
+struct SimpleSelector: Hashable, Sendable {
+    struct AttributeTest: Hashable, Sendable {
+        var name: String
+        var value: String?
+    }
+
     var tag: String?
     var id: String?
     var classes: [String] = []
-    var attributes: [(name: String, value: String?)] = []
-
-    static func == (a: SimpleSelector, b: SimpleSelector) -> Bool {
-        a.tag == b.tag && a.id == b.id && a.classes == b.classes
-            && a.attributes.map(\.name) == b.attributes.map(\.name) && a.attributes.map(\.value) == b.attributes.map(\.value)
-    }
-    func hash(into h: inout Hasher) { h.combine(tag); h.combine(id); h.combine(classes) }
+    var attributes: [AttributeTest] = []
 
     init(parsing rule: String) throws(ReaderError) {
         var chars = Substring(rule.trimmedSpaces)
@@ -42,9 +41,9 @@ struct SimpleSelector: Hashable {
                     if value.count >= 2, let f = value.first, f == "\"" || f == "'", value.last == f {
                         value = String(value.dropFirst().dropLast())
                     }
-                    attributes.append((String(inside[..<eq]).trimmedSpaces.lowercased(), value))
+                    attributes.append(AttributeTest(name: String(inside[..<eq]).trimmedSpaces.lowercased(), value: value))
                 } else {
-                    attributes.append((String(inside).trimmedSpaces.lowercased(), nil))
+                    attributes.append(AttributeTest(name: String(inside).trimmedSpaces.lowercased(), value: nil))
                 }
             default:
                 throw .invalidRule(rule: rule, reason: "unsupported character '\(c)' (use tag, .class, #id, [attr=value], or an XPath starting with '/')")
@@ -59,22 +58,19 @@ struct SimpleSelector: Hashable {
             let have = node.classes
             for c in classes where !have.contains(Substring(c)) { return false }
         }
-        for (attr, value) in attributes {
-            guard let actual = node.attribute(attr) else { return false }
-            if let value, actual != value { return false }
+        for test in attributes {
+            guard let actual = node.attribute(test.name) else { return false }
+            if let value = test.value, actual != value { return false }
         }
         return true
     }
 }
 
-/// A compiled drop or keep list: simple selectors matched per element, XPath rules evaluated once per tree.
-/// `xpathMatches` is filled only in per-parse copies (`bound(to:)`) that never leave the parsing thread, so sharing the
-/// unbound rule set across threads is safe.
-struct RuleSet: @unchecked Sendable {
+/// A compiled drop or keep list: simple selectors matched per element, XPath rules evaluated once per tree (`bound(to:)`).
+/// Holds no libxml2 type, so the public `DocumentReader` that stores it has a layout clients can compute without libxml2.
+struct RuleSet: Sendable {
     var selectors: [SimpleSelector] = []
     var xpaths: [String] = []
-    /// Nodes selected by the XPath rules for the current tree.
-    var xpathMatches: Set<Node> = []
 
     init(_ rules: [String]) throws(ReaderError) {
         for rule in rules {
@@ -87,20 +83,28 @@ struct RuleSet: @unchecked Sendable {
         }
     }
 
-    var isEmpty: Bool { selectors.isEmpty && xpaths.isEmpty }
-
-    /// Evaluates the XPath rules against `tree`.
-    func bound(to tree: LibXML.Tree, namespaces: [String: String] = [:]) throws(ReaderError) -> RuleSet {
-        guard !xpaths.isEmpty else { return self }
-        var copy = self
+    /// The rules with their XPath expressions evaluated against `tree`.
+    func bound(to tree: LibXML.Tree, namespaces: [String: String] = [:]) throws(ReaderError) -> BoundRules {
+        var bound = BoundRules(rules: self)
         let evaluator = XPathEvaluator(tree: tree, namespaces: namespaces)
-        for expression in xpaths { copy.xpathMatches.formUnion(try evaluator.nodes(expression)) }
-        return copy
+        for expression in xpaths { bound.xpathMatches.formUnion(try evaluator.nodes(expression)) }
+        return bound
     }
+}
+
+/// A rule set for one parsed tree; lives only while that tree does.
+struct BoundRules {
+    let rules: RuleSet
+    /// Nodes selected by the XPath rules.
+    var xpathMatches: Set<Node> = []
+
+    init(rules: RuleSet) { self.rules = rules }
+
+    var isEmpty: Bool { rules.selectors.isEmpty && rules.xpaths.isEmpty }
 
     func matches(_ node: Node, name: String) -> Bool {
         if !xpathMatches.isEmpty, xpathMatches.contains(node) { return true }
-        for s in selectors where s.matches(node, name: name) { return true }
+        for s in rules.selectors where s.matches(node, name: name) { return true }
         return false
     }
 }
