@@ -129,12 +129,47 @@ public enum Kernels {
 
     @inline(__always)
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ width: Int) {
-        var maxValue = -Float.infinity
-        for i in 0..<width { maxValue = max(maxValue, row[i]) }
-        var sum: Float = 0
-        for i in 0..<width { let e = Foundation.exp(row[i] - maxValue); row[i] = e; sum += e }
-        let inv = 1 / sum
-        for i in 0..<width { row[i] *= inv }
+        // Four running maxima: the comparison chain is latency-bound otherwise.
+        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
+        var i = 0
+        while i + 4 <= width {
+            m0 = row[i] > m0 ? row[i] : m0
+            m1 = row[i + 1] > m1 ? row[i + 1] : m1
+            m2 = row[i + 2] > m2 ? row[i + 2] : m2
+            m3 = row[i + 3] > m3 ? row[i + 3] : m3
+            i += 4
+        }
+        while i < width { m0 = row[i] > m0 ? row[i] : m0; i += 1 }
+        let maxValue = Swift.max(Swift.max(m0, m1), Swift.max(m2, m3))
+        for j in 0..<width { row[j] = expApproximation(row[j] - maxValue) }
+        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        i = 0
+        while i + 4 <= width { s0 += row[i]; s1 += row[i + 1]; s2 += row[i + 2]; s3 += row[i + 3]; i += 4 }
+        while i < width { s0 += row[i]; i += 1 }
+        let inv = 1 / ((s0 + s1) + (s2 + s3))
+        for j in 0..<width { row[j] *= inv }
+    }
+
+    /// e^x for x ≤ 0 (softmax after subtracting the maximum), ~1 ulp: Cephes' expf polynomial with
+    /// the exponent split off by magic-number rounding, branch-free so LLVM vectorises the loop
+    /// (the libm call was the hottest part of attention). Inputs below -87 give ~1e-38, not 0.
+    @inline(__always)
+    static func expApproximation(_ input: Float) -> Float {
+        let x = Swift.max(input, -87)
+        let magic: Float = 12_582_912  // 1.5·2²³: adding it rounds to an integer held in the low mantissa bits
+        let shifted = x * 1.44269504088896341 + magic
+        let n = shifted - magic
+        let r = (x - n * 0.693359375) - n * -2.12194440e-4
+        var p: Float = 1.9875691500e-4
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        let er = p * r * r + r + 1
+        // 2ⁿ from n's integer bits: (n + 127) << 23.
+        let exponentBits = (shifted.bitPattern &- magic.bitPattern &+ 127) &<< 23
+        return er * Float(bitPattern: exponentBits)
     }
 
     /// Scaled dot-product self-attention for a packed batch of sequences (no padding rows).

@@ -84,6 +84,15 @@ import Testing
             x += 0.0005
         }
         #expect(worst <= 5e-7, "erf max abs error \(worst)")
+        // exp for softmax (x ≤ 0): relative error of a few float ulps.
+        var worstRelative: Double = 0
+        x = -87
+        while x <= 0 {
+            let exact = exp(Double(x))
+            worstRelative = max(worstRelative, abs(Double(Kernels.expApproximation(x)) - exact) / exact)
+            x += 0.001
+        }
+        #expect(worstRelative <= 3e-7, "exp max relative error \(worstRelative)")
         let values = Self.values(37, seed: 15, scale: 4)
         var a = values, b = [0, 0, 0] + values
         a.withUnsafeMutableBufferPointer { Kernels.gelu($0, count: 37) }
