@@ -98,7 +98,8 @@ struct Node: Hashable {
     /// Local name, lowercased (HTML names are already lowercase; DocBook names are too).
     var name: String {
         guard let name = ptr.pointee.name else { return "" }
-        return String(cString: name).lowercased()
+        let text = String(cString: name)
+        return text.utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) ? text.lowercased() : text
     }
 
     var namespaceURI: String? { ptr.pointee.ns?.pointee.href.map { String(cString: $0) } }

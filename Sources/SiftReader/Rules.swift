@@ -51,13 +51,11 @@ struct SimpleSelector: Hashable, Sendable {
         }
     }
 
-    func matches(_ node: Node, name: String) -> Bool {
+    /// `nodeID` and `nodeClasses` are the element's id and classes, read once per element by the caller.
+    func matches(_ node: Node, name: String, nodeID: String?, nodeClasses: [Substring]) -> Bool {
         if let tag, tag != name { return false }
-        if let id, node.attribute("id") != id { return false }
-        if !classes.isEmpty {
-            let have = node.classes
-            for c in classes where !have.contains(Substring(c)) { return false }
-        }
+        if let id, nodeID != id { return false }
+        for c in classes where !nodeClasses.contains(Substring(c)) { return false }
         for test in attributes {
             guard let actual = node.attribute(test.name) else { return false }
             if let value = test.value, actual != value { return false }
@@ -98,13 +96,23 @@ struct BoundRules {
     /// Nodes selected by the XPath rules.
     var xpathMatches: Set<Node> = []
 
-    init(rules: RuleSet) { self.rules = rules }
+    private let needsID: Bool
+    private let needsClasses: Bool
+
+    init(rules: RuleSet) {
+        self.rules = rules
+        needsID = rules.selectors.contains { $0.id != nil }
+        needsClasses = rules.selectors.contains { !$0.classes.isEmpty }
+    }
 
     var isEmpty: Bool { rules.selectors.isEmpty && rules.xpaths.isEmpty }
 
     func matches(_ node: Node, name: String) -> Bool {
         if !xpathMatches.isEmpty, xpathMatches.contains(node) { return true }
-        for s in rules.selectors where s.matches(node, name: name) { return true }
+        guard !rules.selectors.isEmpty else { return false }
+        let id = needsID ? node.attribute("id") : nil
+        let classes = needsClasses ? node.classes : []
+        for s in rules.selectors where s.matches(node, name: name, nodeID: id, nodeClasses: classes) { return true }
         return false
     }
 }
