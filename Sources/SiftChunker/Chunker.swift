@@ -350,9 +350,26 @@ struct ChunkingRun {
                 pending.append(unit)
                 continue
             }
-            // Close the group; trailing headings move on with the content they introduce.
+            // Close the group; trailing headings move on with the content they introduce, and so does a
+            // lead-in ("Equivalent to:") before a code block, table or list when both fit the next chunk.
             var trailing: [Unit] = []
             while let last = current.units.last, last.isHeading { trailing.insert(current.removeLast(), at: 0) }
+            if trailing.isEmpty, let last = current.units.last, isLeadIn(last, before: unit) {
+                let room = budget - overlap
+                if current.units.dropLast().contains(where: { !$0.isHeading }), last.tokens + unit.tokens <= room {
+                    trailing.append(current.removeLast())
+                } else if last.level == .block {
+                    // Only the block's last sentence leads in: split it off.
+                    let sentences = SentenceSplitter.ranges(in: scalars, within: last.range).map {
+                        Unit(range: $0, tokens: contentTokens(text($0)), level: .sentence, kind: last.kind, block: last.block)
+                    }
+                    if sentences.count > 1, let leadIn = sentences.last, leadIn.tokens + unit.tokens <= room {
+                        _ = current.removeLast()
+                        for sentence in sentences.dropLast() { current.append(sentence) }
+                        trailing.append(leadIn)
+                    }
+                }
+            }
             groups.append(current)
             current = UnitGroup()
             for heading in trailing { current.append(heading) }
@@ -360,6 +377,14 @@ struct ChunkingRun {
         }
         if !current.isEmpty { groups.append(current) }
         return groups
+    }
+
+    /// A prose unit ending in ":" that introduces the code, table or list item that follows it.
+    func isLeadIn(_ unit: Unit, before next: Unit) -> Bool {
+        guard !Self.isLineBased(unit.kind), unit.level <= .sentence,
+              Self.isLineBased(next.kind) || next.kind == .listItem, next.block != unit.block,
+              let lastScalar = scalars[unit.range].last else { return false }
+        return lastScalar == ":"
     }
 
     /// Moves trailing units from the second-to-last group into a last group shorter than `minTokens`.

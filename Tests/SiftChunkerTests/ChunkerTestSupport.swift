@@ -113,7 +113,7 @@ func randomDocument(seed: UInt64, blockCount: Int) -> Document {
         let n = Int.random(in: 1...25, using: &rng)
         var parts = (0..<n).map { _ in words.randomElement(using: &rng)! }
         parts[0] = parts[0].prefix(1).uppercased() + parts[0].dropFirst()
-        return parts.joined(separator: " ") + [".", "!", "?", ""].randomElement(using: &rng)!
+        return parts.joined(separator: " ") + [".", "!", "?", "", ":"].randomElement(using: &rng)!
     }
     var blocks: [(BlockKind, String, [String], String?)] = []
     var path: [String] = []

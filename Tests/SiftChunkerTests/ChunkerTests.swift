@@ -180,6 +180,18 @@ import SiftCore
         expectChunkInvariants(chunks, of: doc, by: c)
     }
 
+    @Test func leadInSentenceStaysWithItsCodeBlock() throws {
+        let doc = makeDocument([
+            (.paragraph, sentences(3, tag: "A") + " Run it like this:", ["S"], "s"),
+            (.code, "make build\nmake test", ["S"], "s"),
+        ])
+        // 34 words of prose, then 4 words of code; a budget of 36 words cannot hold both.
+        let c = try chunker(max: 38, prefix: false)
+        let chunks = c.chunk(doc)
+        #expect(chunks.map(\.text) == [sentences(3, tag: "A"), "Run it like this:\n\nmake build\nmake test"])
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
     @Test func emptyBlocksAndEmptyDocumentsGiveNoEmptyChunks() throws {
         let c = try chunker()
         #expect(c.chunk(makeDocument([])).isEmpty)
