@@ -21,6 +21,8 @@ struct ReaderBench: ParsableCommand {
     var repeats: Int = 1
     @Option(help: "Failures to list.")
     var showFailures: Int = 10
+    @Option(help: "Instead of timing, print the blocks of this file (path relative to --root) to inspect extraction.")
+    var dump: String?
 
     func validate() throws {
         guard ReaderOptions.preset(named: preset) != nil else { throw ValidationError("unknown preset '\(preset)' (default, sphinx, postgres, sqlite)") }
@@ -34,6 +36,17 @@ struct ReaderBench: ParsableCommand {
         if let exclude { source.exclude = exclude.split(separator: ",").map(String.init) }
 
         // Wall time and process CPU time (the machine may be shared: CPU seconds show the reader's own cost).
+        if let dump {
+            for doc in try reader.read(fileAt: URL(fileURLWithPath: root).appendingPathComponent(dump), id: dump) {
+                print("\(doc.id) | \(doc.title) | lang \(doc.language ?? "-") | \(doc.blocks.count) blocks")
+                for block in doc.blocks {
+                    let text = block.text.count > 200 ? String(block.text.prefix(200)) + "…" : block.text
+                    print("[\(block.kind.rawValue)] #\(block.anchor ?? "-") \(block.headingPath.joined(separator: " > "))\n    \(text.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\n    "))")
+                }
+            }
+            return
+        }
+
         var best = Double.infinity, bestCPU = Double.infinity
         var result: CollectionReadResult?
         for _ in 0..<repeats {

@@ -64,7 +64,8 @@ public struct DocumentReader: Sendable {
         let page = PageOutline(root: root, keep: keep, maxDepth: options.maxDepth)
 
         var walker = MarkupWalker(vocabulary: .html, drop: drop, dropPageChrome: page.contentIsWholeBody,
-                                  maxDepth: options.maxDepth, assembler: DocumentAssembler(maxScalars: options.maxTextLength))
+                                  maxDepth: options.maxDepth, ignoredAnchorPrefixes: options.ignoredAnchorPrefixes,
+                                  assembler: DocumentAssembler(maxScalars: options.maxTextLength))
         for contentRoot in page.contentRoots { walker.walk(contentRoot) }
         let assembler = walker.assembler
         let title = page.title ?? assembler.firstHeading ?? Self.fileName(id)
@@ -135,7 +136,8 @@ public struct DocumentReader: Sendable {
 
     private func readBody(_ node: Node, markup: XMLMapping.BodyMarkup, drop: BoundRules, into assembler: DocumentAssembler) -> DocumentAssembler {
         func walk(_ vocabulary: Vocabulary, _ root: Node, _ assembler: DocumentAssembler, drop: BoundRules) -> DocumentAssembler {
-            var walker = MarkupWalker(vocabulary: vocabulary, drop: drop, dropPageChrome: false, maxDepth: options.maxDepth, assembler: assembler)
+            var walker = MarkupWalker(vocabulary: vocabulary, drop: drop, dropPageChrome: false, maxDepth: options.maxDepth,
+                                      ignoredAnchorPrefixes: options.ignoredAnchorPrefixes, assembler: assembler)
             walker.walk(root)
             return walker.assembler
         }
@@ -173,7 +175,7 @@ public struct DocumentReader: Sendable {
 
     private func genericXMLDocument(tree: LibXML.Tree, root: Node, id: String, drop: BoundRules) -> Document {
         var walker = MarkupWalker(vocabulary: .generic, drop: drop, dropPageChrome: false, maxDepth: options.maxDepth,
-                                  assembler: DocumentAssembler(maxScalars: options.maxTextLength))
+                                  ignoredAnchorPrefixes: options.ignoredAnchorPrefixes, assembler: DocumentAssembler(maxScalars: options.maxTextLength))
         walker.walk(root)
         let titleNode = PageOutline.firstElement(where: { ["title", "name", "heading", "headline", "subject", "label"].contains($0) },
                                                  under: root, maxDepth: options.maxDepth)

@@ -99,6 +99,8 @@ struct MarkupWalker {
     /// header/footer/aside are boilerplate when the walk starts at <body> (no main content element was found).
     let dropPageChrome: Bool
     let maxDepth: Int
+    /// Anchors starting with these are generated link targets (Sphinx "index-3"), not section names.
+    let ignoredAnchorPrefixes: [String]
     var assembler: DocumentAssembler
     /// Set when some subtree was cut off by `maxDepth`.
     private(set) var depthTruncated = false
@@ -121,8 +123,10 @@ struct MarkupWalker {
 
     private enum Step { case enter(Node), exit }
 
-    init(vocabulary: Vocabulary, drop: BoundRules, dropPageChrome: Bool, maxDepth: Int, assembler: DocumentAssembler) {
+    init(vocabulary: Vocabulary, drop: BoundRules, dropPageChrome: Bool, maxDepth: Int, ignoredAnchorPrefixes: [String] = [],
+         assembler: DocumentAssembler) {
         self.vocabulary = vocabulary
+        self.ignoredAnchorPrefixes = ignoredAnchorPrefixes
         self.drop = drop
         self.dropPageChrome = dropPageChrome
         self.maxDepth = maxDepth
@@ -150,7 +154,7 @@ struct MarkupWalker {
                 let name = node.name
                 if isDropped(node, name: name) { continue }
                 if frames.count > maxDepth { depthTruncated = true; continue }
-                let ownAnchor = Self.anchorAttribute(of: node, name: name)
+                let ownAnchor = anchorAttribute(of: node, name: name)
                 switch vocabulary.role(of: node, name: name) {
                 case .skip:
                     continue
@@ -300,16 +304,17 @@ struct MarkupWalker {
         var work = root.children.reversed().map { ($0, 1) }
         while let (node, depth) = work.popLast() {
             guard node.isElement, depth <= 8 else { continue }
-            if let a = Self.anchorAttribute(of: node, name: node.name) { return a }
+            if let a = anchorAttribute(of: node, name: node.name) { return a }
             work.append(contentsOf: node.children.reversed().map { ($0, depth + 1) })
         }
         return nil
     }
 
-    /// `id` (or `xml:id`), or `name` on an `<a>`.
-    static func anchorAttribute(of node: Node, name: String) -> String? {
+    /// `id` (or `xml:id`), or `name` on an `<a>`; generated ids with an ignored prefix do not count.
+    func anchorAttribute(of node: Node, name: String) -> String? {
         let value = node.attribute("id") ?? node.attribute("xml:id") ?? (name == "a" ? node.attribute("name") : nil)
         guard let value, !value.isEmpty else { return nil }
+        if ignoredAnchorPrefixes.contains(where: { value.hasPrefix($0) }) { return nil }
         return value
     }
 

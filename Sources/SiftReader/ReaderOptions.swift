@@ -25,15 +25,19 @@ public struct ReaderOptions: Sendable, Codable, Hashable {
     public var keep: [String]
     /// How XML files map to documents; nil picks RSS/Atom/DocBook by the root element, else one generic document per file.
     public var xmlMapping: XMLMapping?
+    /// ids starting with one of these are generated link targets (Sphinx `index-3`), not used as block anchors, so blocks
+    /// keep the enclosing section's anchor.
+    public var ignoredAnchorPrefixes: [String]
 
     public init(maxFileSize: Int = 20 << 20, maxDepth: Int = 512, maxTextLength: Int = 4_000_000,
-                drop: [String] = [], keep: [String] = [], xmlMapping: XMLMapping? = nil) {
+                drop: [String] = [], keep: [String] = [], xmlMapping: XMLMapping? = nil, ignoredAnchorPrefixes: [String] = []) {
         self.maxFileSize = maxFileSize
         self.maxDepth = maxDepth
         self.maxTextLength = maxTextLength
         self.drop = drop
         self.keep = keep
         self.xmlMapping = xmlMapping
+        self.ignoredAnchorPrefixes = ignoredAnchorPrefixes
     }
 
     public init(from decoder: any Decoder) throws {
@@ -45,17 +49,20 @@ public struct ReaderOptions: Sendable, Codable, Hashable {
             maxTextLength: try c.decodeIfPresent(Int.self, forKey: .maxTextLength) ?? d.maxTextLength,
             drop: try c.decodeIfPresent([String].self, forKey: .drop) ?? d.drop,
             keep: try c.decodeIfPresent([String].self, forKey: .keep) ?? d.keep,
-            xmlMapping: try c.decodeIfPresent(XMLMapping.self, forKey: .xmlMapping))
+            xmlMapping: try c.decodeIfPresent(XMLMapping.self, forKey: .xmlMapping),
+            ignoredAnchorPrefixes: try c.decodeIfPresent([String].self, forKey: .ignoredAnchorPrefixes) ?? d.ignoredAnchorPrefixes)
     }
 
     /// Sphinx-generated documentation (docs.python.org): reads div.body, drops sidebars, relbars, footers and "¶" permalinks.
     public static let sphinx = ReaderOptions(
         drop: [".sphinxsidebar", ".related", ".footer", "div[role=navigation]", "a.headerlink", ".clearer", "#searchbox"],
-        keep: ["div[role=main]", "div.body"])
+        keep: ["div[role=main]", "div.body"],
+        ignoredAnchorPrefixes: ["index-"])
 
     /// PostgreSQL's DocBook-generated HTML: drops the Prev/Up/Next navigation tables and index-term anchors.
     public static let postgres = ReaderOptions(
-        drop: [".navheader", ".navfooter", "a.indexterm", ".toc"])
+        drop: [".navheader", ".navfooter", "a.indexterm", ".toc"],
+        ignoredAnchorPrefixes: ["id-"])
 
     /// SQLite's documentation pages: drops the logo/menu/search header, tables of contents, syntax-diagram images and the
     /// "last modified" line.
