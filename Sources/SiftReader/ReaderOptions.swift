@@ -61,8 +61,7 @@ public struct ReaderOptions: Sendable, Codable, Hashable {
 
     /// PostgreSQL's DocBook-generated HTML: drops the Prev/Up/Next navigation tables and index-term anchors.
     public static let postgres = ReaderOptions(
-        drop: [".navheader", ".navfooter", "a.indexterm", ".toc"],
-        ignoredAnchorPrefixes: ["id-"])
+        drop: [".navheader", ".navfooter", "a.indexterm", ".toc"])
 
     /// SQLite's documentation pages: drops the logo/menu/search header, tables of contents, syntax-diagram images and the
     /// "last modified" line.
