@@ -55,10 +55,13 @@ import SiftTestSupport
         print("cross-encoder parity over \(doc.pairs.count) pairs: worst abs diff \(worst)")
     }
 
+    static let pythonCheckpoint = TestPaths.generatedFixtures.appendingPathComponent("random-cross-encoder/model.safetensors")
+
     /// When the Python script has been run, its checkpoint and ours are bit-identical.
-    @Test func prngMatchesPythonCheckpoint() throws {
-        let python = TestPaths.generatedFixtures.appendingPathComponent("random-cross-encoder/model.safetensors")
-        guard FileManager.default.fileExists(atPath: python.path) else { return }  // optional: needs the script's output
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: pythonCheckpoint.path),
+                   "needs Tests/Fixtures/generated/random-cross-encoder (run Scripts/fixtures/make_model_fixtures.py checkpoint)"))
+    func prngMatchesPythonCheckpoint() throws {
+        let python = Self.pythonCheckpoint
         let ours = try SafetensorsFile(url: Self.checkpoint.get().appendingPathComponent("model.safetensors"))
         let theirs = try SafetensorsFile(url: python)
         for name in ["bert.embeddings.LayerNorm.weight", "bert.encoder.layer.3.attention.self.key.bias", "classifier.weight"] {
