@@ -19,7 +19,7 @@ public enum EvalRunner {
                             progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> EvalReport {
         let dataset: BEIRDataset
         do { dataset = try BEIRDataset.load(folder: folder, split: split, validation: .lenient) } catch {
-            throw PipelineError.badInput(file: folder.path, line: nil, message: "\(error)")
+            throw PipelineError.stageFailed(stage: "BEIR", message: "\(error)")
         }
         let tools = try ModelTools(modelFolder: modelFolder, batchSize: batchSize)
         var corpusVectors: [[Float]] = []
@@ -64,8 +64,9 @@ public enum EvalRunner {
     public static func labels(runner: PipelineRunner, labelsFile: URL, metrics: [Metric] = Metric.standard,
                               progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> EvalReport {
         let labels: LabeledQuestionSet
+        // EvalError messages already name the file and line.
         do { labels = try LabeledQuestionSet.load(labelsFile) } catch {
-            throw PipelineError.badInput(file: labelsFile.path, line: nil, message: "\(error)")
+            throw PipelineError.stageFailed(stage: "labels", message: "\(error)")
         }
         var runs: [StageRun] = []
         for (name, base) in stages(for: runner.config) {
