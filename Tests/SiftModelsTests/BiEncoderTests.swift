@@ -96,6 +96,30 @@ import SiftTestSupport
     }
 }
 
+@Suite struct BertEncoderTests {
+    /// Padded hidden states: real rows equal the packed ones, padding rows are zero; mean pooling
+    /// of the padded rows (masked) equals `pooled`. Bad ids and over-long inputs throw.
+    @Test func paddedOutputAndInputValidation() throws {
+        let folder = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let config = try BertConfiguration.load(from: folder.appendingPathComponent("config.json"))
+        let encoder = try BertEncoder(configuration: config, weightsFile: folder.appendingPathComponent("model.safetensors"))
+        let batch = [TokenSequence(ids: [101, 7592, 2088, 102]), TokenSequence(ids: [101, 102])]
+        let (states, maxLength) = try encoder.hiddenStates(batch)
+        let h = config.hiddenSize
+        #expect(maxLength == 4 && states.count == 2 * 4 * h)
+        #expect(states[((1 * 4) + 2) * h ..< (2 * 4) * h].allSatisfy { $0 == 0 })
+        let pooled = try encoder.pooled(batch, mode: .mean)
+        for j in 0..<h {
+            let mean0 = (0..<4).reduce(Float(0)) { $0 + states[$1 * h + j] } / 4
+            let mean1 = (0..<2).reduce(Float(0)) { $0 + states[(4 + $1) * h + j] } / 2
+            #expect(abs(pooled[j] - mean0) < 1e-5 && abs(pooled[h + j] - mean1) < 1e-5)
+        }
+        #expect(throws: ModelError.self) { try encoder.pooled([TokenSequence(ids: [101, 40000, 102])], mode: .mean) }
+        #expect(throws: ModelError.self) { try encoder.pooled([TokenSequence(ids: [101, 102], tokenTypeIDs: [0, 5])], mode: .mean) }
+        #expect(throws: ModelError.self) { try encoder.pooled([TokenSequence(ids: [Int32](repeating: 100, count: 513))], mode: .mean) }
+    }
+}
+
 extension Array {
     /// A fixed permutation (LCG-driven Fisher–Yates), so tests are reproducible.
     func shuffledDeterministically() -> [Element] {
