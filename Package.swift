@@ -65,7 +65,7 @@ let package = Package(
         .testTarget(name: "SiftKernelsTests", dependencies: ["SiftKernels", "SiftTestSupport"]),
         .testTarget(name: "SiftModelsTests", dependencies: ["SiftModels", "SiftTestSupport"]),
         .testTarget(name: "SiftIndexTests", dependencies: ["SiftIndex", "SiftTestSupport"]),
-        .testTarget(name: "SiftEvalTests", dependencies: ["SiftEval", "SiftTestSupport"]),
+        .testTarget(name: "SiftEvalTests", dependencies: ["SiftEval", "SiftIndex", "SiftModels", "SiftTestSupport"]),
         .testTarget(name: "SiftPipelineTests", dependencies: ["SiftPipeline", "SiftTestSupport"]),
         .testTarget(name: "SiftCLITests", dependencies: ["SiftTestSupport"]),
     ],
