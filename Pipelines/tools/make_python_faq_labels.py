@@ -3,7 +3,8 @@
 
 A FAQ entry is a leaf <section> (one with no nested section) in faq/*.html; its heading is the question and
 the section itself (`faq/page.html#section-id`) is the relevant answer. The pipeline drops these headings from
-the indexed text, so retrieval must find the answer from its body.
+the indexed text, so retrieval must find the answer from its body. A section with nothing but its heading
+(e.g. gui.html#general-gui-questions, a category with no entries of its own) has no answer and is skipped.
 
     python3 Pipelines/tools/make_python_faq_labels.py [/usr/share/doc/python3.11/html]
 """
@@ -16,7 +17,7 @@ import sys
 class LeafSections(html.parser.HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.stack = []          # open sections: [id, has_child_section, heading_text or None]
+        self.stack = []          # open sections: [id, has_child_section, heading_text or None, has_body_text]
         self.heading = None      # collecting text of the current section's first heading
         self.skip = 0            # inside a headerlink anchor ("¶")
         self.entries = []
@@ -26,7 +27,7 @@ class LeafSections(html.parser.HTMLParser):
         if tag == "section":
             if self.stack:
                 self.stack[-1][1] = True
-            self.stack.append([attrs.get("id"), False, None])
+            self.stack.append([attrs.get("id"), False, None, False])
         elif tag in ("h2", "h3", "h4") and self.stack and self.stack[-1][2] is None:
             self.heading = []
         elif tag == "a" and "headerlink" in (attrs.get("class") or ""):
@@ -34,8 +35,8 @@ class LeafSections(html.parser.HTMLParser):
 
     def handle_endtag(self, tag):
         if tag == "section" and self.stack:
-            section_id, has_child, heading = self.stack.pop()
-            if not has_child and section_id and heading:
+            section_id, has_child, heading, has_body = self.stack.pop()
+            if not has_child and section_id and heading and has_body:
                 self.entries.append((section_id, heading))
         elif tag in ("h2", "h3", "h4") and self.heading is not None:
             self.stack[-1][2] = " ".join("".join(self.heading).split())
@@ -44,8 +45,11 @@ class LeafSections(html.parser.HTMLParser):
             self.skip -= 1
 
     def handle_data(self, data):
-        if self.heading is not None and not self.skip:
-            self.heading.append(data)
+        if self.heading is not None:
+            if not self.skip:
+                self.heading.append(data)
+        elif self.stack and data.strip():
+            self.stack[-1][3] = True
 
 
 def main():

@@ -3,7 +3,7 @@ import SiftCore
 /// Cuts documents into passages that fit the model, keeping provenance (anchor, heading path, scalar range).
 ///
 /// Splitting uses the largest unit that fits the budget: a section (consecutive blocks sharing a heading
-/// path) → its blocks → sentences (lines for code and tables) → words → runs of scalars (only for a single
+/// path, and with `splitOnAnchor` also an anchor) → its blocks → sentences (lines for code and tables) → words → runs of scalars (only for a single
 /// word longer than the budget). Units are packed greedily in reading order, so short neighbours share a
 /// chunk; a heading never ends a chunk while content follows it in the section, and a section's last chunk
 /// shorter than `minTokens` borrows trailing units from the chunk before it.
@@ -75,11 +75,15 @@ struct UnitGroup {
     mutating func removeLast() -> Unit { let u = units.removeLast(); tokens -= u.tokens; return u }
 }
 
-/// Blocks sharing a heading path (a leading run of headings joins the content that follows it).
+/// Blocks sharing a heading path, and with `splitOnAnchor` an anchor (a leading run of headings joins the
+/// content that follows it, whatever its anchors).
 struct Section {
     var blocks: [Int] = []
     var headingPath: [String] = []
     var hasContent = false
+    /// The first content block's anchor: with `splitOnAnchor` every chunk of the section links there, even one
+    /// that opens with a parent heading carrying its own anchor (the content is what answers a question).
+    var contentAnchor: String?
 }
 
 /// One `chunk(_:)` call: the document's scalars, its kept blocks and the chunks emitted so far.
@@ -137,8 +141,9 @@ struct ChunkingRun {
         var current = Section()
         for (index, entry) in blocks.enumerated() {
             let isHeading = entry.block.kind == .heading
+            let anchorChanges = settings.splitOnAnchor && entry.block.anchor != current.contentAnchor
             let startsNew = !current.blocks.isEmpty && current.hasContent
-                && (isHeading || entry.block.headingPath != current.headingPath)
+                && (isHeading || entry.block.headingPath != current.headingPath || anchorChanges)
             if startsNew {
                 result.append(current)
                 current = Section()
@@ -146,7 +151,10 @@ struct ChunkingRun {
             current.blocks.append(index)
             // A run of headings takes the path of the content it introduces.
             if !current.hasContent { current.headingPath = entry.block.headingPath }
-            if !isHeading { current.hasContent = true }
+            if !isHeading, !current.hasContent {
+                current.hasContent = true
+                current.contentAnchor = entry.block.anchor
+            }
         }
         if !current.blocks.isEmpty { result.append(current) }
         return result
@@ -503,7 +511,7 @@ struct ChunkingRun {
         output.append(Chunk(
             id: StableHash.hex(StableHash.fnv1a64(identity)),
             documentID: document.id,
-            anchor: blocks[startBlock].block.anchor,
+            anchor: settings.splitOnAnchor && section.hasContent ? section.contentAnchor : blocks[startBlock].block.anchor,
             headingPath: section.headingPath,
             range: range,
             text: chunkText,

@@ -1,5 +1,5 @@
 /// How documents are cut into chunks. Decoded from the `chunker:` section of a pipeline file
-/// (keys `max_tokens`, `overlap_tokens`, `heading_prefix`, `min_tokens`; absent keys take the defaults).
+/// (keys `max_tokens`, `overlap_tokens`, `heading_prefix`, `min_tokens`, `split_on_anchor`; absent keys take the defaults).
 public struct ChunkerSettings: Sendable, Codable, Hashable {
     /// Budget per chunk in model tokens, special tokens ([CLS], [SEP]) and heading prefix included.
     /// 256 matches all-MiniLM-L6-v2's `max_seq_length`.
@@ -10,13 +10,19 @@ public struct ChunkerSettings: Sendable, Codable, Hashable {
     public var headingPrefix: Bool
     /// A section's last chunk shorter than this (content tokens) borrows trailing blocks from the chunk before it.
     public var minTokens: Int
+    /// Start a new section wherever the anchor changes between consecutive blocks, so every anchored part of a
+    /// page gets chunks carrying its own anchor, even when neighbours share a heading path (e.g. FAQ entries whose
+    /// question headings were dropped). Off by default: then only headings and heading paths separate sections.
+    public var splitOnAnchor: Bool
 
     /// Settings as given; `Chunker.init(settings:counter:)` validates them against the tokenizer.
-    public init(maxTokens: Int = 256, overlapTokens: Int = 0, headingPrefix: Bool = true, minTokens: Int = 32) {
+    public init(maxTokens: Int = 256, overlapTokens: Int = 0, headingPrefix: Bool = true, minTokens: Int = 32,
+                splitOnAnchor: Bool = false) {
         self.maxTokens = maxTokens
         self.overlapTokens = overlapTokens
         self.headingPrefix = headingPrefix
         self.minTokens = minTokens
+        self.splitOnAnchor = splitOnAnchor
     }
 
     /// Bumped whenever the chunking algorithm changes what it emits for the same settings,
@@ -28,6 +34,8 @@ public struct ChunkerSettings: Sendable, Codable, Hashable {
     public var fingerprint: String {
         let canonical = "chunker-v\(Self.algorithmVersion);max_tokens=\(maxTokens);overlap_tokens=\(overlapTokens);"
             + "heading_prefix=\(headingPrefix);min_tokens=\(minTokens)"
+            // Only when set, so indexes built before the option existed keep their fingerprint.
+            + (splitOnAnchor ? ";split_on_anchor=true" : "")
         return StableHash.hex(StableHash.fnv1a64(canonical))
     }
 
@@ -36,6 +44,7 @@ public struct ChunkerSettings: Sendable, Codable, Hashable {
         case overlapTokens = "overlap_tokens"
         case headingPrefix = "heading_prefix"
         case minTokens = "min_tokens"
+        case splitOnAnchor = "split_on_anchor"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -45,6 +54,7 @@ public struct ChunkerSettings: Sendable, Codable, Hashable {
         overlapTokens = try container.decodeIfPresent(Int.self, forKey: .overlapTokens) ?? defaults.overlapTokens
         headingPrefix = try container.decodeIfPresent(Bool.self, forKey: .headingPrefix) ?? defaults.headingPrefix
         minTokens = try container.decodeIfPresent(Int.self, forKey: .minTokens) ?? defaults.minTokens
+        splitOnAnchor = try container.decodeIfPresent(Bool.self, forKey: .splitOnAnchor) ?? defaults.splitOnAnchor
     }
 }
 

@@ -108,13 +108,15 @@ public enum AnswerFormatter {
         let budget = max(0, width - sentence.count) / 2
         let before = collapse(text.scalarSlice(start..<highlight.lowerBound))
         let after = collapse(text.scalarSlice(highlight.upperBound..<total))
-        let lead = before.count > budget ? "…" + before.suffix(budget) : before
-        let tail = after.count > budget ? after.prefix(budget) + "…" : after
+        // Cut context at word boundaries so the snippet never opens or ends with a broken word.
+        let lead = before.count > budget ? "…" + wordsSuffix(before, budget) : before
+        let tail = after.count > budget ? wordsPrefix(after, budget) + "…" : after
         return [lead, open + sentence + close, String(tail)].filter { !$0.isEmpty }.joined(separator: " ")
     }
 
-    /// The answer list as printed by `sift ask`.
-    public static func render(_ result: AskResult, emphasis: Emphasis = .markdown, showTimings: Bool = true) -> String {
+    /// The answer list as printed by `sift ask`; snippets wrap at `width` columns (indent included).
+    public static func render(_ result: AskResult, emphasis: Emphasis = .markdown, showTimings: Bool = true,
+                              width: Int = 80) -> String {
         var lines: [String] = []
         if result.answers.isEmpty { lines.append("No answers found.") }
         for answer in result.answers {
@@ -123,7 +125,7 @@ public enum AnswerFormatter {
             scores.append("retrieval \(format(answer.retrievalScore))")
             lines.append("\(answer.rank). \(answer.chunk.source)  (\(scores.joined(separator: ", ")))")
             if !answer.chunk.headingPath.isEmpty { lines.append("   " + answer.chunk.headingPath.joined(separator: " > ")) }
-            lines.append("   " + snippet(answer, emphasis: emphasis))
+            lines.append(contentsOf: wrap(snippet(answer, emphasis: emphasis), width: width - 3).map { "   " + $0 })
             lines.append("")
         }
         if showTimings {
@@ -158,6 +160,59 @@ public enum AnswerFormatter {
     }
 
     static func clip(_ text: String, _ width: Int) -> String {
-        text.count > width ? String(text.prefix(width)) + "…" : text
+        text.count > width ? wordsPrefix(text, width) + "…" : text
+    }
+
+    /// The longest run of whole words at the start of `text` within `limit` characters (a cut word if the
+    /// first word alone is longer).
+    static func wordsPrefix(_ text: String, _ limit: Int) -> String {
+        let cut = text.prefix(limit)
+        guard cut.count < text.count, !text[cut.endIndex].isWhitespace,
+              let space = cut.lastIndex(where: \.isWhitespace) else { return String(cut) }
+        return String(cut[..<space])
+    }
+
+    /// The longest run of whole words at the end of `text` within `limit` characters.
+    static func wordsSuffix(_ text: String, _ limit: Int) -> String {
+        let cut = text.suffix(limit)
+        guard cut.count < text.count, !text[text.index(before: cut.startIndex)].isWhitespace,
+              let space = cut.firstIndex(where: \.isWhitespace) else { return String(cut) }
+        return String(cut[cut.index(after: space)...])
+    }
+
+    /// Greedy word wrap of single-spaced `text` into lines of at most `width` visible characters (ANSI escape
+    /// sequences take no room; a word longer than `width` gets a line of its own).
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        var lineWidth = 0
+        for word in text.split(separator: " ") {
+            let wordWidth = visibleCount(word)
+            if lineWidth > 0, lineWidth + 1 + wordWidth > max(1, width) {
+                lines.append(line)
+                line = ""
+                lineWidth = 0
+            }
+            line += lineWidth > 0 ? " " + word : String(word)
+            lineWidth += (lineWidth > 0 ? 1 : 0) + wordWidth
+        }
+        if !line.isEmpty || lines.isEmpty { lines.append(line) }
+        return lines
+    }
+
+    /// Characters excluding ANSI SGR sequences (ESC [ … m).
+    static func visibleCount(_ text: Substring) -> Int {
+        var count = 0
+        var inEscape = false
+        for character in text {
+            if inEscape {
+                if character == "m" { inEscape = false }
+            } else if character == "\u{1B}" {
+                inEscape = true
+            } else {
+                count += 1
+            }
+        }
+        return count
     }
 }

@@ -72,7 +72,8 @@ public struct ReaderConfig: Sendable, Hashable {
     }
 }
 
-/// Chunk sizes in model tokens: the chunker's own settings type (`max_tokens`, `overlap_tokens`, `heading_prefix`, `min_tokens`).
+/// Chunk sizes in model tokens: the chunker's own settings type (`max_tokens`, `overlap_tokens`, `heading_prefix`, `min_tokens`,
+/// `split_on_anchor`).
 public typealias ChunkerConfig = ChunkerSettings
 
 /// The bi-encoder that embeds chunks and questions.

@@ -121,7 +121,8 @@ extension ConfigValidator {
     }
 
     mutating func chunkerConfig(_ node: ConfigNode) -> ChunkerConfig? {
-        guard let f = fields(node, path: "chunker", allowed: ["max_tokens", "overlap_tokens", "heading_prefix", "min_tokens"]) else { return nil }
+        guard let f = fields(node, path: "chunker", allowed: ["max_tokens", "overlap_tokens", "heading_prefix", "min_tokens",
+                                                                 "split_on_anchor"]) else { return nil }
         let defaults = ChunkerConfig()
         let maxTokens = int(f, "max_tokens", default: defaults.maxTokens, atLeast: 8)
         let overlap = int(f, "overlap_tokens", default: defaults.overlapTokens, atLeast: 0)
@@ -134,7 +135,8 @@ extension ConfigValidator {
             report("chunker.min_tokens", f["min_tokens"]?.line ?? f.line, "\(minTokens) exceeds max_tokens (\(maxTokens))")
         }
         return ChunkerConfig(maxTokens: maxTokens, overlapTokens: overlap,
-                             headingPrefix: bool(f, "heading_prefix", default: defaults.headingPrefix), minTokens: minTokens)
+                             headingPrefix: bool(f, "heading_prefix", default: defaults.headingPrefix), minTokens: minTokens,
+                             splitOnAnchor: bool(f, "split_on_anchor", default: defaults.splitOnAnchor))
     }
 
     mutating func embedderConfig(_ node: ConfigNode) -> EmbedderConfig? {

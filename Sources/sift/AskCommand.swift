@@ -31,7 +31,7 @@ struct AskCommand: ParsableCommand {
         snippet with the best-matching sentence marked. The last line says which stages ran.
 
         Examples:
-          sift ask -p Pipelines/handbook.yaml "How do I request time off?"
+          sift ask -p Pipelines/handbook.yaml "What is the difference between 401 and 403?"
           sift ask -p Pipelines/python-docs.yaml --top 3 --json "read a file line by line"
           sift ask -p Pipelines/python-docs.yaml --explain --no-bm25 "what is a generator?"
         """)

@@ -73,9 +73,13 @@ func expectChunkInvariants(_ chunks: [Chunk], of document: Document, by chunker:
             #expect(chunker.settings.headingPrefix, sourceLocation: sourceLocation)
             #expect(prefix.hasSuffix("\n"), sourceLocation: sourceLocation)
         }
-        // Provenance: heading path and anchor of the block holding the first scalar.
+        // Provenance: heading path and anchor of the block holding the first scalar (with split_on_anchor, of
+        // the first content block: a chunk opening with a parent heading links to the content's anchor).
         let startBlock = document.blocks.last { $0.range.lowerBound <= chunk.range.lowerBound && !$0.text.isEmpty }
-        #expect(chunk.anchor == startBlock?.anchor, sourceLocation: sourceLocation)
+        let anchorBlock = chunker.settings.splitOnAnchor && startBlock?.kind == .heading
+            ? document.blocks.first { $0.range.lowerBound >= chunk.range.lowerBound && $0.kind != .heading && $0.text.contains { !$0.isWhitespace } }
+            : startBlock
+        #expect(chunk.anchor == anchorBlock?.anchor, sourceLocation: sourceLocation)
         let pathsInRange = Set(document.blocks.filter { $0.range.overlaps(chunk.range) }.map(\.headingPath))
         #expect(pathsInRange.contains(chunk.headingPath), sourceLocation: sourceLocation)
         for i in chunk.range { covered[i] = true }

@@ -235,6 +235,75 @@ import SiftCore
             }
         }
     }
+
+    @Test func splitOnAnchorPropertiesOnRandomDocuments() throws {
+        for seed in UInt64(1)...6 {
+            var doc = randomDocument(seed: seed, blockCount: 80)
+            // Give every third block a fresh anchor, so anchors also change inside heading-delimited sections.
+            for i in doc.blocks.indices where i % 3 == 1 { doc.blocks[i].anchor = "r\(i)" }
+            let contentAnchors = Set(doc.blocks.filter { $0.kind != .heading && $0.text.contains { !$0.isWhitespace } }
+                .compactMap(\.anchor))
+            for (max, overlap) in [(24, 0), (64, 8)] {
+                let c = try Chunker(settings: ChunkerSettings(maxTokens: max, overlapTokens: overlap, minTokens: 8,
+                                                              splitOnAnchor: true), counter: ScalarGroupCounter())
+                let chunks = c.chunk(doc)
+                expectChunkInvariants(chunks, of: doc, by: c)
+                // Every anchored piece of content is reachable through some chunk.
+                #expect(contentAnchors.isSubset(of: chunks.compactMap(\.anchor)), "seed \(seed), max \(max)")
+            }
+        }
+    }
+
+    /// FAQ-like page: entries share one heading path (their question headings were dropped) and differ only in anchor.
+    func faqDocument() -> Document {
+        makeDocument([
+            (.heading, "FAQ", ["FAQ"], "faq"),
+            (.paragraph, "Use the open builtin.", ["FAQ"], "faq-open"),
+            (.code, "with open(p) as f:\n    data = f.read()", ["FAQ"], "faq-open"),
+            (.paragraph, "Call sys.exit with a status.", ["FAQ"], "faq-exit"),
+            (.listItem, "Zero means success.", ["FAQ"], "faq-exit"),
+            (.paragraph, "Use a list comprehension.", ["FAQ"], "faq-lists"),
+        ])
+    }
+
+    @Test func splitOnAnchorStartsAChunkAtEveryAnchorChange() throws {
+        let doc = faqDocument()
+        // Without the option the three entries are one section and one chunk with the first anchor only.
+        let packed = try chunker(prefix: false).chunk(doc)
+        #expect(packed.map(\.anchor) == ["faq"])
+
+        let c = try Chunker(settings: ChunkerSettings(headingPrefix: true, minTokens: 0, splitOnAnchor: true),
+                            counter: WhitespaceCounter())
+        let chunks = c.chunk(doc)
+        // The page heading still joins the first entry's content (a heading run never becomes its own chunk),
+        // and the chunk links to that content's anchor rather than the heading's.
+        #expect(chunks.map(\.anchor) == ["faq-open", "faq-exit", "faq-lists"])
+        #expect(chunks.map(\.text) == [
+            "FAQ\n\nUse the open builtin.\n\nwith open(p) as f:\n    data = f.read()",
+            "FAQ\nCall sys.exit with a status.\n\nZero means success.",
+            "FAQ\nUse a list comprehension.",
+        ])
+        #expect(chunks.allSatisfy { $0.headingPath == ["FAQ"] })
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
+    @Test func splitOnAnchorKeepsOverlapAndMinTokensInsideOneAnchor() throws {
+        let doc = makeDocument([
+            (.paragraph, sentences(3, tag: "a"), ["FAQ"], "first"),
+            (.paragraph, "Short second answer.", ["FAQ"], "second"),
+        ])
+        // 30 + 3 words; budget 16 − 2 specials − 1 prefix word = 13 per chunk, overlap 4, min 8.
+        let c = try Chunker(settings: ChunkerSettings(maxTokens: 16, overlapTokens: 4, minTokens: 8, splitOnAnchor: true),
+                            counter: WhitespaceCounter())
+        let chunks = c.chunk(doc)
+        let last = try #require(chunks.last)
+        // The short answer neither borrows words from the first one (min_tokens) nor repeats its tail (overlap).
+        #expect(last.anchor == "second")
+        #expect(last.text == "FAQ\nShort second answer.")
+        #expect(chunks.dropLast().allSatisfy { $0.anchor == "first" && !$0.text.contains("second") })
+        expectChunkInvariants(chunks, of: doc, by: c)
+    }
+
 }
 
 @Suite struct ChunkerSettingsTests {
@@ -244,6 +313,9 @@ import SiftCore
         #expect(settings == ChunkerSettings(maxTokens: 128, overlapTokens: 0, headingPrefix: false, minTokens: 32))
         let encoded = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
         #expect(encoded.contains("\"max_tokens\":128") && encoded.contains("\"overlap_tokens\":0"))
+        let split = try JSONDecoder().decode(ChunkerSettings.self, from: Data(#"{"split_on_anchor": true}"#.utf8))
+        #expect(split == ChunkerSettings(splitOnAnchor: true))
+        #expect(!settings.splitOnAnchor)
     }
 
     @Test func fingerprintIsStableAndSensitive() {
@@ -255,6 +327,10 @@ import SiftCore
         let variants = [ChunkerSettings(maxTokens: 255), ChunkerSettings(overlapTokens: 1),
                         ChunkerSettings(headingPrefix: false), ChunkerSettings(minTokens: 31)]
         #expect(Set(variants.map(\.fingerprint) + [base.fingerprint]).count == 5)
+        // split_on_anchor enters the fingerprint only when set: indexes built before the option stay valid.
+        #expect(base.fingerprint == StableHash.hex(StableHash.fnv1a64(
+            "chunker-v1;max_tokens=256;overlap_tokens=0;heading_prefix=true;min_tokens=32")))
+        #expect(ChunkerSettings(splitOnAnchor: true).fingerprint != base.fingerprint)
     }
 
     @Test func invalidSettingsThrowClearErrors() {

@@ -35,7 +35,7 @@ embedder: { model: ../Models/all-MiniLM-L6-v2 }
         name: python-docs
         source: { root: /usr/share/doc/python3.11/html, include: ["**/*.html"], exclude: ["genindex*.html", "_static/**"] }
         reader: { preset: sphinx, drop: [".sphinxsidebar", footer] }
-        chunker: { max_tokens: 180, overlap_tokens: 20, heading_prefix: false, min_tokens: 4 }
+        chunker: { max_tokens: 180, overlap_tokens: 20, heading_prefix: false, min_tokens: 4, split_on_anchor: true }
         embedder: { type: bi-encoder, model: ../Models/all-MiniLM-L6-v2, batch_size: 8 }
         index: { path: ../.sift/python-docs }
         retriever: { top_k: 50, bm25: true, fusion: weighted, rrf_k: 30, dense_weight: 0.7 }
@@ -47,7 +47,8 @@ embedder: { model: ../Models/all-MiniLM-L6-v2 }
         #expect(config.source.include == ["**/*.html"])
         #expect(config.source.exclude == ["genindex*.html", "_static/**"])
         #expect(config.reader == ReaderConfig(preset: "sphinx", drop: [".sphinxsidebar", "footer"]))
-        #expect(config.chunker == ChunkerConfig(maxTokens: 180, overlapTokens: 20, headingPrefix: false, minTokens: 4))
+        #expect(config.chunker == ChunkerConfig(maxTokens: 180, overlapTokens: 20, headingPrefix: false, minTokens: 4,
+                                                splitOnAnchor: true))
         #expect(config.embedder.model.path == "/repo/Models/all-MiniLM-L6-v2")
         #expect(config.embedder.batchSize == 8)
         #expect(config.index.path.path == "/repo/.sift/python-docs")
@@ -146,6 +147,11 @@ embedder: { model: ../Models/all-MiniLM-L6-v2 }
         #expect(config.index.path.path == "/work/cwd/idx")
         #expect(try parse(minimal + "\nreranker: { model: m }", overrides: ["reranker=none"]).reranker == nil)
 
+        #expect(try parse(minimal, overrides: ["chunker.split_on_anchor=true"]).chunker.splitOnAnchor)
+        #expect(problems(minimal, overrides: ["chunker.split_on_anchors=true"]).first?.description
+            == "chunker.split_on_anchors: unknown key; did you mean 'split_on_anchor'?")
+        #expect(problems(minimal, overrides: ["chunker.split_on_anchor=maybe"]).first?.message
+            == "expected true or false, got 'maybe'")
         let typo = problems(minimal, overrides: ["retriever.top_kk=5"])
         #expect(typo.first?.description == "retriever.top_kk: unknown key; did you mean 'top_k'?")
         #expect(problems(minimal, overrides: ["retriever.top_k=ten"]).first?.message == "expected an integer, got 'ten'")

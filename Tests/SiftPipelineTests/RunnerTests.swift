@@ -208,6 +208,39 @@ final class TinyCollection {
         #expect(json.contains("\"heading_path\":[\"Guide\",\"Errors\"]"))
     }
 
+    @Test func snippetContextEndsAtWordBoundariesAndRenderWrapsLines() throws {
+        // Long context on both sides of the highlighted sentence: it must be cut, but only between words.
+        let before = (0..<40).map { "alpha\($0)" }.joined(separator: " ") + "."
+        let after = (0..<40).map { "omega\($0)" }.joined(separator: " ") + "."
+        let body = before + " The key sentence is here. " + after
+        let text = "Guide\n" + body
+        let chunk = Chunk(id: "c2", documentID: "guide.html", anchor: nil, headingPath: ["Guide"], range: 0..<body.unicodeScalars.count,
+                          text: text, tokenCount: 150)
+        let start = text.unicodeScalars.count - (" The key sentence is here. " + after).unicodeScalars.count + 1
+        let answer = Answer(rank: 1, chunk: chunk, rerankScore: nil, retrievalScore: 0.03,
+                            highlight: start..<(start + "The key sentence is here.".unicodeScalars.count))
+        let snippet = AnswerFormatter.snippet(answer, width: 120)
+        #expect(snippet.contains(" **The key sentence is here.** "))
+        let words = Set(body.split(separator: " ").map(String.init))
+        let shown = snippet.replacingOccurrences(of: "…", with: "").replacingOccurrences(of: "**", with: "").split(separator: " ")
+        #expect(snippet.hasPrefix("…alpha") && snippet.hasSuffix("…"), "\(snippet)")
+        #expect(shown.allSatisfy { words.contains(String($0)) }, "a word was cut: \(snippet)")
+
+        // Wrapping: lines within the width, ANSI escapes take no room, the words come back unchanged.
+        let marked = "one two \u{1B}[1mthree four\u{1B}[0m five six seven eight"
+        let lines = AnswerFormatter.wrap(marked, width: 14)
+        #expect(lines == ["one two \u{1B}[1mthree", "four\u{1B}[0m five six", "seven eight"])
+        #expect(AnswerFormatter.wrap("", width: 10) == [""])
+        #expect(AnswerFormatter.wrap("unbreakablewordlongerthanwidth x", width: 10) == ["unbreakablewordlongerthanwidth", "x"])
+
+        let result = AskResult(question: "q", answers: [answer], stagesRun: ["bm25"], stagesSkipped: [], timings: [],
+                               stageCandidates: [], chunks: [:])
+        let rendered = AnswerFormatter.render(result, showTimings: false, width: 60)
+        let snippetLines = rendered.split(separator: "\n").dropFirst(2)
+        #expect(snippetLines.count > 1)
+        #expect(snippetLines.allSatisfy { $0.hasPrefix("   ") && $0.count <= 60 })
+    }
+
     @Test func npyHeaderIsAlignedAndDataIsLittleEndianFloat32() {
         let data = NPYFile.data([[1, 2, 3], [4, 5, 6]], columns: 3)
         let bytes = [UInt8](data)
