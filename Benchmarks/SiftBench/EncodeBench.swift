@@ -12,17 +12,22 @@ struct EncodeBench: ParsableCommand {
     @Option(help: "Texts per forward pass.") var batchSize: Int = 32
     @Option(help: "Use only the first N passages.") var limit: Int?
 
+    @Option(help: "Linear-layer precision: fp32 or bf16.") var precision: String = "fp32"
+
     func run() throws {
         let texts = try loadPassageTexts(passages, limit: limit)
-        let encoder = try BiEncoder(directory: URL(fileURLWithPath: model), maxSequenceLength: maxSeqLength)
+        let loadStart = Date()
+        let encoder = try BiEncoder(directory: URL(fileURLWithPath: model), maxSequenceLength: maxSeqLength,
+                                    precision: try parsePrecision(precision))
+        print(String(format: "sift load: %.3f s", Date().timeIntervalSince(loadStart)) + ", kernel \(encoder.kernel)")
         _ = try encoder.encode(Array(texts.prefix(batchSize)), batchSize: batchSize)  // warm-up: buffers, page cache
         let tokens = texts.reduce(0) { $0 + ((try? encoder.tokenize($1).ids.count) ?? 0) }
-        let start = Date()
+        let start = Date(), cpuStart = processCPUSeconds()
         let vectors = try encoder.encode(texts, batchSize: batchSize)
-        let seconds = Date().timeIntervalSince(start)
+        let seconds = Date().timeIntervalSince(start), cpu = processCPUSeconds() - cpuStart
         precondition(vectors.count == texts.count)
-        print(String(format: "sift encode: %d passages (%d tokens, max %d) in %.2f s = %.1f passages/s (%.0f tokens/s), batch %d",
-                     texts.count, tokens, maxSeqLength, seconds, Double(texts.count) / seconds, Double(tokens) / seconds, batchSize))
+        print(String(format: "sift encode: %d passages (%d tokens, max %d) in %.2f s = %.1f passages/s (%.0f tokens/s), batch %d, cpu %.2f s",
+                     texts.count, tokens, maxSeqLength, seconds, Double(texts.count) / seconds, Double(tokens) / seconds, batchSize, cpu))
     }
 }
 
@@ -40,4 +45,21 @@ func loadPassageTexts(_ path: String, limit: Int?) throws -> [String] {
         if let limit, texts.count == limit { break }
     }
     return texts
+}
+
+/// `--precision` values.
+func parsePrecision(_ name: String) throws -> ModelPrecision {
+    switch name {
+    case "fp32", "float32": return .float32
+    case "bf16", "bfloat16": return .bfloat16
+    default: throw ValidationError("--precision must be fp32 or bf16, not \(name)")
+    }
+}
+
+/// CPU time of the whole process (all threads), seconds: on a shared machine wall time also measures
+/// other people's load, CPU time does not.
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
 }

@@ -22,15 +22,20 @@ struct RerankBench: ParsableCommand {
         "How do I format strings with f-strings?",
     ]
 
+    @Option(help: "Linear-layer precision: fp32 or bf16.") var precision: String = "fp32"
+
     func run() throws {
         let texts = try loadPassageTexts(passages, limit: pairs)
         let list = (0..<pairs).map { (Self.questions[$0 % Self.questions.count], texts[$0 % texts.count]) }
-        let encoder = try CrossEncoder(directory: URL(fileURLWithPath: model), maxLength: maxLength)
+        let loadStart = Date()
+        let encoder = try CrossEncoder(directory: URL(fileURLWithPath: model), maxLength: maxLength, precision: try parsePrecision(precision))
+        print(String(format: "sift load: %.3f s", Date().timeIntervalSince(loadStart)) + ", kernel \(encoder.kernel)")
         _ = try encoder.predict(Array(list.prefix(batchSize)), batchSize: batchSize)  // warm-up
-        let start = Date()
+        let start = Date(), cpuStart = processCPUSeconds()
         let scores = try encoder.predict(list, batchSize: batchSize)
-        let seconds = Date().timeIntervalSince(start)
+        let seconds = Date().timeIntervalSince(start), cpu = processCPUSeconds() - cpuStart
         precondition(scores.count == pairs)
-        print(String(format: "sift rerank: %d pairs in %.2f s = %.0f ms per 100 pairs, batch %d", pairs, seconds, seconds * 1000 * 100 / Double(pairs), batchSize))
+        print(String(format: "sift rerank: %d pairs in %.2f s = %.0f ms per 100 pairs, batch %d, cpu %.2f s", pairs, seconds,
+                     seconds * 1000 * 100 / Double(pairs), batchSize, cpu))
     }
 }

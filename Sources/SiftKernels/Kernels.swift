@@ -38,16 +38,41 @@ public enum Kernels {
     public static func layerNorm(
         _ x: UnsafeMutableBufferPointer<Float>, rows: Int, width: Int,
         gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>, eps: Float,
-        residual: UnsafeBufferPointer<Float>? = nil
+        residual: UnsafeBufferPointer<Float>? = nil, threads: Int = 1
     ) {
         precondition(width > 0 && x.count >= rows * width, "layerNorm: buffer has \(x.count) floats, needs \(rows)×\(width)")
         precondition(gamma.count == width && beta.count == width, "layerNorm: gamma/beta have \(gamma.count)/\(beta.count) floats, need \(width)")
         precondition(residual == nil || residual!.count >= rows * width, "layerNorm: residual too small")
-        let g = gamma.baseAddress!, bt = beta.baseAddress!
-        for r in 0..<rows {
-            let row = x.baseAddress! + r * width
-            if let residual {
-                let res = residual.baseAddress! + r * width
+        let job = LayerNormJob(x: x.baseAddress!, residual: residual?.baseAddress, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
+                               width: width, eps: eps)
+        // Rows are independent; below ~64 rows a dispatch costs more than it saves.
+        parallelChunks(rows, threads: rows >= 64 ? threads : 1) { job.run($0) }
+    }
+
+    /// `body` over `0..<count` in contiguous chunks, 4 per thread, handed out dynamically to `threads`
+    /// workers (so a pre-empted core delays only its current chunk).
+    static func parallelChunks(_ count: Int, threads: Int, _ body: @Sendable (Range<Int>) -> Void) {
+        let chunks = max(1, min(4 * threads, count))
+        if threads <= 1 || chunks == 1 { body(0..<count); return }
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in body((count * c / chunks)..<(count * (c + 1) / chunks)) }
+    }
+
+    /// One layerNorm call's arguments; pointers live only for the call.
+    private struct LayerNormJob: @unchecked Sendable {
+        let x: UnsafeMutablePointer<Float>
+        let residual: UnsafePointer<Float>?
+        let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>
+        let width: Int, eps: Float
+
+        func run(_ rows: Range<Int>) {
+            let g = gamma, bt = beta
+            for r in rows { row(x + r * width, residual.map { $0 + r * width }, g, bt) }
+        }
+
+        @inline(__always)
+        private func row(_ row: UnsafeMutablePointer<Float>, _ res: UnsafePointer<Float>?,
+                         _ g: UnsafePointer<Float>, _ bt: UnsafePointer<Float>) {
+            if let res {
                 for i in 0..<width { row[i] += res[i] }
             }
             // Two passes with a Float accumulator in 8 lanes: close to PyTorch's own reduction order
@@ -180,14 +205,17 @@ public enum Kernels {
     ///   Packing is the padding mask: a token only attends to tokens of its own sequence, so padded
     ///   positions never exist and a sequence's result cannot depend on its batch mates.
     /// - `output [tokens × hidden]`: the per-head contexts concatenated (PyTorch's head order).
-    /// - `scratch`: at least `maxLength²` floats, where `maxLength` is the longest sequence.
+    /// - `scratch`: at least `threads · maxLength²` floats, where `maxLength` is the longest sequence.
+    /// - `threads`: workers over the (sequence × head) items, longest sequences first; each item's
+    ///   arithmetic is the same for any thread count, so results are bit-identical. Keep
+    ///   `Gemm.threadCount = 1` when `threads > 1` (the per-item GEMMs are small).
     /// Scores are `q·kᵀ / √headSize`, softmaxed over keys.
     public static func attention(
         qkv: UnsafeBufferPointer<Float>, sequenceOffsets: [Int], heads: Int, headSize: Int,
-        output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>
+        output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int = 1
     ) {
         let hidden = heads * headSize
-        precondition(heads > 0 && headSize > 0, "attention: heads \(heads), headSize \(headSize)")
+        precondition(heads > 0 && headSize > 0 && threads >= 1, "attention: heads \(heads), headSize \(headSize), threads \(threads)")
         precondition(!sequenceOffsets.isEmpty && sequenceOffsets[0] == 0, "attention: offsets must start at 0")
         let tokens = sequenceOffsets.last!
         precondition(qkv.count >= tokens * 3 * hidden, "attention: qkv has \(qkv.count) floats, needs \(tokens)×\(3 * hidden)")
@@ -198,26 +226,60 @@ public enum Kernels {
             precondition(length >= 0, "attention: offsets must be non-decreasing")
             maxLength = max(maxLength, length)
         }
-        precondition(scratch.count >= maxLength * maxLength, "attention: scratch has \(scratch.count) floats, needs \(maxLength)²")
-        let scale = 1 / Float(headSize).squareRoot()
-        let ld = 3 * hidden
-        let scores = UnsafeMutableBufferPointer(rebasing: scratch[0..<(maxLength * maxLength)])
-        for s in 0..<(sequenceOffsets.count - 1) {
-            let start = sequenceOffsets[s], length = sequenceOffsets[s + 1] - start
-            if length == 0 { continue }
-            for h in 0..<heads {
-                let q = UnsafeBufferPointer(rebasing: qkv[(start * ld + h * headSize)...])
-                let k = UnsafeBufferPointer(rebasing: qkv[(start * ld + hidden + h * headSize)...])
-                let v = UnsafeBufferPointer(rebasing: qkv[(start * ld + 2 * hidden + h * headSize)...])
-                // scores[length×length] = scale · Q_h · K_hᵀ
-                Gemm.multiply(transA: false, transB: true, m: length, n: length, k: headSize, alpha: scale,
-                              a: q, lda: ld, b: k, ldb: ld, beta: 0, c: scores, ldc: length)
-                softmax(scores, rows: length, width: length)
-                // context_h[length×headSize] = P · V_h, written into this head's columns of output.
-                let out = UnsafeMutableBufferPointer(rebasing: output[(start * hidden + h * headSize)...])
-                Gemm.multiply(transA: false, transB: false, m: length, n: headSize, k: length,
-                              a: UnsafeBufferPointer(scores), lda: length, b: v, ldb: ld, beta: 0, c: out, ldc: hidden)
+        let workers = max(1, min(threads, (sequenceOffsets.count - 1) * heads))
+        precondition(scratch.count >= workers * maxLength * maxLength,
+                     "attention: scratch has \(scratch.count) floats, needs \(workers)×\(maxLength)²")
+        // Items longest first, so the last ones to run are short and the workers finish together.
+        let lengths = (0..<(sequenceOffsets.count - 1)).map { sequenceOffsets[$0 + 1] - sequenceOffsets[$0] }
+        let sequences = lengths.indices.filter { lengths[$0] > 0 }.sorted { (lengths[$0], $1) > (lengths[$1], $0) }
+        let job = AttentionJob(qkv: qkv.baseAddress!, output: output.baseAddress!, scratch: scratch.baseAddress!,
+                               hidden: hidden, headSize: headSize, heads: heads, scratchStride: maxLength * maxLength)
+        let itemCount = sequences.count * heads
+        if workers == 1 {
+            for item in 0..<itemCount { job.run(sequences[item / heads], offsets: sequenceOffsets, head: item % heads, worker: 0) }
+            return
+        }
+        let next = WorkCounter()
+        DispatchQueue.concurrentPerform(iterations: workers) { w in
+            while case let item = next.take(), item < itemCount {
+                job.run(sequences[item / heads], offsets: sequenceOffsets, head: item % heads, worker: w)
             }
+        }
+    }
+
+    /// A shared "next item" index for workers pulling work dynamically (cores may be pre-empted unevenly).
+    final class WorkCounter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func take() -> Int { lock.lock(); defer { lock.unlock() }; value += 1; return value - 1 }
+    }
+
+    /// One attention call's arguments; pointers live only for the call.
+    private struct AttentionJob: @unchecked Sendable {
+        let qkv: UnsafePointer<Float>
+        let output: UnsafeMutablePointer<Float>
+        let scratch: UnsafeMutablePointer<Float>
+        let hidden: Int, headSize: Int, heads: Int, scratchStride: Int
+
+        /// Head `h` of sequence `s`: scores in worker `worker`'s scratch, context into its output columns.
+        func run(_ s: Int, offsets: [Int], head h: Int, worker: Int) {
+            let start = offsets[s], length = offsets[s + 1] - start
+            let ld = 3 * hidden
+            let scale = 1 / Float(headSize).squareRoot()
+            let scores = UnsafeMutableBufferPointer(start: scratch + worker * scratchStride, count: length * length)
+            let span = (length - 1) * ld + headSize
+            let q = UnsafeBufferPointer(start: qkv + start * ld + h * headSize, count: span)
+            let k = UnsafeBufferPointer(start: qkv + start * ld + hidden + h * headSize, count: span)
+            let v = UnsafeBufferPointer(start: qkv + start * ld + 2 * hidden + h * headSize, count: span)
+            // scores[length×length] = scale · Q_h · K_hᵀ
+            Gemm.multiply(transA: false, transB: true, m: length, n: length, k: headSize, alpha: scale,
+                          a: q, lda: ld, b: k, ldb: ld, beta: 0, c: scores, ldc: length)
+            softmax(scores, rows: length, width: length)
+            // context_h[length×headSize] = P · V_h, written into this head's columns of output.
+            let out = UnsafeMutableBufferPointer(start: output + start * hidden + h * headSize,
+                                                 count: (length - 1) * hidden + headSize)
+            Gemm.multiply(transA: false, transB: false, m: length, n: headSize, k: length,
+                          a: UnsafeBufferPointer(scores), lda: length, b: v, ldb: ld, beta: 0, c: out, ldc: hidden)
         }
     }
 

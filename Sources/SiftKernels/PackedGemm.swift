@@ -198,23 +198,27 @@ public final class PackedLinear: @unchecked Sendable {
                       kernel: selected.cValue)
         let tileRows = Int(SIFT_TILE_ROWS)
         let tiles = (rows + tileRows - 1) / tileRows
-        // Rows are the natural split (each worker streams all of W); with fewer than two tiles per worker,
-        // split output panels instead so small batches still use every core.
+        // Rows are the natural split (each chunk streams all of W); with fewer than two tiles per worker,
+        // split output panels instead so small batches still use every core. Work is cut into several chunks
+        // per worker, which concurrentPerform hands out dynamically: on a shared machine one core may be
+        // pre-empted, and equal static halves would make the whole layer wait for it.
         if threads == 1 || (tiles < 2 * threads && panels < 2 * threads) {
             job.run(rows: 0..<rows, panels: 0..<panels)
         } else if tiles >= 2 * threads {
-            let workers = threads
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let first = tiles * w / workers * tileRows, end = min(rows, tiles * (w + 1) / workers * tileRows)
+            let chunkTiles = max(1, min(Self.chunkTiles, tiles / (2 * threads)))
+            let chunks = (tiles + chunkTiles - 1) / chunkTiles
+            DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                let first = c * chunkTiles * tileRows, end = min(rows, (c + 1) * chunkTiles * tileRows)
                 job.run(rows: first..<end, panels: 0..<panels)
             }
         } else {
-            let workers = min(threads, panels)
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                job.run(rows: 0..<rows, panels: (panels * w / workers)..<(panels * (w + 1) / workers))
-            }
+            DispatchQueue.concurrentPerform(iterations: panels) { p in job.run(rows: 0..<rows, panels: p..<(p + 1)) }
         }
     }
+
+    /// Row tiles per dynamically scheduled chunk (8 × 14 = 112 rows: W is re-streamed from L2/L3 per chunk,
+    /// ~60 FLOP per byte of W, still compute-bound).
+    static let chunkTiles = 8
 
     /// One `sift_linear` call's arguments; the pointers live only for the duration of `apply`.
     private struct Job: @unchecked Sendable {

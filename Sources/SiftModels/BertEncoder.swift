@@ -14,6 +14,12 @@ public struct TokenSequence: Sendable, Hashable {
     }
 }
 
+/// Arithmetic of an encoder's linear layers (attention, norms and pooling always run in float32).
+/// `.float32` (default) keeps golden parity with PyTorch; `.bfloat16` rounds weights and
+/// activations to bf16 inside the matmuls (fp32 accumulation), about 2× faster GEMMs on CPUs with
+/// AVX-512 BF16 (elsewhere it runs the float32 kernel).
+public typealias ModelPrecision = PackedLinear.Precision
+
 /// A BERT encoder (embeddings + transformer layers, optional pooler and classifier head)
 /// running on SiftKernels.
 ///
@@ -22,21 +28,51 @@ public struct TokenSequence: Sendable, Hashable {
 /// sequence over that sequence's own tokens — which is exactly what BERT's padding mask
 /// computes, and makes every sequence's result independent of its batch mates.
 ///
-/// Buffers are reused across layers and batches; calls are serialised by a lock (the encoder
-/// owns the cores through BLAS threads; run one batch at a time).
+/// Linear layers are `PackedLinear`s packed once at load (AVX-512 kernels, GELU fused into the
+/// intermediate layer). With AVX-512 the encoder owns the cores itself: each GEMM, attention over
+/// (sequence × head) and layer norm over rows are split across `threads` workers, and OpenBLAS
+/// (used only for attention's small per-head products) is held at one thread during a forward
+/// pass. Without AVX-512 the layers run on OpenBLAS with its own threads.
+///
+/// Buffers are reused across layers and batches; calls are serialised by a lock (run one batch at a time).
 public final class BertEncoder: @unchecked Sendable {
     public let configuration: BertConfiguration
+    /// Precision asked for at load.
+    public let precision: ModelPrecision
+    /// Kernel the linear layers run: "avx512-fp32", "avx512-bf16" or "openblas".
+    public var kernel: String { layers.first?.qkv.kernel ?? PackedLinear.activeKernel(for: precision) }
+    /// Workers per forward pass (the cores, on the packed path; 1 on the OpenBLAS path, which threads itself).
+    public let threads: Int
     let weights: BertWeights
+    private let layers: [PackedLayer]
     private let lock = NSLock()
     private let workspace = Workspace()
 
     /// Loads weights from `model.safetensors`; `pooler` loads `pooler.dense`,
-    /// `classifierLabels` loads `classifier` with that many outputs.
-    public init(configuration: BertConfiguration, weightsFile: URL, pooler: Bool = false, classifierLabels: Int? = nil) throws {
+    /// `classifierLabels` loads `classifier` with that many outputs; `precision` selects the
+    /// linear layers' arithmetic.
+    public init(configuration: BertConfiguration, weightsFile: URL, pooler: Bool = false, classifierLabels: Int? = nil,
+                precision: ModelPrecision = .float32) throws {
         try configuration.validate(path: weightsFile.deletingLastPathComponent().appendingPathComponent("config.json").path)
         self.configuration = configuration
+        self.precision = precision
         let file = try SafetensorsFile(url: weightsFile)
-        self.weights = try BertWeights(file: file, configuration: configuration, pooler: pooler, classifierLabels: classifierLabels)
+        var weights = try BertWeights(file: file, configuration: configuration, pooler: pooler, classifierLabels: classifierLabels)
+        let h = configuration.hiddenSize, i = configuration.intermediateSize
+        layers = weights.layers.map { l in
+            PackedLayer(
+                qkv: PackedLinear(weight: l.qkvWeight, bias: l.qkvBias, outFeatures: 3 * h, inFeatures: h, precision: precision),
+                attentionOutput: PackedLinear(weight: l.attentionOutputWeight, bias: l.attentionOutputBias, outFeatures: h,
+                                              inFeatures: h, precision: precision),
+                intermediate: PackedLinear(weight: l.intermediateWeight, bias: l.intermediateBias, outFeatures: i, inFeatures: h,
+                                           precision: precision, activation: .gelu),
+                output: PackedLinear(weight: l.outputWeight, bias: l.outputBias, outFeatures: h, inFeatures: i, precision: precision),
+                attentionNormGamma: l.attentionNormGamma, attentionNormBeta: l.attentionNormBeta,
+                outputNormGamma: l.outputNormGamma, outputNormBeta: l.outputNormBeta)
+        }
+        weights.layers = []  // the packed copies are what runs
+        self.weights = weights
+        threads = PackedLinear.isAvailable ? max(1, ProcessInfo.processInfo.activeProcessorCount) : 1
     }
 
     /// Last hidden states, padded: `[batch × maxLength × hidden]` (padding rows are zero).
@@ -113,12 +149,17 @@ public final class BertEncoder: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
+        // On the packed path our workers own the cores; OpenBLAS (attention's per-head products)
+        // runs single-threaded inside them. Restored afterwards for other OpenBLAS users (search).
+        let blasThreads = Gemm.threadCount
+        if threads > 1 { Gemm.threadCount = 1 }
+        defer { if threads > 1 { Gemm.threadCount = blasThreads } }
         let tokens = offsets.last!
         let maxLength = batch.map(\.ids.count).max() ?? 0
         let ws = workspace
-        ws.reserve(tokens: tokens, hidden: c.hiddenSize, intermediate: c.intermediateSize, maxLength: maxLength)
+        ws.reserve(tokens: tokens, hidden: c.hiddenSize, intermediate: c.intermediateSize, maxLength: maxLength, workers: threads)
         embed(batch, into: ws.hidden)
-        for layer in weights.layers { runLayer(layer, tokens: tokens, offsets: offsets, ws) }
+        for layer in layers { runLayer(layer, tokens: tokens, offsets: offsets, ws) }
         return try body(UnsafeBufferPointer(rebasing: ws.hidden[0..<(tokens * c.hiddenSize)]), offsets)
     }
 
@@ -141,42 +182,43 @@ public final class BertEncoder: @unchecked Sendable {
             }
         } } }
         weights.embeddingNormGamma.withUnsafeBufferPointer { g in weights.embeddingNormBeta.withUnsafeBufferPointer { b in
-            Kernels.layerNorm(hidden, rows: row, width: h, gamma: g, beta: b, eps: configuration.layerNormEps)
+            Kernels.layerNorm(hidden, rows: row, width: h, gamma: g, beta: b, eps: configuration.layerNormEps, threads: threads)
         } }
     }
 
     /// One transformer layer, in place on `ws.hidden [tokens × H]`.
-    private func runLayer(_ layer: BertWeights.Layer, tokens: Int, offsets: [Int], _ ws: Workspace) {
-        let c = configuration, h = c.hiddenSize, i = c.intermediateSize, eps = c.layerNormEps
+    private func runLayer(_ layer: PackedLayer, tokens: Int, offsets: [Int], _ ws: Workspace) {
+        let c = configuration, h = c.hiddenSize, eps = c.layerNormEps, n = threads
         let hidden = UnsafeBufferPointer(ws.hidden)
-        // Self-attention: fused QKV projection [tokens × 3H], then per-sequence attention → context [tokens × H].
-        layer.qkvWeight.withUnsafeBufferPointer { w in layer.qkvBias.withUnsafeBufferPointer { b in
-            Kernels.linear(input: hidden, rows: tokens, inFeatures: h, weight: w, bias: b, outFeatures: 3 * h, output: ws.qkv)
-        } }
+        // Self-attention: fused QKV projection [tokens × 3H], then per-(sequence, head) attention → context [tokens × H].
+        layer.qkv.apply(hidden, rows: tokens, into: ws.qkv, threads: n)
         Kernels.attention(qkv: UnsafeBufferPointer(ws.qkv), sequenceOffsets: offsets, heads: c.numAttentionHeads,
-                          headSize: c.headSize, output: ws.context, scratch: ws.scores)
+                          headSize: c.headSize, output: ws.context, scratch: ws.scores, threads: n)
         // Attention output: dense, + residual, LayerNorm → ws.other, which becomes the new hidden.
-        layer.attentionOutputWeight.withUnsafeBufferPointer { w in layer.attentionOutputBias.withUnsafeBufferPointer { b in
-            Kernels.linear(input: UnsafeBufferPointer(ws.context), rows: tokens, inFeatures: h, weight: w, bias: b, outFeatures: h, output: ws.other)
-        } }
+        layer.attentionOutput.apply(UnsafeBufferPointer(ws.context), rows: tokens, into: ws.other, threads: n)
         layer.attentionNormGamma.withUnsafeBufferPointer { g in layer.attentionNormBeta.withUnsafeBufferPointer { b in
-            Kernels.layerNorm(ws.other, rows: tokens, width: h, gamma: g, beta: b, eps: eps, residual: hidden)
+            Kernels.layerNorm(ws.other, rows: tokens, width: h, gamma: g, beta: b, eps: eps, residual: hidden, threads: n)
         } }
         ws.swapHidden()
-        // Feed-forward: intermediate dense + GELU [tokens × I], output dense, + residual, LayerNorm.
+        // Feed-forward: intermediate dense with fused GELU [tokens × I], output dense, + residual, LayerNorm.
         let attended = UnsafeBufferPointer(ws.hidden)
-        layer.intermediateWeight.withUnsafeBufferPointer { w in layer.intermediateBias.withUnsafeBufferPointer { b in
-            Kernels.linear(input: attended, rows: tokens, inFeatures: h, weight: w, bias: b, outFeatures: i, output: ws.intermediate)
-        } }
-        Kernels.gelu(ws.intermediate, count: tokens * i)
-        layer.outputWeight.withUnsafeBufferPointer { w in layer.outputBias.withUnsafeBufferPointer { b in
-            Kernels.linear(input: UnsafeBufferPointer(ws.intermediate), rows: tokens, inFeatures: i, weight: w, bias: b, outFeatures: h, output: ws.other)
-        } }
+        layer.intermediate.apply(attended, rows: tokens, into: ws.intermediate, threads: n)
+        layer.output.apply(UnsafeBufferPointer(ws.intermediate), rows: tokens, into: ws.other, threads: n)
         layer.outputNormGamma.withUnsafeBufferPointer { g in layer.outputNormBeta.withUnsafeBufferPointer { b in
-            Kernels.layerNorm(ws.other, rows: tokens, width: h, gamma: g, beta: b, eps: eps, residual: attended)
+            Kernels.layerNorm(ws.other, rows: tokens, width: h, gamma: g, beta: b, eps: eps, residual: attended, threads: n)
         } }
         ws.swapHidden()
     }
+}
+
+/// One encoder layer's linear layers, packed at load, and its layer-norm parameters (`[H]` each).
+struct PackedLayer: Sendable {
+    let qkv: PackedLinear               // [3H × H]: query, key, value rows
+    let attentionOutput: PackedLinear   // [H × H]
+    let intermediate: PackedLinear      // [I × H], GELU fused
+    let output: PackedLinear            // [H × I]
+    let attentionNormGamma: [Float], attentionNormBeta: [Float]
+    let outputNormGamma: [Float], outputNormBeta: [Float]
 }
 
 /// Activation buffers, grown on demand and reused (no allocation per batch once warm).
@@ -187,9 +229,10 @@ final class Workspace {
     private(set) var qkv = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)          // [tokens × 3H]
     private(set) var context = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)      // [tokens × H]
     private(set) var intermediate = UnsafeMutableBufferPointer<Float>(start: nil, count: 0) // [tokens × I]
-    private(set) var scores = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)       // [maxLength²]
+    private(set) var scores = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)       // [workers × maxLength²]
 
-    func reserve(tokens: Int, hidden h: Int, intermediate i: Int, maxLength: Int) {
+    /// `workers`: attention scratch is one `maxLength²` score matrix per worker.
+    func reserve(tokens: Int, hidden h: Int, intermediate i: Int, maxLength: Int, workers: Int) {
         func grow(_ buffer: inout UnsafeMutableBufferPointer<Float>, _ count: Int) {
             guard buffer.count < max(count, 1) else { return }
             buffer.deallocate()
@@ -202,7 +245,7 @@ final class Workspace {
         grow(&qkv, tokens * 3 * h)
         grow(&context, tokens * h)
         grow(&intermediate, tokens * i)
-        grow(&scores, maxLength * maxLength)
+        grow(&scores, workers * maxLength * maxLength)
     }
 
     /// After a residual + LayerNorm written into `other`, it becomes the hidden state.

@@ -25,12 +25,19 @@ public final class BiEncoder: TextEmbedder, Sendable {
     /// Folder name and a hash of `model.safetensors`, e.g. `all-MiniLM-L6-v2@1a2b3c4d5e6f7081`.
     public let modelIdentity: String
     let encoder: BertEncoder
+    /// The linear layers' arithmetic chosen at load.
+    public var precision: ModelPrecision { encoder.precision }
+    /// Kernel the linear layers run on this CPU ("avx512-fp32", "avx512-bf16" or "openblas").
+    public var kernel: String { encoder.kernel }
 
     /// Loads `directory`: `config.json`, `model.safetensors`, tokenizer files, and when present
     /// `modules.json`, `sentence_bert_config.json` and the pooling module's `config.json`
     /// (without `modules.json` the folder is treated as a plain BERT with mean pooling).
     /// `maxSequenceLength` overrides the configured limit (capped by the position embeddings).
-    public init(directory: URL, maxSequenceLength: Int? = nil) throws {
+    /// `precision` is the linear layers' arithmetic: `.float32` (default, matches sentence-transformers
+    /// to ~1e-7) or `.bfloat16` (about 1.6× faster on AVX-512 BF16 CPUs; embedding cosine to the
+    /// float32 ones ≥ 0.999, see BENCHMARKS.md).
+    public init(directory: URL, maxSequenceLength: Int? = nil, precision: ModelPrecision = .float32) throws {
         guard FileManager.default.fileExists(atPath: directory.path) else { throw ModelError.missingFile(path: directory.path) }
         self.directory = directory
         let configuration = try BertConfiguration.load(from: directory.appendingPathComponent("config.json"))
@@ -48,7 +55,7 @@ public final class BiEncoder: TextEmbedder, Sendable {
         self.maxSequenceLength = configured
         dimension = configuration.hiddenSize
         let weights = directory.appendingPathComponent("model.safetensors")
-        encoder = try BertEncoder(configuration: configuration, weightsFile: weights)
+        encoder = try BertEncoder(configuration: configuration, weightsFile: weights, precision: precision)
         modelIdentity = "\(directory.standardizedFileURL.lastPathComponent)@\(try fileFingerprint(weights))"
     }
 

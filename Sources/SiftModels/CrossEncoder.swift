@@ -28,8 +28,19 @@ public final class CrossEncoder: Sendable {
     public let modelIdentity: String
     let encoder: BertEncoder
 
+    /// The linear layers' arithmetic chosen at load.
+    public var precision: ModelPrecision { encoder.precision }
+    /// Kernel the linear layers run on this CPU ("avx512-fp32", "avx512-bf16" or "openblas").
+    public var kernel: String { encoder.kernel }
+    /// A forward pass holds at most this many tokens (fewer pairs than `batchSize` when pairs are long),
+    /// so activations stay cache-sized; one pair longer than this still runs alone.
+    static let maxBatchTokens = 4096
+
     /// `maxLength` defaults to the tokenizer's `model_max_length` capped by `max_position_embeddings` (512 for MiniLM).
-    public init(directory: URL, maxLength: Int? = nil, truncation: TruncationStrategy = .longestFirst) throws {
+    /// `precision`: `.float32` (default, logits match PyTorch to ~1e-5) or `.bfloat16` (faster on AVX-512 BF16
+    /// CPUs; logits within ~0.05 of float32 on the test model, see BENCHMARKS.md).
+    public init(directory: URL, maxLength: Int? = nil, truncation: TruncationStrategy = .longestFirst,
+                precision: ModelPrecision = .float32) throws {
         guard FileManager.default.fileExists(atPath: directory.path) else { throw ModelError.missingFile(path: directory.path) }
         self.directory = directory
         let configPath = directory.appendingPathComponent("config.json")
@@ -44,7 +55,8 @@ public final class CrossEncoder: Sendable {
         self.truncation = truncation
         numLabels = configuration.numLabels ?? 1
         let weights = directory.appendingPathComponent("model.safetensors")
-        encoder = try BertEncoder(configuration: configuration, weightsFile: weights, pooler: true, classifierLabels: numLabels)
+        encoder = try BertEncoder(configuration: configuration, weightsFile: weights, pooler: true, classifierLabels: numLabels,
+                                  precision: precision)
         modelIdentity = "\(directory.standardizedFileURL.lastPathComponent)@\(try fileFingerprint(weights))"
     }
 
@@ -67,11 +79,17 @@ public final class CrossEncoder: Sendable {
     /// `predict` for already tokenized pairs.
     public func predict(tokens: [TokenSequence], batchSize: Int = 32, activation: Activation = .identity) throws -> [[Float]] {
         precondition(batchSize > 0, "batchSize must be positive")
+        // Longest first (stable): batches of similar lengths, capped at `maxBatchTokens` tokens.
         let order = tokens.indices.sorted { (tokens[$0].ids.count, $1) > (tokens[$1].ids.count, $0) }
         var results = [[Float]](repeating: [], count: tokens.count)
         var start = 0
         while start < order.count {
-            let indices = Array(order[start..<min(start + batchSize, order.count)])
+            var end = start + 1, batchTokens = tokens[order[start]].ids.count
+            while end < order.count, end - start < batchSize, batchTokens + tokens[order[end]].ids.count <= Self.maxBatchTokens {
+                batchTokens += tokens[order[end]].ids.count
+                end += 1
+            }
+            let indices = Array(order[start..<end])
             let logits = try encoder.classifierLogits(indices.map { tokens[$0] })
             for (row, index) in indices.enumerated() {
                 results[index] = Self.apply(activation, Array(logits[(row * numLabels)..<((row + 1) * numLabels)]))

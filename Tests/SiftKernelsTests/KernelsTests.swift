@@ -138,6 +138,35 @@ import Testing
         var packedExpected = [Float]()
         for b in 0..<batch { for t in 0..<lengths[b] { let base = (b * seq + t) * hidden; packedExpected += expected[base..<(base + hidden)] } }
         Self.expectClose(output, packedExpected, "attention")
+
+        // Threaded over (sequence × head): the same arithmetic per item, so bit-identical.
+        var threaded = [Float](repeating: .nan, count: output.count)
+        var scratch2 = [Float](repeating: 0, count: 2 * seq * seq)
+        qkv.withUnsafeBufferPointer { qp in threaded.withUnsafeMutableBufferPointer { op in scratch2.withUnsafeMutableBufferPointer { sp in
+            Kernels.attention(qkv: qp, sequenceOffsets: offsets, heads: heads, headSize: headSize, output: op, scratch: sp, threads: 2)
+        } } }
+        #expect(threaded == output)
+    }
+
+    /// Layer norm split over rows on two workers equals the single-threaded result bit for bit.
+    @Test func layerNormThreadedIsIdentical() {
+        let (rows, width) = (200, 384)
+        let base = Self.values(rows * width, seed: 21, scale: 3), residual = Self.values(rows * width, seed: 22)
+        let gamma = Self.values(width, seed: 23).map { 1 + $0 / 10 }, beta = Self.values(width, seed: 24, scale: 0.1)
+        func run(_ threads: Int) -> [Float] {
+            var x = base
+            x.withUnsafeMutableBufferPointer { xp in residual.withUnsafeBufferPointer { rp in
+                gamma.withUnsafeBufferPointer { gp in beta.withUnsafeBufferPointer { bp in
+                    Kernels.layerNorm(xp, rows: rows, width: width, gamma: gp, beta: bp, eps: 1e-12, residual: rp, threads: threads)
+                } }
+            } }
+            return x
+        }
+        let single = run(1)
+        #expect(single == run(2))
+        let expected = KernelReference.layerNorm(zip(base, residual).map { $0 + $1 }, rows: rows, width: width,
+                                                 gamma: gamma, beta: beta, eps: 1e-12)
+        Self.expectClose(single, expected, "layerNorm")
     }
 
     @Test(arguments: Kernels.Pooling.allCases)

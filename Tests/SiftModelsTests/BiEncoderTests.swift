@@ -43,6 +43,23 @@ import SiftTestSupport
         print("MiniLM parity over \(texts.count) texts: worst max abs diff \(worstDiff), worst cosine \(worstCosine)")
     }
 
+    /// The opt-in bf16 path against the same fp32 golden vectors. Tolerance: cosine ≥ 0.995 per
+    /// text (the bar; bf16 keeps 8 mantissa bits, accumulation stays fp32).
+    @Test func bfloat16StaysCloseToSentenceTransformers() throws {
+        let folder = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let fixture = try Self.fixture.get()
+        let model = try BiEncoder(directory: folder, precision: .bfloat16)
+        #expect(model.precision == .bfloat16)
+        let vectors = try model.encode(fixture.texts.map(\.value))
+        var worstCosine: Float = 1
+        for (i, entry) in fixture.texts.enumerated() {
+            let cosine = ModelFixtures.cosine(vectors[i], fixture.vectors[i])
+            worstCosine = min(worstCosine, cosine)
+            #expect(cosine >= 0.995, "\(entry.id): bf16 cosine \(cosine)")
+        }
+        print("MiniLM bf16 (\(model.kernel)) over \(vectors.count) texts: worst cosine \(worstCosine)")
+    }
+
     @Test func embeddingDoesNotDependOnBatchMates() throws {
         let model = try #require(Self.model, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
         let fixture = try Self.fixture.get()
