@@ -31,9 +31,12 @@ struct AskCommand: ParsableCommand {
         snippet with the best-matching sentence marked. The last line says which stages ran.
 
         Examples:
-          sift ask -p Pipelines/handbook.yaml "What is the difference between 401 and 403?"
-          sift ask -p Pipelines/python-docs.yaml --top 3 --json "read a file line by line"
-          sift ask -p Pipelines/python-docs.yaml --explain --no-bm25 "what is a generator?"
+          sift ask -p Pipelines/handbook.yaml \\
+            "What is the difference between 401 and 403?"
+          sift ask -p Pipelines/python-docs.yaml --top 3 --json \\
+            "read a file line by line"
+          sift ask -p Pipelines/python-docs.yaml --explain --no-bm25 \\
+            "what is a generator?"
         """)
 
     @OptionGroup var pipeline: PipelineOptions

@@ -13,7 +13,7 @@ struct BatchCommand: ParsableCommand {
 
         Examples:
           sift batch -p Pipelines/handbook.yaml questions.txt -o answers.jsonl
-          sift batch -p Pipelines/python-docs.yaml questions.jsonl --top 3 > answers.jsonl
+          sift batch -p Pipelines/python-docs.yaml --top 3 questions.jsonl > out.jsonl
         """)
 
     @OptionGroup var pipeline: PipelineOptions

@@ -15,7 +15,8 @@ struct EvalCommand: ParsableCommand {
 
         Examples:
           sift eval -p Pipelines/python-faq-eval.yaml
-          sift eval -p Pipelines/handbook.yaml --labels Corpora/handbook-labels.jsonl --json
+          sift eval -p Pipelines/handbook.yaml --json \\
+            --labels Corpora/handbook/labels.jsonl
           sift eval --beir ~/data/scifact --split test --report out/scifact
         """)
 

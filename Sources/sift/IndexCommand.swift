@@ -14,7 +14,8 @@ struct IndexCommand: ParsableCommand {
 
         Examples:
           sift index -p Pipelines/handbook.yaml
-          sift index -p Pipelines/python-docs.yaml --set chunker.max_tokens=128 --rebuild
+          sift index -p Pipelines/python-docs.yaml --rebuild \\
+            --set chunker.max_tokens=128
           sift index -p Pipelines/handbook.yaml --json
         """)
 

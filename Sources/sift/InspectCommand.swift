@@ -13,7 +13,8 @@ struct InspectCommand: ParsableCommand {
         counting tokens with --model.
 
         Examples:
-          sift inspect /usr/share/doc/python3.11/html/faq/general.html -p Pipelines/python-faq-eval.yaml
+          sift inspect -p Pipelines/python-faq-eval.yaml \\
+            /usr/share/doc/python3.11/html/faq/general.html
           sift inspect page.html --preset sphinx --json
         """)
 

@@ -64,7 +64,8 @@ struct SimilarityCommand: ParsableCommand {
         Embeds the sentences and prints cos_sim for every pair (rows and columns in input order).
 
         Examples:
-          sift similarity "A man is eating food." "A man is eating pasta." "The girl is carrying a baby."
+          sift similarity "A man is eating food." "A man is eating pasta." \\
+            "The girl is carrying a baby."
           sift similarity --file sentences.txt --json
         """)
 
@@ -197,9 +198,12 @@ struct RerankCommand: ParsableCommand {
         Passages are printed best first with their scores.
 
         Examples:
-          sift rerank --model Models/ms-marco-MiniLM-L-6-v2 "How many people live in Berlin?" \\
-            "Berlin has a population of 3,520,031." "New York City is famous for the Met."
-          sift rerank -p Pipelines/handbook.yaml --set reranker.model=Models/ce "query" --file passages.txt
+          sift rerank --model Models/ms-marco-MiniLM-L-6-v2 \\
+            "How many people live in Berlin?" \\
+            "Berlin has a population of 3,520,031." \\
+            "New York City is famous for the Met."
+          sift rerank -p Pipelines/handbook.yaml --set reranker.model=Models/ce \\
+            --file passages.txt "query"
         """)
 
     @OptionGroup var pipeline: PipelineOptions

@@ -21,7 +21,8 @@ struct PromptCommand: ParsableCommand {
         Examples:
           sift prompt -p Pipelines/handbook.yaml
           rlwrap sift prompt -p Pipelines/python-docs.yaml
-          printf 'exit status 137\\n:top 1\\nundo git reset --hard\\n' | sift prompt -p Pipelines/handbook.yaml
+          printf 'exit status 137\\n:top 1\\nundo git reset --hard\\n' | \\
+            sift prompt -p Pipelines/handbook.yaml
         """)
 
     @OptionGroup var pipeline: PipelineOptions

@@ -14,7 +14,8 @@ struct SiftCommand: ParsableCommand {
         Examples:
           sift index -p Pipelines/handbook.yaml
           sift ask -p Pipelines/handbook.yaml "What does exit status 137 mean?"
-          sift ask -p Pipelines/handbook.yaml --explain --set retriever.bm25=false "What is a fast-forward merge?"
+          sift ask -p Pipelines/handbook.yaml --explain --set retriever.bm25=false \\
+            "What is a fast-forward merge?"
           sift prompt -p Pipelines/python-docs.yaml
           sift eval -p Pipelines/python-faq-eval.yaml
           sift similarity "A man is eating food." "A man eats." "The sky is blue."
