@@ -154,24 +154,23 @@ public enum Kernels {
 
     @inline(__always)
     static func softmaxRow(_ row: UnsafeMutablePointer<Float>, _ width: Int) {
-        // Four running maxima: the comparison chain is latency-bound otherwise.
-        var m0 = -Float.infinity, m1 = m0, m2 = m0, m3 = m0
-        var i = 0
-        while i + 4 <= width {
-            m0 = row[i] > m0 ? row[i] : m0
-            m1 = row[i + 1] > m1 ? row[i + 1] : m1
-            m2 = row[i + 2] > m2 ? row[i + 2] : m2
-            m3 = row[i + 3] > m3 ? row[i + 3] : m3
-            i += 4
+        // Maximum and sum in 8 lanes: a scalar compare/add chain is latency-bound (LLVM does not
+        // reassociate float reductions by itself); the exp and scale loops vectorise as written.
+        var lanes = SIMD8<Float>(repeating: -.infinity), i = 0
+        while i + 8 <= width {
+            let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self)
+            lanes.replace(with: v, where: v .> lanes)
+            i += 8
         }
-        while i < width { m0 = row[i] > m0 ? row[i] : m0; i += 1 }
-        let maxValue = Swift.max(Swift.max(m0, m1), Swift.max(m2, m3))
+        var maxValue = lanes.max()
+        while i < width { maxValue = row[i] > maxValue ? row[i] : maxValue; i += 1 }
         for j in 0..<width { row[j] = expApproximation(row[j] - maxValue) }
-        var s0: Float = 0, s1: Float = 0, s2: Float = 0, s3: Float = 0
+        var sums = SIMD8<Float>()
         i = 0
-        while i + 4 <= width { s0 += row[i]; s1 += row[i + 1]; s2 += row[i + 2]; s3 += row[i + 3]; i += 4 }
-        while i < width { s0 += row[i]; i += 1 }
-        let inv = 1 / ((s0 + s1) + (s2 + s3))
+        while i + 8 <= width { sums += UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self); i += 8 }
+        var total = sums.sum()
+        while i < width { total += row[i]; i += 1 }
+        let inv = 1 / total
         for j in 0..<width { row[j] *= inv }
     }
 
