@@ -185,7 +185,7 @@ func temporaryFolder(_ files: [String: String]) throws -> URL {
     @Test func fixtureReadsAsSectionLevelLabels() throws {
         let url = TestPaths.fixtures.appendingPathComponent("eval/python_faq_labels.jsonl")
         let set = try LabeledQuestionSet.load(url)
-        #expect(set.questions.count == 180)
+        #expect(set.questions.count == 179)
         #expect(set.questions.allSatisfy { question in
             question.relevant.count == 1 && question.relevant.keys.allSatisfy {
                 $0.documentID.hasPrefix("faq/") && $0.documentID.hasSuffix(".html") && $0.anchor != nil
