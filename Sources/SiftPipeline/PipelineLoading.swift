@@ -140,14 +140,15 @@ extension ConfigValidator {
     }
 
     mutating func embedderConfig(_ node: ConfigNode) -> EmbedderConfig? {
-        guard let f = fields(node, path: "embedder", allowed: ["type", "model", "batch_size"]) else { return nil }
+        guard let f = fields(node, path: "embedder", allowed: ["type", "model", "batch_size", "precision"]) else { return nil }
         if let typeNode = f["type"] {
             _ = choice(typeNode, path: "embedder.type", options: StageRegistry.embedderTypes, what: "embedder type")
         }
         let batchSize = int(f, "batch_size", default: 32, atLeast: 1)
+        let precision = precisionSetting(f)
         guard let modelNode = required(f, "model", example: "../Models/all-MiniLM-L6-v2"),
               let model = path(modelNode, path: "embedder.model") else { return nil }
-        return EmbedderConfig(model: model, batchSize: batchSize)
+        return EmbedderConfig(model: model, batchSize: batchSize, precision: precision)
     }
 
     mutating func indexConfig(_ node: ConfigNode) -> IndexConfig? {
@@ -184,7 +185,8 @@ extension ConfigValidator {
             _ = text
             return .some(nil)
         }
-        guard let f = fields(node, path: "reranker", allowed: ["type", "model", "top_k", "max_tokens", "truncation", "batch_size"]) else { return nil }
+        guard let f = fields(node, path: "reranker", allowed: ["type", "model", "top_k", "max_tokens", "truncation", "batch_size",
+                                                                  "precision"]) else { return nil }
         if let typeNode = f["type"],
            choice(typeNode, path: "reranker.type", options: StageRegistry.rerankerTypes, what: "reranker type") == "none" {
             return .some(nil)
@@ -198,9 +200,19 @@ extension ConfigValidator {
            let text = choice(truncationNode, path: "reranker.truncation", options: TruncationPolicy.allCases.map(\.rawValue), what: "truncation") {
             truncation = TruncationPolicy(rawValue: text) ?? truncation
         }
+        let precision = precisionSetting(f)
         guard let modelNode = required(f, "model", example: "../Models/ms-marco-MiniLM-L-6-v2"),
               let model = path(modelNode, path: "reranker.model") else { return nil }
-        return .some(RerankerConfig(model: model, topK: topK, maxTokens: maxTokens, truncation: truncation, batchSize: batchSize))
+        return .some(RerankerConfig(model: model, topK: topK, maxTokens: maxTokens, truncation: truncation, batchSize: batchSize,
+                                    precision: precision))
+    }
+
+    /// `precision: fp32 | bf16` of a model stage; fp32 when absent or invalid (the problem is reported).
+    mutating func precisionSetting(_ f: Fields) -> PrecisionSetting {
+        guard let node = f["precision"],
+              let text = choice(node, path: f.path("precision"), options: PrecisionSetting.allCases.map(\.rawValue), what: "precision")
+        else { return .fp32 }
+        return PrecisionSetting(rawValue: text) ?? .fp32
     }
 
     mutating func answersConfig(_ node: ConfigNode) -> AnswersConfig? {

@@ -32,7 +32,8 @@ enum StageLoader {
 
     static func biEncoder(_ config: EmbedderConfig) throws -> any TextEmbedder {
         try checkModelFolder(config.model, stage: "bi-encoder", required: ["config.json", "model.safetensors"], hint: biEncoderHint)
-        do { return BatchedEmbedder(model: try BiEncoder(directory: config.model), batchSize: config.batchSize) } catch {
+        do { return BatchedEmbedder(model: try BiEncoder(directory: config.model, precision: config.precision.modelPrecision),
+                                   batchSize: config.batchSize) } catch {
             throw PipelineError.stageFailed(stage: "bi-encoder", message: "\(error)")
         }
     }
@@ -41,12 +42,18 @@ enum StageLoader {
         try checkModelFolder(config.model, stage: "cross-encoder", required: ["config.json", "model.safetensors"], hint: crossEncoderHint)
         let truncation: TruncationStrategy = config.truncation == .onlySecond ? .onlySecond : .longestFirst
         do {
-            let model = try CrossEncoder(directory: config.model, maxLength: config.maxTokens, truncation: truncation)
+            let model = try CrossEncoder(directory: config.model, maxLength: config.maxTokens, truncation: truncation,
+                                         precision: config.precision.modelPrecision)
             return CrossEncoderScorer(model: model, batchSize: config.batchSize)
         } catch {
             throw PipelineError.stageFailed(stage: "cross-encoder", message: "\(error)")
         }
     }
+}
+
+extension PrecisionSetting {
+    /// The models' arithmetic for this setting.
+    var modelPrecision: ModelPrecision { self == .fp32 ? .float32 : .bfloat16 }
 }
 
 /// The bi-encoder with the pipeline's batch size (the `TextEmbedder` protocol has no batch parameter).

@@ -132,6 +132,28 @@ embedder: { model: ../Models/all-MiniLM-L6-v2 }
         #expect(try parse(minimal + "\nretriever: { bm25: false, fusion: none }").retriever.bm25 == false)
     }
 
+    @Test func modelPrecisionIsAClosedSetDefaultingToFP32() throws {
+        let defaults = try parse(minimal + "\nreranker: { model: m }")
+        #expect(defaults.embedder.precision == .fp32)
+        #expect(defaults.reranker?.precision == .fp32)
+        let bf16 = try parse("""
+        source: { root: ../Corpora/handbook }
+        embedder: { model: ../Models/all-MiniLM-L6-v2, precision: bf16 }
+        reranker: { model: m, precision: bf16 }
+        """)
+        #expect(bf16.embedder.precision == .bf16)
+        #expect(bf16.reranker?.precision == .bf16)
+        #expect(try parse(minimal, overrides: ["embedder.precision=bf16"]).embedder.precision == .bf16)
+
+        let typo = problems("source: { root: x }\nembedder: { model: m, precision: bf61 }\nreranker: { model: m, precision: fp23 }")
+        #expect(typo.map(\.path) == ["embedder.precision", "reranker.precision"])
+        #expect(typo.map(\.line) == [2, 3])
+        #expect(typo.first?.message == "unknown precision 'bf61'; expected one of fp32, bf16; did you mean 'bf16'?")
+        #expect(typo.last?.message.contains("did you mean 'fp32'?") == true)
+        let misspeltKey = problems(minimal + "\nreranker: { model: m, precission: bf16 }")
+        #expect(misspeltKey.first?.message.contains("did you mean 'precision'?") == true)
+    }
+
     @Test func crossStageLimitsAreChecked() {
         let found = problems(minimal + "\nretriever: { top_k: 10 }\nreranker: { model: m, top_k: 20 }\nanswers: { top_k: 30 }")
         #expect(found.map(\.path) == ["reranker.top_k", "answers.top_k"])
