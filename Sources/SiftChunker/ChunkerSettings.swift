@@ -1,3 +1,5 @@
+import SiftCore
+
 /// How documents are cut into chunks. Decoded from the `chunker:` section of a pipeline file
 /// (keys `max_tokens`, `overlap_tokens`, `heading_prefix`, `min_tokens`, `split_on_anchor`; absent keys take the defaults).
 public struct ChunkerSettings: Sendable, Codable, Hashable {
@@ -55,22 +57,5 @@ public struct ChunkerSettings: Sendable, Codable, Hashable {
         headingPrefix = try container.decodeIfPresent(Bool.self, forKey: .headingPrefix) ?? defaults.headingPrefix
         minTokens = try container.decodeIfPresent(Int.self, forKey: .minTokens) ?? defaults.minTokens
         splitOnAnchor = try container.decodeIfPresent(Bool.self, forKey: .splitOnAnchor) ?? defaults.splitOnAnchor
-    }
-}
-
-/// 64-bit FNV-1a over UTF-8 bytes: a stable hash (unlike Swift's per-process seeded `Hasher`).
-enum StableHash {
-    static func fnv1a64(_ text: String, seed: UInt64 = 0xcbf2_9ce4_8422_2325) -> UInt64 {
-        var hash = seed
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash &*= 0x0000_0100_0000_01b3
-        }
-        return hash
-    }
-
-    static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

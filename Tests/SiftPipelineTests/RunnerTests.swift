@@ -259,5 +259,9 @@ final class TinyCollection {
         #expect(StableDigest.hex(["ab", "c"]) != StableDigest.hex(["a", "bc"]))
         #expect(StableDigest.hex(["x"]) == StableDigest.hex(["x"]))
         #expect(StableDigest.hex(["x"]).count == 32)
+        // Pinned (computed independently in Python): stored document hashes must not change.
+        #expect(StableDigest.hex(["ab", "c"]) == "20ba9b3025a8b4215199cfee7d6d899c")
+        #expect(StableDigest.hex([]) == "cbf29ce4842223256c62272e07bb0142")
+        #expect(StableDigest.hex(["Überschrift", "x"]) == "e8ee51d038508dc8e218125c89cc5b01")
     }
 }
