@@ -8,7 +8,7 @@ public enum StageRegistry {
     /// Re-ranker types (`reranker.type`, or `reranker: none`).
     public static let rerankerTypes = ["cross-encoder", "none"]
     /// Reader presets (`reader.preset`).
-    public static var readerPresets: [String] { ReaderBridge.presetNames }
+    public static var readerPresets: [String] { ReaderOptions.presetNames }
 }
 
 extension PipelineConfig {

@@ -1,11 +1,5 @@
 import SiftReader
 
-/// The reader's vocabulary as the pipeline needs it.
-enum ReaderBridge {
-    /// Canonical reader preset names (`ReaderOptions.preset(named:)` also accepts aliases such as "python", "docbook-html").
-    static let presetNames = ["default", "sphinx", "postgres", "sqlite"]
-}
-
 extension ReaderConfig {
     /// The reader options: the preset's rules, then this pipeline's extra drop/keep rules.
     public var readerOptions: ReaderOptions {

@@ -69,6 +69,9 @@ public struct ReaderOptions: Sendable, Codable, Hashable {
         drop: [".nosearch", ".menu", ".searchmenu", ".fancy_toc", ".fancy-toc", ".fancy_toc_mark", ".imgcontainer",
                "//p[.//a[@id='mtimelink']]"])
 
+    /// The canonical preset names `preset(named:)` accepts (it also takes aliases such as "python", "docbook-html").
+    public static let presetNames = ["default", "sphinx", "postgres", "sqlite"]
+
     /// The named presets: "default", "sphinx", "postgres" (alias "docbook-html"), "sqlite".
     public static func preset(named name: String) -> ReaderOptions? {
         switch name.lowercased() {
