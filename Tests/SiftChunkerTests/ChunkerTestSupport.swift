@@ -1,5 +1,6 @@
 import Testing
 import SiftCore
+import SiftTestSupport
 @testable import SiftChunker
 
 /// One token per whitespace-separated word, plus [CLS] and [SEP].
@@ -94,21 +95,9 @@ func expectChunkInvariants(_ chunks: [Chunk], of document: Document, by chunker:
     #expect(Set(chunks.map(\.id)).count == chunks.count, sourceLocation: sourceLocation)
 }
 
-/// Deterministic pseudo-random numbers (SplitMix64) so generated documents are the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Random documents with headings, prose, lists, code, tables, empty blocks and the odd giant word.
 func randomDocument(seed: UInt64, blockCount: Int) -> Document {
-    var rng = SeededGenerator(state: seed)
+    var rng = SplitMix64(state: seed)
     let words = ["the", "index", "stores", "vectors", "for", "each", "chunk", "and", "a", "query", "runs", "against",
                  "it", "quickly", "tokenizer", "splits", "unbelievably", "antidisestablishmentarianism", "café",
                  "naïve", "日本語", "😀", "x", "3.14", "os.path.join", "e.g.", "don't", "(see", "below)", "--verbose",

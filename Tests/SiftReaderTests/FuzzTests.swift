@@ -1,6 +1,7 @@
 import Foundation
 import SiftCore
 import SiftReader
+import SiftTestSupport
 import Testing
 
 /// Random-mutation fuzzing of the reader: real pages, XML samples and the nasty corpus, mutated with bit flips,
@@ -9,19 +10,6 @@ import Testing
 ///   SIFT_READER_FUZZ_ITERATIONS (default 40), SIFT_READER_FUZZ_SECONDS (stop early), SIFT_READER_FUZZ_SEED (default 1),
 ///   SIFT_READER_FUZZ_SAVE (path: each input is written there before it is read, to reproduce a crash).
 @Suite struct FuzzTests {
-    /// SplitMix64: small, fast, reproducible.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-    }
-
     static let fragments: [String] = [
         "<table>", "</table>", "<tr><td>", "</div>", "<div>", "<p>", "<pre>", "</pre>", "<!--", "-->", "<![CDATA[", "]]>",
         "&", "&nbsp;", "&#0;", "&#xFFFF;", "&#x110000;", "&lol;", "<?xml version='1.0' encoding='UTF-16'?>", "\0", "<script>",
@@ -40,7 +28,7 @@ import Testing
         return inputs
     }
 
-    static func mutate(_ input: [UInt8], corpus: [(name: String, bytes: [UInt8])], rng: inout Generator) -> [UInt8] {
+    static func mutate(_ input: [UInt8], corpus: [(name: String, bytes: [UInt8])], rng: inout SplitMix64) -> [UInt8] {
         var bytes = input
         for _ in 0...rng.below(4) {
             switch rng.below(7) {
@@ -79,7 +67,7 @@ import Testing
         let corpus = try Self.corpus()
         let options = ReaderOptions(maxTextLength: 1_000_000)
         let reader = try DocumentReader(options: options)
-        var rng = Generator(state: seed)
+        var rng = SplitMix64(state: seed)
         var done = 0, documents = 0, errors = 0, slowest = 0.0
         let started = Date()
         while done < iterations, Date().timeIntervalSince(started) < seconds {
