@@ -105,7 +105,7 @@ struct SearchCommand: ParsableCommand {
 
         Examples:
           sift search "A man is eating pasta." --file sentences.txt --top 3
-          sift search -p Pipelines/handbook.yaml "remote work policy"
+          sift search -p Pipelines/handbook.yaml "keep an SSH key private"
         """)
 
     @OptionGroup var pipeline: PipelineOptions
