@@ -47,15 +47,6 @@ func loadPassageTexts(_ path: String, limit: Int?) throws -> [String] {
     return texts
 }
 
-/// `--precision` values.
-func parsePrecision(_ name: String) throws -> ModelPrecision {
-    switch name {
-    case "fp32", "float32": return .float32
-    case "bf16", "bfloat16": return .bfloat16
-    default: throw ValidationError("--precision must be fp32 or bf16, not \(name)")
-    }
-}
-
 /// CPU time of the whole process (all threads), seconds: on a shared machine wall time also measures
 /// other people's load, CPU time does not.
 func processCPUSeconds() -> Double {

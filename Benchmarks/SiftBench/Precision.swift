@@ -1,0 +1,11 @@
+import ArgumentParser
+import SiftModels
+
+/// `--precision` values.
+func parsePrecision(_ name: String) throws -> ModelPrecision {
+    switch name {
+    case "fp32", "float32": return .float32
+    case "bf16", "bfloat16": return .bfloat16
+    default: throw ValidationError("--precision must be fp32 or bf16, not \(name)")
+    }
+}
