@@ -94,15 +94,16 @@ public final class PackedLinear: @unchecked Sendable {
     }
 
     /// Packs a strided weight view: element `(n, k)` is `weight[n·featureStride + k·inputStride]`.
-    /// Lets attention pack a head's keys (`n` = key position, `featureStride` = hidden size, `inputStride` = 1)
+    /// Packs a row-major weight in place from a mapped checkpoint (`featureStride` = K, `inputStride` = 1), or
+    /// lets attention pack a head's keys (`n` = key position, `featureStride` = hidden size, `inputStride` = 1)
     /// for `Q·Kᵀ`, or its values transposed (`n` = head dim, `featureStride` = 1, `inputStride` = hidden size) for `P·V`.
     public convenience init(weight: UnsafeBufferPointer<Float>, bias: [Float]?, outFeatures: Int, inFeatures: Int,
-                            featureStride: Int, inputStride: Int, precision: Precision) {
+                            featureStride: Int, inputStride: Int, precision: Precision, activation: Activation = .none) {
         let kernel = Kernel.best(for: precision)
         self.init(storage: Self.pack(weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures,
                                      featureStride: featureStride, inputStride: inputStride, precision: precision,
-                                     activation: .none, kernel: kernel),
-                  outFeatures: outFeatures, inFeatures: inFeatures, precision: precision, activation: .none, kernel: kernel)
+                                     activation: activation, kernel: kernel),
+                  outFeatures: outFeatures, inFeatures: inFeatures, precision: precision, activation: activation, kernel: kernel)
     }
 
     /// Row-major `[outFeatures × inFeatures]` weight with an explicit kernel (tests force scalar / OpenBLAS).
