@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SiftModels
+import SiftPipeline
 
 /// `sift-bench encode`: bi-encoder throughput (passages/s) on a JSONL file of {"id", "text"}.
 struct EncodeBench: ParsableCommand {
@@ -13,6 +14,8 @@ struct EncodeBench: ParsableCommand {
     @Option(help: "Use only the first N passages.") var limit: Int?
 
     @Option(help: "Linear-layer precision: fp32 or bf16.") var precision: String = "fp32"
+    @Option(help: ArgumentHelp("Write the timed pass's embeddings as a float32 .npy [passages × dimension] (for Benchmarks/peers/compare.py).",
+                               valueName: "file.npy")) var output: String?
 
     func run() throws {
         let texts = try loadPassageTexts(passages, limit: limit)
@@ -28,6 +31,7 @@ struct EncodeBench: ParsableCommand {
         precondition(vectors.count == texts.count)
         print(String(format: "sift encode: %d passages (%d tokens, max %d) in %.2f s = %.1f passages/s (%.0f tokens/s), batch %d, cpu %.2f s",
                      texts.count, tokens, maxSeqLength, seconds, Double(texts.count) / seconds, Double(tokens) / seconds, batchSize, cpu))
+        if let output { try writeNPY(vectors, columns: encoder.dimension, to: output) }
     }
 }
 
@@ -45,6 +49,13 @@ func loadPassageTexts(_ path: String, limit: Int?) throws -> [String] {
         if let limit, texts.count == limit { break }
     }
     return texts
+}
+
+/// Writes a [rows × columns] float32 matrix as .npy (after the timed pass, so it is not measured).
+func writeNPY(_ rows: [[Float]], columns: Int, to path: String) throws {
+    guard FileManager.default.createFile(atPath: path, contents: NPYFile.data(rows, columns: columns)) else {
+        throw ValidationError("cannot write \(path)")
+    }
 }
 
 /// CPU time of the whole process (all threads), seconds: on a shared machine wall time also measures

@@ -23,6 +23,8 @@ struct RerankBench: ParsableCommand {
     ]
 
     @Option(help: "Linear-layer precision: fp32 or bf16.") var precision: String = "fp32"
+    @Option(help: ArgumentHelp("Write the timed pass's raw logits as a float32 .npy [pairs × labels] (for Benchmarks/peers/compare.py).",
+                               valueName: "file.npy")) var output: String?
 
     func run() throws {
         let texts = try loadPassageTexts(passages, limit: pairs)
@@ -37,5 +39,6 @@ struct RerankBench: ParsableCommand {
         precondition(scores.count == pairs)
         print(String(format: "sift rerank: %d pairs in %.2f s = %.0f ms per 100 pairs, batch %d, cpu %.2f s", pairs, seconds,
                      seconds * 1000 * 100 / Double(pairs), batchSize, cpu))
+        if let output { try writeNPY(scores, columns: scores.first?.count ?? 1, to: output) }
     }
 }

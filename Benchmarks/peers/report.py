@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+"""The table of one Benchmarks/run: reads RUN_DIR/meta.json and RUN_DIR/records.jsonl (one JSON line per
+measurement or skip, written by Benchmarks/run and st_bench.py --record), prints the table, writes it as
+Markdown to OUT_MD and, with --update-doc FILE, replaces the block between the bench markers in FILE.
+
+    /work/venv/bin/python Benchmarks/peers/report.py RUN_DIR OUT_MD [--update-doc BENCHMARKS.md]
+
+Parity is against the torch fp32 path's outputs (compare.py). Ratios are printed, never asserted.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from compare import describe, parity  # noqa: E402
+
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+REFERENCE = "st torch fp32"
+
+
+def read_records(run_dir):
+    records = []
+    with open(os.path.join(run_dir, "records.jsonl"), encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                records.append(json.loads(line))
+    return records
+
+
+def cpu_model():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown CPU"
+    fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    model = fields.get("Model name", "unknown CPU").strip()
+    return f"{model}, {fields.get('CPU(s)', '?').strip()} logical CPUs"
+
+
+def ratio(value, reference):
+    return f"{value / reference:.2f}×" if value and reference else "–"
+
+
+def table(records):
+    """(header, rows, skipped lines, parity failures) from the measurement records."""
+    measured = [r for r in records if "skipped" not in r]
+    order = list(dict.fromkeys(r["path"] for r in records))
+    by = {(r["path"], r["task"]): r for r in measured}
+    ref_e, ref_r = by.get((REFERENCE, "encode")), by.get((REFERENCE, "rerank"))
+    header = ["path", "encode passages/s", "× torch", "CPU s", "× torch (CPU)",
+              "rerank ms/100 pairs", "× torch time", "CPU s", "× torch time (CPU)", "parity vs torch fp32"]
+    rows, problems = [], []
+    for path in order:
+        e, r = by.get((path, "encode")), by.get((path, "rerank"))
+        if not e and not r:
+            continue
+        row = [path]
+        if e:
+            rate = e["count"] / e["seconds"]
+            row += [f"{rate:.1f}", ratio(rate, ref_e and ref_e["count"] / ref_e["seconds"]), f"{e['cpu']:.2f}",
+                    ratio(ref_e and ref_e["cpu"], e["cpu"])]
+        else:
+            row += ["–"] * 4
+        if r:
+            ms = r["seconds"] * 1000 * 100 / r["count"]
+            row += [f"{ms:,.0f}", ratio(ms, ref_r and ref_r["seconds"] * 1000 * 100 / ref_r["count"]), f"{r['cpu']:.2f}",
+                    ratio(r["cpu"], ref_r and ref_r["cpu"])]
+        else:
+            row += ["–"] * 4
+        notes = []
+        for record, ref in ((e, ref_e), (r, ref_r)):
+            if not record:
+                continue
+            if path == REFERENCE:
+                notes.append("reference")
+            elif not ref or not record.get("output") or not ref.get("output"):
+                notes.append("n/a (no torch output)")
+            else:
+                try:
+                    notes.append(describe(parity(ref["output"], record["output"])))
+                except (OSError, ValueError) as error:
+                    notes.append("n/a")
+                    problems.append(f"{path} {record['task']}: {error}")
+        row.append("; ".join(dict.fromkeys(notes)))
+        rows.append(row)
+    skipped = [f"{r['path']} ({r['task']}): {r['skipped']}" for r in records if "skipped" in r]
+    return header, rows, skipped, problems
+
+
+def markdown(header, rows):
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *rows)]
+    line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"] + [line(r) for r in rows])
+
+
+def context_lines(meta, records):
+    measured = [r for r in records if "skipped" not in r]
+    lines = [f"Run {meta['date']} by `Benchmarks/run` ({meta['passages']} passages, max_seq_length 256, batch 32; "
+             f"{meta['pairs']} pairs, max_length 512, batch 32).",
+             f"Machine: {cpu_model()}; load average at start {meta['load']} (shared machine: compare the CPU-second columns).",
+             f"Sift {meta['sift']} (release build)."]
+    envs = {}
+    for r in measured:
+        if "versions" in r:
+            envs.setdefault(r["python"], (r["versions"], []))[1].append(f"{r['path']} {r['task']}")
+    for python, (versions, uses) in envs.items():
+        paths = ", ".join(dict.fromkeys(u.rsplit(" ", 1)[0] for u in uses))
+        lines.append(f"Peers {paths} (`{python}`): " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".")
+    threads = {}
+    for r in measured:
+        if r.get("notes"):
+            threads.setdefault(r["path"], ", ".join(f"{k} {v}" for k, v in r["notes"].items()))
+    if threads:
+        lines.append("Threads/precision: " + "; ".join(f"{p}: {t}" for p, t in threads.items()) + ".")
+    return lines
+
+
+def update_doc(path, block):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if BEGIN in text and END in text and text.index(BEGIN) < text.index(END):
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+    else:
+        anchor = "\n## Results\n"
+        if anchor not in text:
+            sys.exit(f"report: {path} has neither the {BEGIN} markers nor a '## Results' section to put them in")
+        head, tail = text.split(anchor, 1)
+        head, tail = head + anchor + "\n", "\n\n" + tail.lstrip("\n")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head + BEGIN + "\n" + block + "\n" + END + tail)
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("run_dir")
+    p.add_argument("out_md")
+    p.add_argument("--update-doc")
+    a = p.parse_args()
+    with open(os.path.join(a.run_dir, "meta.json"), encoding="utf-8") as f:
+        meta = json.load(f)
+    records = read_records(a.run_dir)
+    header, rows, skipped, problems = table(records)
+    context = context_lines(meta, records)
+    legend = ("× torch: passages/s ÷ torch fp32's (higher is faster); × torch time: ms ÷ torch fp32's (lower is faster); "
+              "the (CPU) columns use process CPU seconds, all threads, instead of wall time.")
+    body = markdown(header, rows) if rows else "(nothing measured)"
+    print(body)
+    print()
+    print(legend)
+    for line in context:
+        print(line)
+    for line in skipped:
+        print(f"skipped: {line}")
+    for line in problems:
+        print(f"parity problem: {line}")
+
+    parts = ["\n".join(context), body, legend]
+    if skipped:
+        parts.append("Skipped:\n" + "\n".join(f"- {s}" for s in skipped))
+    if problems:
+        parts.append("Parity not computed:\n" + "\n".join(f"- {s}" for s in problems))
+    block = "\n\n".join(parts)
+    with open(a.out_md, "w", encoding="utf-8") as f:
+        f.write("# Benchmarks/run, latest\n\n" + block + "\n")
+    if a.update_doc:
+        update_doc(a.update_doc, "Generated by `UPDATE_DOC=1 Benchmarks/run`; edits inside these markers are overwritten.\n\n" + block)
+        print(f"updated the bench block in {a.update_doc}")
+
+
+if __name__ == "__main__":
+    main()
