@@ -35,8 +35,9 @@ def cpu_model():
     except (OSError, subprocess.CalledProcessError):
         return "unknown CPU"
     fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    model = fields.get("Model name", "unknown CPU").strip()
-    return f"{model}, {fields.get('CPU(s)', '?').strip()} logical CPUs"
+    get = lambda key: fields.get(key, "?").strip()  # noqa: E731
+    return (f"{get('Model name')}, {get('CPU(s)')} CPUs ({get('Socket(s)')} socket × {get('Core(s) per socket')} cores × "
+            f"{get('Thread(s) per core')} thread)")
 
 
 def ratio(value, reference):
@@ -157,7 +158,7 @@ def main():
     for line in problems:
         print(f"parity problem: {line}")
 
-    parts = ["\n".join(context), body, legend]
+    parts = ["\n".join(f"- {line}" for line in context), body, legend]
     if skipped:
         parts.append("Skipped:\n" + "\n".join(f"- {s}" for s in skipped))
     if problems:

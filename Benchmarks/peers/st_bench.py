@@ -133,7 +133,8 @@ def load_model(kind, backend, model_dir, cache_root, threads, max_length):
             model.transformers_model.compile()
             compiled = model.transformers_model.request
         notes["threads"] = f"OpenVINO default = {compiled.get_property('INFERENCE_NUM_THREADS')}"
-        notes["precision"] = str(compiled.get_property("INFERENCE_PRECISION_HINT"))
+        precision = compiled.get_property("INFERENCE_PRECISION_HINT")  # an openvino Type, e.g. bf16 on AVX512-BF16 CPUs
+        notes["precision"] = precision.get_type_name() if hasattr(precision, "get_type_name") else str(precision)
         notes["hint"] = str(compiled.get_property("PERFORMANCE_HINT"))
     except Exception as error:  # property names differ across OpenVINO versions: report, don't fail
         notes["properties"] = f"unavailable ({type(error).__name__})"
