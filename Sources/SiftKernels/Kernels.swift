@@ -1,4 +1,5 @@
 import Foundation
+import SiftKernelsC
 
 /// Transformer kernels on row-major float32 buffers.
 ///
@@ -196,6 +197,59 @@ public enum Kernels {
         return er * Float(bitPattern: exponentBits)
     }
 
+    /// Which attention implementation runs. Internal so tests can force each one.
+    enum AttentionKernel: Sendable, Equatable, CaseIterable {
+        /// Fused C kernel (Sources/SiftKernelsC/sift_attention.c), fp32.
+        case avx512
+        /// Fused C kernel with `q·kᵀ` in bf16 (`vdpbf16ps`); softmax and `P·V` stay fp32.
+        case avx512bf16
+        /// The fused kernel's portable C version (tests only: slower than OpenBLAS).
+        case scalar
+        /// OpenBLAS sgemm for the two products, Swift softmax: the path for CPUs without AVX-512.
+        case openBLAS
+
+        /// The fastest kernel this CPU supports for a model of `precision`.
+        static func best(for precision: PackedLinear.Precision) -> AttentionKernel {
+            guard sift_kernel_supported(Int32(SIFT_KERNEL_AVX512)) != 0 else { return .openBLAS }
+            if precision == .bfloat16, sift_kernel_supported(Int32(SIFT_KERNEL_AVX512_BF16)) != 0 { return .avx512bf16 }
+            return .avx512
+        }
+
+        var isSupported: Bool {
+            switch self {
+            case .avx512: sift_kernel_supported(Int32(SIFT_KERNEL_AVX512)) != 0
+            case .avx512bf16: sift_kernel_supported(Int32(SIFT_KERNEL_AVX512_BF16)) != 0
+            case .scalar, .openBLAS: true
+            }
+        }
+
+        /// C kernel id; nil for OpenBLAS.
+        var cValue: Int32? {
+            switch self {
+            case .avx512: Int32(SIFT_KERNEL_AVX512)
+            case .avx512bf16: Int32(SIFT_KERNEL_AVX512_BF16)
+            case .scalar: Int32(SIFT_KERNEL_SCALAR)
+            case .openBLAS: nil
+            }
+        }
+
+        /// Scratch floats one worker needs for sequences up to `maxLength` tokens.
+        func scratchPerWorker(maxLength: Int, headSize: Int) -> Int {
+            guard maxLength > 0 else { return 0 }
+            if cValue == nil { return maxLength * maxLength }  // the score matrix [length × length]
+            return Int(sift_attention_scratch_floats(Int32(maxLength), Int32(headSize)))
+        }
+    }
+
+    /// Floats of `scratch` that `attention` needs for sequences up to `maxLength` tokens on `threads` workers
+    /// with a model of `precision`.
+    public static func attentionScratchCount(maxLength: Int, headSize: Int, threads: Int,
+                                             precision: PackedLinear.Precision = .float32) -> Int {
+        precondition(maxLength >= 0 && headSize > 0 && threads >= 1,
+                     "attentionScratchCount: maxLength \(maxLength), headSize \(headSize), threads \(threads)")
+        return threads * AttentionKernel.best(for: precision).scratchPerWorker(maxLength: maxLength, headSize: headSize)
+    }
+
     /// Scaled dot-product self-attention for a packed batch of sequences (no padding rows).
     ///
     /// - `qkv [tokens × 3·hidden]`: per token, the query, key and value projections side by side
@@ -204,17 +258,32 @@ public enum Kernels {
     ///   Packing is the padding mask: a token only attends to tokens of its own sequence, so padded
     ///   positions never exist and a sequence's result cannot depend on its batch mates.
     /// - `output [tokens × hidden]`: the per-head contexts concatenated (PyTorch's head order).
-    /// - `scratch`: at least `threads · maxLength²` floats, where `maxLength` is the longest sequence.
+    /// - `scratch`: at least `attentionScratchCount(maxLength:headSize:threads:precision:)` floats, where
+    ///   `maxLength` is the longest sequence.
     /// - `threads`: workers over the (sequence × head) items, longest sequences first; each item's
     ///   arithmetic is the same for any thread count, so results are bit-identical. Keep
-    ///   `Gemm.threadCount = 1` when `threads > 1` (the per-item GEMMs are small).
-    /// Scores are `q·kᵀ / √headSize`, softmaxed over keys.
+    ///   `Gemm.threadCount = 1` when `threads > 1` (the OpenBLAS fallback's per-item GEMMs are small).
+    /// - `precision`: `.bfloat16` lets CPUs with AVX-512 BF16 compute the scores in bf16 (fp32 accumulation).
+    /// Scores are `q·kᵀ / √headSize`, softmaxed over keys. With AVX-512 each item runs the fused C kernel
+    /// (packed K/V, scores, softmax and `P·V` per block of query rows, in L1/L2); otherwise OpenBLAS + Swift softmax.
     public static func attention(
         qkv: UnsafeBufferPointer<Float>, sequenceOffsets: [Int], heads: Int, headSize: Int,
-        output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int = 1
+        output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int = 1,
+        precision: PackedLinear.Precision = .float32
+    ) {
+        attention(qkv: qkv, sequenceOffsets: sequenceOffsets, heads: heads, headSize: headSize, output: output,
+                  scratch: scratch, threads: threads, kernel: AttentionKernel.best(for: precision))
+    }
+
+    /// `attention` on an explicit kernel (tests compare them all against the reference).
+    static func attention(
+        qkv: UnsafeBufferPointer<Float>, sequenceOffsets: [Int], heads: Int, headSize: Int,
+        output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int,
+        kernel: AttentionKernel
     ) {
         let hidden = heads * headSize
         precondition(heads > 0 && headSize > 0 && threads >= 1, "attention: heads \(heads), headSize \(headSize), threads \(threads)")
+        precondition(kernel.isSupported, "attention: kernel \(kernel) not supported on this CPU")
         precondition(!sequenceOffsets.isEmpty && sequenceOffsets[0] == 0, "attention: offsets must start at 0")
         let tokens = sequenceOffsets.last!
         precondition(qkv.count >= tokens * 3 * hidden, "attention: qkv has \(qkv.count) floats, needs \(tokens)×\(3 * hidden)")
@@ -225,14 +294,16 @@ public enum Kernels {
             precondition(length >= 0, "attention: offsets must be non-decreasing")
             maxLength = max(maxLength, length)
         }
+        precondition(maxLength <= Int(Int32.max), "attention: sequence of \(maxLength) tokens")
         let workers = max(1, min(threads, (sequenceOffsets.count - 1) * heads))
-        precondition(scratch.count >= workers * maxLength * maxLength,
-                     "attention: scratch has \(scratch.count) floats, needs \(workers)×\(maxLength)²")
+        let scratchStride = kernel.scratchPerWorker(maxLength: maxLength, headSize: headSize)
+        precondition(scratch.count >= workers * scratchStride,
+                     "attention: scratch has \(scratch.count) floats, needs \(workers)×\(scratchStride)")
         // Items longest first, so the last ones to run are short and the workers finish together.
         let lengths = (0..<(sequenceOffsets.count - 1)).map { sequenceOffsets[$0 + 1] - sequenceOffsets[$0] }
         let sequences = lengths.indices.filter { lengths[$0] > 0 }.sorted { (lengths[$0], $1) > (lengths[$1], $0) }
         let job = AttentionJob(qkv: qkv.baseAddress!, output: output.baseAddress!, scratch: scratch.baseAddress!,
-                               hidden: hidden, headSize: headSize, heads: heads, scratchStride: maxLength * maxLength)
+                               hidden: hidden, headSize: headSize, heads: heads, scratchStride: scratchStride, kernel: kernel)
         let itemCount = sequences.count * heads
         if workers == 1 {
             for item in 0..<itemCount { job.run(sequences[item / heads], offsets: sequenceOffsets, head: item % heads, worker: 0) }
@@ -259,26 +330,34 @@ public enum Kernels {
         let output: UnsafeMutablePointer<Float>
         let scratch: UnsafeMutablePointer<Float>
         let hidden: Int, headSize: Int, heads: Int, scratchStride: Int
+        let kernel: AttentionKernel
 
-        /// Head `h` of sequence `s`: scores in worker `worker`'s scratch, context into its output columns.
+        /// Head `h` of sequence `s` (length ≥ 1): worker `worker`'s scratch, context into the head's output columns.
         func run(_ s: Int, offsets: [Int], head h: Int, worker: Int) {
             let start = offsets[s], length = offsets[s + 1] - start
             let ld = 3 * hidden
             let scale = 1 / Float(headSize).squareRoot()
-            let scores = UnsafeMutableBufferPointer(start: scratch + worker * scratchStride, count: length * length)
+            let work = scratch + worker * scratchStride
+            let q = qkv + start * ld + h * headSize, k = q + hidden, v = q + 2 * hidden
+            let out = output + start * hidden + h * headSize
+            if let cKernel = kernel.cValue {
+                // Shapes were checked by `attention`: rows of q/k/v/out at strides ld/hidden, scratch per worker.
+                let status = sift_attention(q, k, v, ld, out, hidden, Int32(length), Int32(headSize), scale,
+                                            work, scratchStride, cKernel)
+                precondition(status == 0, "attention: native kernel rejected length \(length), headSize \(headSize)")
+                return
+            }
+            let scores = UnsafeMutableBufferPointer(start: work, count: length * length)
             let span = (length - 1) * ld + headSize
-            let q = UnsafeBufferPointer(start: qkv + start * ld + h * headSize, count: span)
-            let k = UnsafeBufferPointer(start: qkv + start * ld + hidden + h * headSize, count: span)
-            let v = UnsafeBufferPointer(start: qkv + start * ld + 2 * hidden + h * headSize, count: span)
             // scores[length×length] = scale · Q_h · K_hᵀ
             Gemm.multiply(transA: false, transB: true, m: length, n: length, k: headSize, alpha: scale,
-                          a: q, lda: ld, b: k, ldb: ld, beta: 0, c: scores, ldc: length)
+                          a: UnsafeBufferPointer(start: q, count: span), lda: ld,
+                          b: UnsafeBufferPointer(start: k, count: span), ldb: ld, beta: 0, c: scores, ldc: length)
             softmax(scores, rows: length, width: length)
             // context_h[length×headSize] = P · V_h, written into this head's columns of output.
-            let out = UnsafeMutableBufferPointer(start: output + start * hidden + h * headSize,
-                                                 count: (length - 1) * hidden + headSize)
             Gemm.multiply(transA: false, transB: false, m: length, n: headSize, k: length,
-                          a: UnsafeBufferPointer(scores), lda: length, b: v, ldb: ld, beta: 0, c: out, ldc: hidden)
+                          a: UnsafeBufferPointer(scores), lda: length, b: UnsafeBufferPointer(start: v, count: span), ldb: ld,
+                          beta: 0, c: UnsafeMutableBufferPointer(start: out, count: (length - 1) * hidden + headSize), ldc: hidden)
         }
     }
 

@@ -157,7 +157,9 @@ public final class BertEncoder: @unchecked Sendable {
         let tokens = offsets.last!
         let maxLength = batch.map(\.ids.count).max() ?? 0
         let ws = workspace
-        ws.reserve(tokens: tokens, hidden: c.hiddenSize, intermediate: c.intermediateSize, maxLength: maxLength, workers: threads)
+        ws.reserve(tokens: tokens, hidden: c.hiddenSize, intermediate: c.intermediateSize,
+                   attentionScratch: Kernels.attentionScratchCount(maxLength: maxLength, headSize: c.headSize, threads: threads,
+                                                                   precision: precision))
         embed(batch, into: ws.hidden)
         for layer in layers { runLayer(layer, tokens: tokens, offsets: offsets, ws) }
         return try body(UnsafeBufferPointer(rebasing: ws.hidden[0..<(tokens * c.hiddenSize)]), offsets)
@@ -193,7 +195,7 @@ public final class BertEncoder: @unchecked Sendable {
         // Self-attention: fused QKV projection [tokens × 3H], then per-(sequence, head) attention → context [tokens × H].
         layer.qkv.apply(hidden, rows: tokens, into: ws.qkv, threads: n)
         Kernels.attention(qkv: UnsafeBufferPointer(ws.qkv), sequenceOffsets: offsets, heads: c.numAttentionHeads,
-                          headSize: c.headSize, output: ws.context, scratch: ws.scores, threads: n)
+                          headSize: c.headSize, output: ws.context, scratch: ws.attentionScratch, threads: n, precision: precision)
         // Attention output: dense, + residual, LayerNorm → ws.other, which becomes the new hidden.
         layer.attentionOutput.apply(UnsafeBufferPointer(ws.context), rows: tokens, into: ws.other, threads: n)
         layer.attentionNormGamma.withUnsafeBufferPointer { g in layer.attentionNormBeta.withUnsafeBufferPointer { b in
@@ -229,10 +231,10 @@ final class Workspace {
     private(set) var qkv = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)          // [tokens × 3H]
     private(set) var context = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)      // [tokens × H]
     private(set) var intermediate = UnsafeMutableBufferPointer<Float>(start: nil, count: 0) // [tokens × I]
-    private(set) var scores = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)       // [workers × maxLength²]
+    private(set) var attentionScratch = UnsafeMutableBufferPointer<Float>(start: nil, count: 0) // per worker, see Kernels.attentionScratchCount
 
-    /// `workers`: attention scratch is one `maxLength²` score matrix per worker.
-    func reserve(tokens: Int, hidden h: Int, intermediate i: Int, maxLength: Int, workers: Int) {
+    /// `attentionScratch`: floats `Kernels.attention` needs for the batch (`Kernels.attentionScratchCount`).
+    func reserve(tokens: Int, hidden h: Int, intermediate i: Int, attentionScratch scratchCount: Int) {
         func grow(_ buffer: inout UnsafeMutableBufferPointer<Float>, _ count: Int) {
             guard buffer.count < max(count, 1) else { return }
             buffer.deallocate()
@@ -245,13 +247,13 @@ final class Workspace {
         grow(&qkv, tokens * 3 * h)
         grow(&context, tokens * h)
         grow(&intermediate, tokens * i)
-        grow(&scores, workers * maxLength * maxLength)
+        grow(&attentionScratch, scratchCount)
     }
 
     /// After a residual + LayerNorm written into `other`, it becomes the hidden state.
     func swapHidden() { swap(&hidden, &other) }
 
     deinit {
-        for buffer in [hidden, other, qkv, context, intermediate, scores] { buffer.deallocate() }
+        for buffer in [hidden, other, qkv, context, intermediate, attentionScratch] { buffer.deallocate() }
     }
 }

@@ -109,45 +109,6 @@ import Testing
         for r in 0..<4 { #expect(abs(x[(r * 9)..<(r * 9 + 9)].reduce(0, +) - 1) < 1e-5) }
     }
 
-    /// Packed attention equals padded attention with a mask, for the real tokens.
-    @Test func attentionMatchesMaskedReference() {
-        let (heads, headSize) = (3, 4), hidden = 12
-        let lengths = [5, 1, 3]
-        let (batch, seq) = (lengths.count, lengths.max()!)
-        let q = Self.values(batch * seq * hidden, seed: 11, scale: 2)
-        let k = Self.values(batch * seq * hidden, seed: 12, scale: 2)
-        let v = Self.values(batch * seq * hidden, seed: 13)
-        var mask = [Int32](repeating: 0, count: batch * seq)
-        for b in 0..<batch { for t in 0..<lengths[b] { mask[b * seq + t] = 1 } }
-        let expected = KernelReference.attention(q: q, k: k, v: v, mask: mask, batch: batch, seq: seq, heads: heads, headSize: headSize)
-
-        var offsets = [0]
-        var qkv = [Float]()
-        for b in 0..<batch {
-            for t in 0..<lengths[b] {
-                let base = (b * seq + t) * hidden
-                qkv += q[base..<(base + hidden)] + k[base..<(base + hidden)] + v[base..<(base + hidden)]
-            }
-            offsets.append(offsets.last! + lengths[b])
-        }
-        var output = [Float](repeating: .nan, count: offsets.last! * hidden)
-        var scratch = [Float](repeating: 0, count: seq * seq)
-        qkv.withUnsafeBufferPointer { qp in output.withUnsafeMutableBufferPointer { op in scratch.withUnsafeMutableBufferPointer { sp in
-            Kernels.attention(qkv: qp, sequenceOffsets: offsets, heads: heads, headSize: headSize, output: op, scratch: sp)
-        } } }
-        var packedExpected = [Float]()
-        for b in 0..<batch { for t in 0..<lengths[b] { let base = (b * seq + t) * hidden; packedExpected += expected[base..<(base + hidden)] } }
-        Self.expectClose(output, packedExpected, "attention")
-
-        // Threaded over (sequence × head): the same arithmetic per item, so bit-identical.
-        var threaded = [Float](repeating: .nan, count: output.count)
-        var scratch2 = [Float](repeating: 0, count: 2 * seq * seq)
-        qkv.withUnsafeBufferPointer { qp in threaded.withUnsafeMutableBufferPointer { op in scratch2.withUnsafeMutableBufferPointer { sp in
-            Kernels.attention(qkv: qp, sequenceOffsets: offsets, heads: heads, headSize: headSize, output: op, scratch: sp, threads: 2)
-        } } }
-        #expect(threaded == output)
-    }
-
     /// Layer norm split over rows on two workers equals the single-threaded result bit for bit.
     @Test func layerNormThreadedIsIdentical() {
         let (rows, width) = (200, 384)

@@ -1,0 +1,36 @@
+#ifndef SIFT_ATTENTION_H
+#define SIFT_ATTENTION_H
+/*
+ * Fused scaled dot-product attention for one (sequence, head) item, used by SiftKernels (Kernels.attention).
+ * Only SiftKernels includes this header.
+ *
+ * Shapes (row-major, element (i, c) of a matrix with row stride ld at m[i*ld + c]):
+ *   q, k, v  [length × head_size], row stride ld   (one head's columns inside the packed QKV matrix)
+ *   out      [length × head_size], row stride ldo  (the head's columns of the context matrix)
+ *   out = softmax(scale · q·kᵀ) · v, softmax over keys, max-subtracted.
+ *
+ * Kernels (ids from sift_kernels.h, availability from sift_kernel_supported):
+ *   SIFT_KERNEL_AVX512       fp32 throughout.
+ *   SIFT_KERNEL_AVX512_BF16  q·kᵀ with vdpbf16ps (q and k rounded to bf16, fp32 accumulate); softmax and P·V fp32.
+ *   SIFT_KERNEL_SCALAR       portable C, fp32 (reference for the vector kernels, and the non-x86 path).
+ * Every kernel computes an item with the same arithmetic whatever the thread or position in the batch, so results
+ * are deterministic. The function is single-threaded and reentrant: give each thread its own scratch.
+ */
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Floats of scratch one call needs for sequences up to max_length tokens (includes 64-byte alignment slack). */
+size_t sift_attention_scratch_floats(int max_length, int head_size);
+
+/* Returns 0, or -1 for invalid arguments (length < 1, head_size < 1, strides < head_size, scratch too small,
+ * unsupported kernel); out is untouched then. */
+int sift_attention(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out, ptrdiff_t ldo,
+                   int length, int head_size, float scale, float *scratch, size_t scratch_floats, int kernel);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,319 @@
+#include "sift_attention.h"
+#include "sift_kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/*
+ * One (sequence, head) item, L = length, d = head_size:
+ *   1. pack scale·Kᵀ [d × Lp] and V [L × Dp] contiguously into scratch. In the QKV matrix consecutive rows are
+ *      3·hidden floats apart (4608 bytes for MiniLM), which maps every row to the same few L1 sets; packed, a
+ *      head's keys and values (2 × 64 KiB at L = 512, d = 32) stream from L1/L2 without conflict misses.
+ *   2. per block of up to ROWS query rows: scores [ROWS × Lp] (each loaded key vector is reused by every row of
+ *      the block), softmax in place per row, then P·V with the 1/Σ normalisation applied to the output
+ *      accumulators instead of to P.
+ * Lp and Dp are L and d rounded up to 32 (two zmm): tiles are always two vectors wide, pads are zero.
+ */
+
+enum { ROWS = 8 };  /* query rows per block: 2·ROWS accumulators + 2 B vectors + a broadcast fit the 32 zmm */
+
+static int round32(int n) { return (n + 31) / 32 * 32; }
+
+size_t sift_attention_scratch_floats(int max_length, int head_size) {
+    if (max_length < 1 || head_size < 1) return 0;
+    const size_t lp = (size_t)round32(max_length), dp = (size_t)round32(head_size);
+    /* Kᵀ (fp32, or bf16 pairs in half of it) + V + scores block + bf16 copy of a block's queries + alignment. */
+    return (size_t)head_size * lp + (size_t)max_length * dp + ROWS * lp + ROWS * dp + 16;
+}
+
+/* ---------------------------------------------------------------- portable C */
+
+/* e^x for x ≤ 0, Cephes expf: n = round(x·log2 e), r = x − n·ln 2 (ln 2 split for an exact product),
+ * e^r by a degree-5 minimax polynomial; ~1 ulp. Same formula as Kernels.expApproximation in Swift. */
+static float exp_nonpositive_scalar(float x) {
+    if (x < -87.0f) x = -87.0f;
+    const float n = __builtin_roundf(x * 1.44269504088896341f);
+    const float r = (x - n * 0.693359375f) - n * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    const float er = p * r * r + r + 1.0f;
+    const uint32_t bits = (uint32_t)((int)n + 127) << 23;
+    float two_n;
+    memcpy(&two_n, &bits, 4);
+    return er * two_n;
+}
+
+/* One query row at a time: scores into s [L], softmax, P·V. */
+static void attention_scalar(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out, ptrdiff_t ldo,
+                             int length, int d, float scale, float *s) {
+    for (int i = 0; i < length; i++) {
+        const float *qi = q + (ptrdiff_t)i * ld;
+        float max = -__builtin_inff();
+        for (int j = 0; j < length; j++) {
+            const float *kj = k + (ptrdiff_t)j * ld;
+            float dot = 0.0f;
+            for (int c = 0; c < d; c++) dot += qi[c] * kj[c];
+            s[j] = dot * scale;
+            if (s[j] > max) max = s[j];
+        }
+        float sum = 0.0f;
+        for (int j = 0; j < length; j++) { s[j] = exp_nonpositive_scalar(s[j] - max); sum += s[j]; }
+        const float inv = 1.0f / sum;
+        float *oi = out + (ptrdiff_t)i * ldo;
+        for (int c = 0; c < d; c++) {
+            float acc = 0.0f;
+            for (int j = 0; j < length; j++) acc += s[j] * v[(ptrdiff_t)j * ld + c];
+            oi[c] = acc * inv;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- AVX-512 */
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#define F32_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
+#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
+#define INLINE static inline __attribute__((always_inline))
+
+static __mmask16 lanes_mask(int valid) {
+    return valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
+}
+
+/* exp_nonpositive_scalar, 16 lanes (FMA-contracted, so results may differ from the scalar one in the last bit). */
+INLINE F32_TARGET __m512 exp_nonpositive(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 er = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(er, n);
+}
+
+/* kt[c·lp + j] = scale·k[j][c] for j < L, 0 for L ≤ j < lp. Row by row of K: contiguous reads, and each kt row
+ * is written sequentially per column, which the store buffer absorbs. */
+F32_TARGET static void pack_keys_f32(const float *k, ptrdiff_t ld, int length, int d, int lp, float scale, float *kt) {
+    for (int c = 0; c < d; c++) memset(kt + (size_t)c * lp + length, 0, sizeof(float) * (size_t)(lp - length));
+    for (int j = 0; j < length; j++) {
+        const float *kj = k + (ptrdiff_t)j * ld;
+        for (int c = 0; c < d; c++) kt[(size_t)c * lp + j] = kj[c] * scale;
+    }
+}
+
+/* kt[c2·lp + j] = bf16 pair (scale·k[j][2c2], scale·k[j][2c2+1]) (odd d: high half 0), round to nearest even. */
+BF16_TARGET static void pack_keys_bf16(const float *k, ptrdiff_t ld, int length, int d, int lp, float scale,
+                                       uint32_t *kt) {
+    const int pairs = (d + 1) / 2;
+    float tmp[16];
+    for (int c2 = 0; c2 < pairs; c2++) memset(kt + (size_t)c2 * lp + length, 0, sizeof(uint32_t) * (size_t)(lp - length));
+    for (int j = 0; j < length; j++) {
+        const float *kj = k + (ptrdiff_t)j * ld;
+        for (int c = 0; c < 2 * pairs; c += 32) {
+            const __m512 lo = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes_mask(d - c), kj + c), _mm512_set1_ps(scale));
+            const __m512 hi = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes_mask(d - c - 16), kj + c + 16), _mm512_set1_ps(scale));
+            _mm512_storeu_si512((void *)tmp, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+            const uint32_t *t = (const uint32_t *)tmp;
+            for (int p = 0; p < 16 && c / 2 + p < pairs; p++) kt[(size_t)(c / 2 + p) * lp + j] = t[p];
+        }
+    }
+}
+
+/* vp[j·dp + c] = v[j][c], zero for d ≤ c < dp. */
+F32_TARGET static void pack_values(const float *v, ptrdiff_t ld, int length, int d, int dp, float *vp) {
+    for (int j = 0; j < length; j++) {
+        const float *vj = v + (ptrdiff_t)j * ld;
+        for (int c = 0; c < dp; c += 16)
+            _mm512_store_ps(vp + (size_t)j * dp + c, _mm512_maskz_loadu_ps(lanes_mask(d - c), vj + c));
+    }
+}
+
+/* s[r·lp + j] = q_r · kt[·][j] for the block's mr rows, all lp columns (pads come out 0). mr is a compile-time
+ * constant after inlining, so the 2·mr accumulators stay in registers across the d-long reduction. */
+INLINE F32_TARGET void scores_f32(const int mr, const float *q, ptrdiff_t ld, const float *kt, int lp, int d, float *s) {
+    for (int j = 0; j < lp; j += 32) {
+        __m512 c0[ROWS], c1[ROWS];
+        for (int r = 0; r < mr; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
+        for (int c = 0; c < d; c++) {
+            const __m512 b0 = _mm512_load_ps(kt + (size_t)c * lp + j), b1 = _mm512_load_ps(kt + (size_t)c * lp + j + 16);
+            for (int r = 0; r < mr; r++) {
+                const __m512 a = _mm512_set1_ps(q[r * ld + c]);
+                c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+                c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+            }
+        }
+        for (int r = 0; r < mr; r++) {
+            _mm512_store_ps(s + (size_t)r * lp + j, c0[r]);
+            _mm512_store_ps(s + (size_t)r * lp + j + 16, c1[r]);
+        }
+    }
+}
+
+/* As scores_f32 with bf16 pairs: qb [mr × pairs] holds the block's queries, kt [pairs × lp]. */
+INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, int pairs, const uint32_t *kt, int lp, float *s) {
+    for (int j = 0; j < lp; j += 32) {
+        __m512 c0[ROWS], c1[ROWS];
+        for (int r = 0; r < mr; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
+        for (int c = 0; c < pairs; c++) {
+            const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(kt + (size_t)c * lp + j));
+            const __m512bh b1 = (__m512bh)_mm512_load_si512((const void *)(kt + (size_t)c * lp + j + 16));
+            for (int r = 0; r < mr; r++) {
+                const __m512bh a = (__m512bh)_mm512_set1_epi32((int)qb[r * pairs + c]);
+                c0[r] = _mm512_dpbf16_ps(c0[r], a, b0);
+                c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
+            }
+        }
+        for (int r = 0; r < mr; r++) {
+            _mm512_store_ps(s + (size_t)r * lp + j, c0[r]);
+            _mm512_store_ps(s + (size_t)r * lp + j + 16, c1[r]);
+        }
+    }
+}
+
+/* Row s[0, L) ← e^(s − max s) in place; returns 1/Σ. Lanes past L are excluded from max and Σ. */
+INLINE F32_TARGET float softmax_unnormalised(float *s, int length) {
+    __m512 m = _mm512_set1_ps(-__builtin_inff());
+    for (int j = 0; j < length; j += 16)
+        m = _mm512_max_ps(m, _mm512_mask_load_ps(m, lanes_mask(length - j), s + j));
+    const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(m));
+    __m512 sum = _mm512_setzero_ps();
+    for (int j = 0; j < length; j += 16) {
+        const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_load_ps(s + j), max));
+        _mm512_store_ps(s + j, e); /* lanes past L: harmless values inside the lp-wide row, never read by P·V */
+        sum = _mm512_mask_add_ps(sum, lanes_mask(length - j), sum, e);
+    }
+    return 1.0f / _mm512_reduce_add_ps(sum);
+}
+
+/* out_r[c, c+32) = inv_r · Σ_j p_r[j]·vp[j][c, c+32) for the block's rows, each 32-column chunk of d. */
+INLINE F32_TARGET void context_f32(const int mr, const float *p, int lp, const float *vp, int dp, int length, int d,
+                                   const float *inv, float *out, ptrdiff_t ldo) {
+    for (int c = 0; c < dp; c += 32) {
+        __m512 c0[ROWS], c1[ROWS];
+        for (int r = 0; r < mr; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
+        for (int j = 0; j < length; j++) {
+            const __m512 b0 = _mm512_load_ps(vp + (size_t)j * dp + c), b1 = _mm512_load_ps(vp + (size_t)j * dp + c + 16);
+            for (int r = 0; r < mr; r++) {
+                const __m512 a = _mm512_set1_ps(p[(size_t)r * lp + j]);
+                c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+                c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+            }
+        }
+        const __mmask16 m0 = lanes_mask(d - c), m1 = lanes_mask(d - c - 16);
+        for (int r = 0; r < mr; r++) {
+            const __m512 scale = _mm512_set1_ps(inv[r]);
+            _mm512_mask_storeu_ps(out + r * ldo + c, m0, _mm512_mul_ps(c0[r], scale));
+            _mm512_mask_storeu_ps(out + r * ldo + c + 16, m1, _mm512_mul_ps(c1[r], scale));
+        }
+    }
+}
+
+/* One block of mr query rows (fp32 scores). */
+INLINE F32_TARGET void block_f32(const int mr, const float *q, ptrdiff_t ld, const float *kt, const float *vp,
+                                 float *s, int length, int d, int lp, int dp, float *out, ptrdiff_t ldo) {
+    float inv[ROWS];
+    scores_f32(mr, q, ld, kt, lp, d, s);
+    for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length);
+    context_f32(mr, s, lp, vp, dp, length, d, inv, out, ldo);
+}
+
+/* One block of mr query rows (bf16 scores): the block's queries are rounded to bf16 pairs into qb first. */
+INLINE BF16_TARGET void block_bf16(const int mr, const float *q, ptrdiff_t ld, const uint32_t *kt, const float *vp,
+                                   float *s, uint32_t *qb, int length, int d, int lp, int dp, float *out, ptrdiff_t ldo) {
+    const int pairs = (d + 1) / 2;
+    float inv[ROWS];
+    for (int r = 0; r < mr; r++)
+        for (int c = 0; c < 2 * pairs; c += 32) {
+            const __m512 lo = _mm512_maskz_loadu_ps(lanes_mask(d - c), q + r * ld + c);
+            const __m512 hi = _mm512_maskz_loadu_ps(lanes_mask(d - c - 16), q + r * ld + c + 16);
+            _mm512_mask_storeu_epi32((void *)(qb + r * pairs + c / 2), lanes_mask(pairs - c / 2),
+                                     (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        }
+    scores_bf16(mr, qb, pairs, kt, lp, s);
+    for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length);
+    context_f32(mr, s, lp, vp, dp, length, d, inv, out, ldo);
+}
+
+#define BLOCK_CASES(call)                                                                                     \
+    switch (mr) {                                                                                             \
+    case 8: call(8); break;                                                                                   \
+    case 7: call(7); break;                                                                                   \
+    case 6: call(6); break;                                                                                   \
+    case 5: call(5); break;                                                                                   \
+    case 4: call(4); break;                                                                                   \
+    case 3: call(3); break;                                                                                   \
+    case 2: call(2); break;                                                                                   \
+    default: call(1); break;                                                                                  \
+    }
+
+F32_TARGET static void attention_f32(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out,
+                                     ptrdiff_t ldo, int length, int d, float scale, float *scratch) {
+    const int lp = round32(length), dp = round32(d);
+    float *kt = scratch, *vp = kt + (size_t)d * lp, *s = vp + (size_t)length * dp;
+    pack_keys_f32(k, ld, length, d, lp, scale, kt);
+    pack_values(v, ld, length, d, dp, vp);
+    for (int i = 0; i < length; i += ROWS) {
+        const int mr = length - i < ROWS ? length - i : ROWS;
+        const float *qi = q + (ptrdiff_t)i * ld;
+        float *oi = out + (ptrdiff_t)i * ldo;
+#define CALL_F32(n) block_f32(n, qi, ld, kt, vp, s, length, d, lp, dp, oi, ldo)
+        BLOCK_CASES(CALL_F32)
+#undef CALL_F32
+    }
+}
+
+BF16_TARGET static void attention_bf16(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out,
+                                       ptrdiff_t ldo, int length, int d, float scale, float *scratch) {
+    const int lp = round32(length), dp = round32(d);
+    /* Kᵀ pairs use (d+1)/2 of the d·lp floats sift_attention_scratch_floats reserves for Kᵀ. */
+    uint32_t *kt = (uint32_t *)scratch;
+    float *vp = scratch + (size_t)d * lp, *s = vp + (size_t)length * dp;
+    uint32_t *qb = (uint32_t *)(s + (size_t)ROWS * lp);
+    pack_keys_bf16(k, ld, length, d, lp, scale, kt);
+    pack_values(v, ld, length, d, dp, vp);
+    for (int i = 0; i < length; i += ROWS) {
+        const int mr = length - i < ROWS ? length - i : ROWS;
+        const float *qi = q + (ptrdiff_t)i * ld;
+        float *oi = out + (ptrdiff_t)i * ldo;
+#define CALL_BF16(n) block_bf16(n, qi, ld, kt, vp, s, qb, length, d, lp, dp, oi, ldo)
+        BLOCK_CASES(CALL_BF16)
+#undef CALL_BF16
+    }
+}
+#endif
+
+/* ---------------------------------------------------------------- entry point */
+
+int sift_attention(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out, ptrdiff_t ldo,
+                   int length, int head_size, float scale, float *scratch, size_t scratch_floats, int kernel) {
+    if (!q || !k || !v || !out || !scratch || length < 1 || head_size < 1 || ld < head_size || ldo < head_size ||
+        scratch_floats < sift_attention_scratch_floats(length, head_size) || !sift_kernel_supported(kernel))
+        return -1;
+    /* The vector kernels use aligned loads on scratch; the size includes 16 floats of slack for this. */
+    float *aligned = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    switch (kernel) {
+    case SIFT_KERNEL_SCALAR:
+        attention_scalar(q, k, v, ld, out, ldo, length, head_size, scale, aligned);
+        return 0;
+#if defined(__x86_64__)
+    case SIFT_KERNEL_AVX512:
+        attention_f32(q, k, v, ld, out, ldo, length, head_size, scale, aligned);
+        return 0;
+    case SIFT_KERNEL_AVX512_BF16:
+        attention_bf16(q, k, v, ld, out, ldo, length, head_size, scale, aligned);
+        return 0;
+#endif
+    default: return -1;
+    }
+}

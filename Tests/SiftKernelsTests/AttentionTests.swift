@@ -1,0 +1,133 @@
+import Foundation
+import Testing
+@testable import SiftKernels
+
+/// Packed attention (every kernel this CPU runs) against `KernelReference.attention`, the padded batch with a
+/// mask computed in Double.
+/// Tolerances (max abs diff; q, k ∈ [−2, 2], v ∈ [−1, 1], so outputs are O(1)): 1e-5 for the fp32 kernels
+/// (float accumulation over ≤ 512 keys); 2e-2 for the bf16-scores kernel (q and k rounded to 8-bit mantissas
+/// shift scores by ~1e-2, which moves softmax weights by ~1 % relative).
+@Suite struct AttentionTests {
+    /// Lengths of one packed batch: a single token, non-multiples of the 16/32-wide vectors and the 8-row blocks,
+    /// and a full 512-token sequence.
+    static let lengths = [1, 2, 7, 16, 17, 33, 128, 200, 512]
+
+    static func tolerance(_ kernel: Kernels.AttentionKernel) -> Float { kernel == .avx512bf16 ? 2e-2 : 1e-5 }
+
+    /// Random q, k, v for a padded batch, the reference context, and the same inputs packed as `qkv`.
+    struct Case {
+        let heads: Int, headSize: Int
+        let offsets: [Int]
+        let qkv: [Float]            // [tokens × 3·hidden]
+        let expected: [Float]       // [tokens × hidden], reference rows of the real tokens
+
+        init(heads: Int, headSize: Int, lengths: [Int]) {
+            self.heads = heads
+            self.headSize = headSize
+            let hidden = heads * headSize
+            var offsets = [0], qkv = [Float](), expected = [Float]()
+            // The reference is padded to the longest sequence of its group: short and long sequences go in
+            // separate groups so the Double reference stays fast, while the kernel sees one packed batch.
+            let groups = [lengths.filter { $0 <= 64 }, lengths.filter { $0 > 64 }].filter { !$0.isEmpty }
+            for (g, group) in groups.enumerated() {
+                let (batch, seq) = (group.count, group.max()!)
+                let seed = UInt64(100 * g + headSize)
+                let q = KernelsTests.values(batch * seq * hidden, seed: seed + 1, scale: 2)
+                let k = KernelsTests.values(batch * seq * hidden, seed: seed + 2, scale: 2)
+                let v = KernelsTests.values(batch * seq * hidden, seed: seed + 3)
+                var mask = [Int32](repeating: 0, count: batch * seq)
+                for b in 0..<batch { for t in 0..<group[b] { mask[b * seq + t] = 1 } }
+                let context = KernelReference.attention(q: q, k: k, v: v, mask: mask, batch: batch, seq: seq,
+                                                        heads: heads, headSize: headSize)
+                for b in 0..<batch {
+                    for t in 0..<group[b] {
+                        let base = (b * seq + t) * hidden
+                        qkv += q[base..<(base + hidden)] + k[base..<(base + hidden)] + v[base..<(base + hidden)]
+                        expected += context[base..<(base + hidden)]
+                    }
+                    offsets.append(offsets.last! + group[b])
+                }
+            }
+            self.offsets = offsets
+            self.qkv = qkv
+            self.expected = expected
+        }
+
+        func run(_ kernel: Kernels.AttentionKernel, threads: Int) -> [Float] {
+            let maxLength = zip(offsets.dropFirst(), offsets).map { $0 - $1 }.max() ?? 0
+            var output = [Float](repeating: .nan, count: offsets.last! * heads * headSize)
+            var scratch = [Float](repeating: .nan,
+                                  count: threads * kernel.scratchPerWorker(maxLength: maxLength, headSize: headSize))
+            qkv.withUnsafeBufferPointer { qp in output.withUnsafeMutableBufferPointer { op in
+                scratch.withUnsafeMutableBufferPointer { sp in
+                    Kernels.attention(qkv: qp, sequenceOffsets: offsets, heads: heads, headSize: headSize, output: op,
+                                      scratch: sp, threads: threads, kernel: kernel)
+                }
+            } }
+            return output
+        }
+    }
+
+    static var kernels: [Kernels.AttentionKernel] { Kernels.AttentionKernel.allCases.filter(\.isSupported) }
+
+    /// headSize 32 (MiniLM) takes the two-vector fast path; 24 and 8 use masked partial vectors, 48 a second,
+    /// half-masked 32-column chunk of P·V.
+    @Test(arguments: [32, 24, 8, 48])
+    func matchesMaskedReference(headSize: Int) {
+        let test = Case(heads: 2, headSize: headSize, lengths: Self.lengths)
+        for kernel in Self.kernels {
+            let output = test.run(kernel, threads: 1)
+            KernelsTests.expectClose(output, test.expected, tolerance: Self.tolerance(kernel), "attention \(kernel), headSize \(headSize)")
+            // Workers over (sequence × head) items: the same arithmetic per item, so bit-identical.
+            #expect(test.run(kernel, threads: 2) == output, "attention \(kernel), headSize \(headSize): 2 threads differ")
+        }
+    }
+
+    /// Scores far from 0 (softmax must subtract the row maximum) and a sequence whose keys are all equal.
+    @Test func softmaxIsStableInsideTheKernel() {
+        let (heads, headSize, length) = (1, 32, 40)
+        let hidden = heads * headSize
+        var qkv = [Float](repeating: 0, count: length * 3 * hidden)
+        let q = KernelsTests.values(length * hidden, seed: 7, scale: 60), v = KernelsTests.values(length * hidden, seed: 8)
+        for t in 0..<length {
+            for c in 0..<hidden {
+                qkv[t * 3 * hidden + c] = q[t * hidden + c]
+                qkv[t * 3 * hidden + hidden + c] = 40            // every key equal: uniform attention
+                qkv[t * 3 * hidden + 2 * hidden + c] = v[t * hidden + c]
+            }
+        }
+        var mean = [Float](repeating: 0, count: hidden)
+        for t in 0..<length { for c in 0..<hidden { mean[c] += v[t * hidden + c] / Float(length) } }
+        for kernel in Self.kernels {
+            var output = [Float](repeating: .nan, count: length * hidden)
+            var scratch = [Float](repeating: 0, count: kernel.scratchPerWorker(maxLength: length, headSize: headSize))
+            qkv.withUnsafeBufferPointer { qp in output.withUnsafeMutableBufferPointer { op in
+                scratch.withUnsafeMutableBufferPointer { sp in
+                    Kernels.attention(qkv: qp, sequenceOffsets: [0, length], heads: heads, headSize: headSize,
+                                      output: op, scratch: sp, threads: 1, kernel: kernel)
+                }
+            } }
+            var worst: Float = 0
+            for t in 0..<length { for c in 0..<hidden { worst = max(worst, abs(output[t * hidden + c] - mean[c])) } }
+            #expect(worst <= 1e-5, "attention \(kernel): uniform attention off by \(worst)")
+        }
+    }
+
+    /// The public entry point sizes its scratch with `attentionScratchCount` and runs the kernel `best` picks.
+    @Test func publicEntryPointUsesItsScratchCount() {
+        let test = Case(heads: 3, headSize: 32, lengths: [5, 1, 3])
+        for precision in [PackedLinear.Precision.float32, .bfloat16] {
+            let kernel = Kernels.AttentionKernel.best(for: precision)
+            var output = [Float](repeating: .nan, count: test.expected.count)
+            var scratch = [Float](repeating: 0, count: Kernels.attentionScratchCount(maxLength: 5, headSize: 32, threads: 2,
+                                                                                     precision: precision))
+            test.qkv.withUnsafeBufferPointer { qp in output.withUnsafeMutableBufferPointer { op in
+                scratch.withUnsafeMutableBufferPointer { sp in
+                    Kernels.attention(qkv: qp, sequenceOffsets: test.offsets, heads: 3, headSize: 32, output: op, scratch: sp,
+                                      threads: 2, precision: precision)
+                }
+            } }
+            KernelsTests.expectClose(output, test.expected, tolerance: Self.tolerance(kernel), "attention \(precision) (\(kernel))")
+        }
+    }
+}
