@@ -98,8 +98,10 @@ def markdown(header, rows):
 
 def context_lines(meta, records):
     measured = [r for r in records if "skipped" not in r]
-    lines = [f"Run {meta['date']} by `Benchmarks/run` ({meta['passages']} passages, max_seq_length 256, batch 32; "
-             f"{meta['pairs']} pairs, max_length 512, batch 32).",
+    tasks = {r["task"] for r in measured}
+    inputs = ([f"encode {meta['passages']} passages, max_seq_length 256, batch 32"] if "encode" in tasks else []) + \
+             ([f"rerank {meta['pairs']} pairs, max_length 512, batch 32"] if "rerank" in tasks else [])
+    lines = [f"Run {meta['date']} by `Benchmarks/run` ({'; '.join(inputs) or 'nothing measured'}).",
              f"Machine: {cpu_model()}; load average at start {meta['load']} (shared machine: compare the CPU-second columns).",
              f"Sift {meta['sift']} (release build)."]
     envs = {}
