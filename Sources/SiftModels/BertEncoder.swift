@@ -59,14 +59,22 @@ public final class BertEncoder: @unchecked Sendable {
         let file = try SafetensorsFile(url: weightsFile)
         var weights = try BertWeights(file: file, configuration: configuration, pooler: pooler, classifierLabels: classifierLabels)
         let h = configuration.hiddenSize, i = configuration.intermediateSize
+        // Linear weights are packed straight from the mapped file (only QKV, concatenated, is a copy).
         layers = weights.layers.map { l in
             PackedLayer(
                 qkv: PackedLinear(weight: l.qkvWeight, bias: l.qkvBias, outFeatures: 3 * h, inFeatures: h, precision: precision),
-                attentionOutput: PackedLinear(weight: l.attentionOutputWeight, bias: l.attentionOutputBias, outFeatures: h,
-                                              inFeatures: h, precision: precision),
-                intermediate: PackedLinear(weight: l.intermediateWeight, bias: l.intermediateBias, outFeatures: i, inFeatures: h,
-                                           precision: precision, activation: .gelu),
-                output: PackedLinear(weight: l.outputWeight, bias: l.outputBias, outFeatures: h, inFeatures: i, precision: precision),
+                attentionOutput: l.attentionOutputWeight.withUnsafeBufferPointer {
+                    PackedLinear(weight: $0, bias: l.attentionOutputBias, outFeatures: h, inFeatures: h,
+                                 featureStride: h, inputStride: 1, precision: precision)
+                },
+                intermediate: l.intermediateWeight.withUnsafeBufferPointer {
+                    PackedLinear(weight: $0, bias: l.intermediateBias, outFeatures: i, inFeatures: h,
+                                 featureStride: h, inputStride: 1, precision: precision, activation: .gelu)
+                },
+                output: l.outputWeight.withUnsafeBufferPointer {
+                    PackedLinear(weight: $0, bias: l.outputBias, outFeatures: h, inFeatures: i,
+                                 featureStride: i, inputStride: 1, precision: precision)
+                },
                 attentionNormGamma: l.attentionNormGamma, attentionNormBeta: l.attentionNormBeta,
                 outputNormGamma: l.outputNormGamma, outputNormBeta: l.outputNormBeta)
         }

@@ -46,18 +46,22 @@ public final class CrossEncoder: Sendable {
         let configPath = directory.appendingPathComponent("config.json")
         let configuration = try BertConfiguration.load(from: configPath)
         self.configuration = configuration
-        tokenizer = try loadTokenizer(directory)
+        let weights = directory.appendingPathComponent("model.safetensors")
+        let labels = configuration.numLabels ?? 1
+        let ((tokenizer, fingerprint), encoder) = try concurrently(
+            { (try loadTokenizer(directory), try fileFingerprint(weights)) },
+            { try BertEncoder(configuration: configuration, weightsFile: weights, pooler: true, classifierLabels: labels,
+                              precision: precision) })
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        modelIdentity = "\(directory.standardizedFileURL.lastPathComponent)@\(fingerprint)"
         let limit = maxLength ?? min(tokenizer.modelMaxLength, configuration.maxPositionEmbeddings)
         guard limit >= 3, limit <= configuration.maxPositionEmbeddings else {
             throw ModelError.invalidConfiguration(path: configPath.path, reason: "max length \(limit) must be in 3...\(configuration.maxPositionEmbeddings)")
         }
         self.maxLength = limit
         self.truncation = truncation
-        numLabels = configuration.numLabels ?? 1
-        let weights = directory.appendingPathComponent("model.safetensors")
-        encoder = try BertEncoder(configuration: configuration, weightsFile: weights, pooler: true, classifierLabels: numLabels,
-                                  precision: precision)
-        modelIdentity = "\(directory.standardizedFileURL.lastPathComponent)@\(try fileFingerprint(weights))"
+        numLabels = labels
     }
 
     /// The tokens the model sees for a pair (`truncatedTokenCount` tells how many were cut).
