@@ -46,6 +46,22 @@ import SiftTestSupport
         #expect(file.metadata == ["format": "pt"])
     }
 
+    /// Aligned F32 tensors are read in place from the mapping, others through a converted copy; same values.
+    @Test func withFloatsReadsInPlaceOrConverted() throws {
+        let file = try Self.open(Self.validFile())
+        #expect(file.isMappable("a.weight") && file.isMappable("a.bias"))
+        #expect(try file.withFloats("a.weight", shape: [2, 3]) { Array($0) } == [1, 2, 3, 4, 5, 6])
+        #expect(try file.withFloats("a.bias") { Array($0) } == [-1, 0.5, 7])
+        #expect(throws: ModelError.self) { try file.withFloats("a.weight", shape: [3, 2]) { _ in } }
+        #expect(throws: ModelError.self) { try file.withFloats("missing") { _ in } }
+
+        var data = Self.file(header: #"{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}"#, payload: 0)
+        for v: UInt16 in [0x3C00, 0xC000] { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+        let half = try Self.open(data)
+        #expect(!half.isMappable("h"))
+        #expect(try half.withFloats("h") { Array($0) } == [1, -2])
+    }
+
     @Test func readsHalfAndBFloat16() throws {
         // 1.0, -2.0, 65504 (max half), 2^-24 (smallest subnormal) as F16; 1.0, -3.5 as BF16.
         let half: [UInt16] = [0x3C00, 0xC000, 0x7BFF, 0x0001]
