@@ -13,6 +13,9 @@
  *      the block), softmax in place per row, then P·V with the 1/Σ normalisation applied to the output
  *      accumulators instead of to P.
  * Lp and Dp are L and d rounded up to 32 (two zmm): tiles are always two vectors wide, pads are zero.
+ * The bf16 kernel packs Kᵀ and V as (even, odd) bf16 pairs along the reduction (head dim for q·kᵀ, key position for
+ * P·V) so vdpbf16ps does two multiply-adds per lane: about a quarter less attention time than fp32 on Zen 4, with the
+ * MiniLM bf16 embedding cosine vs fp32 unchanged at 0.99997 (the bf16 linear layers' rounding dominates).
  */
 
 enum { ROWS = 8 };  /* query rows per block: 2·ROWS accumulators + 2 B vectors + a broadcast fit the 32 zmm */
@@ -22,7 +25,7 @@ static int round32(int n) { return (n + 31) / 32 * 32; }
 size_t sift_attention_scratch_floats(int max_length, int head_size) {
     if (max_length < 1 || head_size < 1) return 0;
     const size_t lp = (size_t)round32(max_length), dp = (size_t)round32(head_size);
-    /* Kᵀ (fp32, or bf16 pairs in half of it) + V + scores block + bf16 copy of a block's queries + alignment. */
+    /* Kᵀ and V (fp32, or bf16 pairs in about half of each) + scores block + bf16 copy of a block's queries + alignment. */
     return (size_t)head_size * lp + (size_t)max_length * dp + ROWS * lp + ROWS * dp + 16;
 }
 
@@ -102,12 +105,32 @@ INLINE F32_TARGET __m512 exp_nonpositive(__m512 x) {
     return _mm512_scalef_ps(er, n);
 }
 
+/* The QKV rows were written by the preceding GEMM and are mostly out of L2 by now; one row per (item, row) is too
+ * little for the hardware prefetcher to run ahead across the 3·hidden stride, so the packers ask for the row
+ * PREFETCH_ROWS ahead (prefetches past the matrix end are harmless hints). */
+enum { PREFETCH_ROWS = 24 };
+
+INLINE void prefetch_row(const float *row, int d) {
+    for (int c = 0; c < d; c += 16) __builtin_prefetch(row + c);
+    __builtin_prefetch(row + d - 1);
+}
+
+/* The next block's query rows (read) and output rows (written) while this block computes. */
+INLINE void prefetch_next_block(const float *q, ptrdiff_t ld, float *out, ptrdiff_t ldo, int d) {
+    for (int r = 0; r < ROWS; r++) {
+        prefetch_row(q + r * ld, d);
+        for (int c = 0; c < d; c += 16) __builtin_prefetch(out + r * ldo + c, 1);
+        __builtin_prefetch(out + r * ldo + d - 1, 1);
+    }
+}
+
 /* kt[c·lp + j] = scale·k[j][c] for j < L, 0 for L ≤ j < lp. Row by row of K: contiguous reads, and each kt row
  * is written sequentially per column, which the store buffer absorbs. */
 F32_TARGET static void pack_keys_f32(const float *k, ptrdiff_t ld, int length, int d, int lp, float scale, float *kt) {
     for (int c = 0; c < d; c++) memset(kt + (size_t)c * lp + length, 0, sizeof(float) * (size_t)(lp - length));
     for (int j = 0; j < length; j++) {
         const float *kj = k + (ptrdiff_t)j * ld;
+        prefetch_row(kj + PREFETCH_ROWS * ld, d);
         for (int c = 0; c < d; c++) kt[(size_t)c * lp + j] = kj[c] * scale;
     }
 }
@@ -120,6 +143,7 @@ BF16_TARGET static void pack_keys_bf16(const float *k, ptrdiff_t ld, int length,
     for (int c2 = 0; c2 < pairs; c2++) memset(kt + (size_t)c2 * lp + length, 0, sizeof(uint32_t) * (size_t)(lp - length));
     for (int j = 0; j < length; j++) {
         const float *kj = k + (ptrdiff_t)j * ld;
+        prefetch_row(kj + PREFETCH_ROWS * ld, d);
         for (int c = 0; c < 2 * pairs; c += 32) {
             const __m512 lo = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes_mask(d - c), kj + c), _mm512_set1_ps(scale));
             const __m512 hi = _mm512_mul_ps(_mm512_maskz_loadu_ps(lanes_mask(d - c - 16), kj + c + 16), _mm512_set1_ps(scale));
@@ -134,6 +158,7 @@ BF16_TARGET static void pack_keys_bf16(const float *k, ptrdiff_t ld, int length,
 F32_TARGET static void pack_values(const float *v, ptrdiff_t ld, int length, int d, int dp, float *vp) {
     for (int j = 0; j < length; j++) {
         const float *vj = v + (ptrdiff_t)j * ld;
+        prefetch_row(vj + PREFETCH_ROWS * ld, d);
         for (int c = 0; c < dp; c += 16)
             _mm512_store_ps(vp + (size_t)j * dp + c, _mm512_maskz_loadu_ps(lanes_mask(d - c), vj + c));
     }
@@ -219,6 +244,62 @@ INLINE F32_TARGET void context_f32(const int mr, const float *p, int lp, const f
     }
 }
 
+/* vb[j2·dp + c] = bf16 pair (v[2·j2][c], v[2·j2+1][c]), zero past d and past L (odd L), round to nearest even. */
+BF16_TARGET static void pack_values_bf16(const float *v, ptrdiff_t ld, int length, int d, int dp, uint32_t *vb) {
+    /* cvtne2ps gives [row0 c..c+15 | row1 c..c+15] as 16-bit lanes; this index interleaves them into pairs. */
+    static const uint16_t interleave[32] = {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23,
+                                            8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i index = _mm512_loadu_si512((const void *)interleave);
+    for (int j = 0; j < length; j += 2) {
+        const float *v0 = v + (ptrdiff_t)j * ld, *v1 = v0 + ld;
+        const int second = j + 1 < length;
+        prefetch_row(v0 + PREFETCH_ROWS * ld, d);
+        prefetch_row(v1 + PREFETCH_ROWS * ld, d);
+        for (int c = 0; c < dp; c += 16) {
+            const __mmask16 m = lanes_mask(d - c);
+            const __m512 a = _mm512_maskz_loadu_ps(m, v0 + c), b = _mm512_maskz_loadu_ps(second ? m : 0, v1 + c);
+            _mm512_store_si512((void *)(vb + (size_t)(j / 2) * dp + c),
+                               _mm512_permutexvar_epi16(index, (__m512i)_mm512_cvtne2ps_pbh(b, a)));
+        }
+    }
+}
+
+/* As context_f32 with bf16 pairs: row r of pb holds (p[2·j2], p[2·j2+1]) at r·lp + j2 (as uint32), vb [⌈L/2⌉ × dp]. */
+INLINE BF16_TARGET void context_bf16(const int mr, const uint32_t *pb, int lp, const uint32_t *vb, int dp, int length,
+                                     int d, const float *inv, float *out, ptrdiff_t ldo) {
+    const int pairs = (length + 1) / 2;
+    for (int c = 0; c < dp; c += 32) {
+        __m512 c0[ROWS], c1[ROWS];
+        for (int r = 0; r < mr; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
+        for (int j = 0; j < pairs; j++) {
+            const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(vb + (size_t)j * dp + c));
+            const __m512bh b1 = (__m512bh)_mm512_load_si512((const void *)(vb + (size_t)j * dp + c + 16));
+            for (int r = 0; r < mr; r++) {
+                const __m512bh a = (__m512bh)_mm512_set1_epi32((int)pb[(size_t)r * lp + j]);
+                c0[r] = _mm512_dpbf16_ps(c0[r], a, b0);
+                c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
+            }
+        }
+        const __mmask16 m0 = lanes_mask(d - c), m1 = lanes_mask(d - c - 16);
+        for (int r = 0; r < mr; r++) {
+            const __m512 scale = _mm512_set1_ps(inv[r]);
+            _mm512_mask_storeu_ps(out + r * ldo + c, m0, _mm512_mul_ps(c0[r], scale));
+            _mm512_mask_storeu_ps(out + r * ldo + c + 16, m1, _mm512_mul_ps(c1[r], scale));
+        }
+    }
+}
+
+/* Row s[0, L) of probabilities → bf16 pairs in place at the row's start (pair j2 replaces floats ≤ 2·j2: each
+ * 32-float chunk is read before its 16 pairs are written over the chunk's first half). Lanes past L become 0,
+ * so the odd-L pad pair adds nothing. */
+INLINE BF16_TARGET void probabilities_to_bf16(float *s, int length) {
+    for (int j = 0; j < length; j += 32) {
+        const __m512 lo = _mm512_maskz_load_ps(lanes_mask(length - j), s + j);
+        const __m512 hi = _mm512_maskz_load_ps(lanes_mask(length - j - 16), s + j + 16);
+        _mm512_storeu_si512((void *)((uint32_t *)s + j / 2), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+    }
+}
+
 /* One block of mr query rows (fp32 scores). */
 INLINE F32_TARGET void block_f32(const int mr, const float *q, ptrdiff_t ld, const float *kt, const float *vp,
                                  float *s, int length, int d, int lp, int dp, float *out, ptrdiff_t ldo) {
@@ -228,7 +309,8 @@ INLINE F32_TARGET void block_f32(const int mr, const float *q, ptrdiff_t ld, con
     context_f32(mr, s, lp, vp, dp, length, d, inv, out, ldo);
 }
 
-/* One block of mr query rows (bf16 scores): the block's queries are rounded to bf16 pairs into qb first. */
+/* One block of mr query rows, bf16 products: the block's queries are rounded to bf16 pairs into qb first, the
+ * probabilities in place after the softmax. */
 INLINE BF16_TARGET void block_bf16(const int mr, const float *q, ptrdiff_t ld, const uint32_t *kt, const float *vp,
                                    float *s, uint32_t *qb, int length, int d, int lp, int dp, float *out, ptrdiff_t ldo) {
     const int pairs = (d + 1) / 2;
@@ -242,7 +324,8 @@ INLINE BF16_TARGET void block_bf16(const int mr, const float *q, ptrdiff_t ld, c
         }
     scores_bf16(mr, qb, pairs, kt, lp, s);
     for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length);
-    context_f32(mr, s, lp, vp, dp, length, d, inv, out, ldo);
+    for (int r = 0; r < mr; r++) probabilities_to_bf16(s + (size_t)r * lp, length);
+    context_bf16(mr, (const uint32_t *)s, lp, (const uint32_t *)vp, dp, length, d, inv, out, ldo);
 }
 
 #define BLOCK_CASES(call)                                                                                     \
@@ -267,6 +350,7 @@ F32_TARGET static void attention_f32(const float *q, const float *k, const float
         const int mr = length - i < ROWS ? length - i : ROWS;
         const float *qi = q + (ptrdiff_t)i * ld;
         float *oi = out + (ptrdiff_t)i * ldo;
+        prefetch_next_block(qi + ROWS * ld, ld, oi + ROWS * ldo, ldo, d);
 #define CALL_F32(n) block_f32(n, qi, ld, kt, vp, s, length, d, lp, dp, oi, ldo)
         BLOCK_CASES(CALL_F32)
 #undef CALL_F32
@@ -281,11 +365,12 @@ BF16_TARGET static void attention_bf16(const float *q, const float *k, const flo
     float *vp = scratch + (size_t)d * lp, *s = vp + (size_t)length * dp;
     uint32_t *qb = (uint32_t *)(s + (size_t)ROWS * lp);
     pack_keys_bf16(k, ld, length, d, lp, scale, kt);
-    pack_values(v, ld, length, d, dp, vp);
+    pack_values_bf16(v, ld, length, d, dp, (uint32_t *)vp);
     for (int i = 0; i < length; i += ROWS) {
         const int mr = length - i < ROWS ? length - i : ROWS;
         const float *qi = q + (ptrdiff_t)i * ld;
         float *oi = out + (ptrdiff_t)i * ldo;
+        prefetch_next_block(qi + ROWS * ld, ld, oi + ROWS * ldo, ldo, d);
 #define CALL_BF16(n) block_bf16(n, qi, ld, kt, vp, s, qb, length, d, lp, dp, oi, ldo)
         BLOCK_CASES(CALL_BF16)
 #undef CALL_BF16

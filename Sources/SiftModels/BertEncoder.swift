@@ -14,7 +14,7 @@ public struct TokenSequence: Sendable, Hashable {
     }
 }
 
-/// Arithmetic of an encoder's linear layers (attention, norms and pooling always run in float32).
+/// Arithmetic of an encoder's linear layers and attention products (norms, softmax and pooling always run in float32).
 /// `.float32` (default) keeps golden parity with PyTorch; `.bfloat16` rounds weights and
 /// activations to bf16 inside the matmuls (fp32 accumulation), about 2× faster GEMMs on CPUs with
 /// AVX-512 BF16 (elsewhere it runs the float32 kernel).
@@ -30,9 +30,9 @@ public typealias ModelPrecision = PackedLinear.Precision
 ///
 /// Linear layers are `PackedLinear`s packed once at load (AVX-512 kernels, GELU fused into the
 /// intermediate layer). With AVX-512 the encoder owns the cores itself: each GEMM, attention over
-/// (sequence × head) and layer norm over rows are split across `threads` workers, and OpenBLAS
-/// (used only for attention's small per-head products) is held at one thread during a forward
-/// pass. Without AVX-512 the layers run on OpenBLAS with its own threads.
+/// (sequence × head) (the fused C kernel of `Kernels.attention`) and layer norm over rows are split
+/// across `threads` workers. Without AVX-512 the layers and attention's products run on OpenBLAS
+/// with its own threads (`threads` is then 1).
 ///
 /// Buffers are reused across layers and batches; calls are serialised by a lock (run one batch at a time).
 public final class BertEncoder: @unchecked Sendable {
@@ -157,11 +157,6 @@ public final class BertEncoder: @unchecked Sendable {
         }
         lock.lock()
         defer { lock.unlock() }
-        // On the packed path our workers own the cores; OpenBLAS (attention's per-head products)
-        // runs single-threaded inside them. Restored afterwards for other OpenBLAS users (search).
-        let blasThreads = Gemm.threadCount
-        if threads > 1 { Gemm.threadCount = 1 }
-        defer { if threads > 1 { Gemm.threadCount = blasThreads } }
         let tokens = offsets.last!
         let maxLength = batch.map(\.ids.count).max() ?? 0
         let ws = workspace

@@ -5,8 +5,8 @@ import Testing
 /// Packed attention (every kernel this CPU runs) against `KernelReference.attention`, the padded batch with a
 /// mask computed in Double.
 /// Tolerances (max abs diff; q, k ∈ [−2, 2], v ∈ [−1, 1], so outputs are O(1)): 1e-5 for the fp32 kernels
-/// (float accumulation over ≤ 512 keys); 2e-2 for the bf16-scores kernel (q and k rounded to 8-bit mantissas
-/// shift scores by ~1e-2, which moves softmax weights by ~1 % relative).
+/// (float accumulation over ≤ 512 keys); 2e-2 for the bf16 kernel (q and k rounded to 8-bit mantissas shift scores
+/// by ~1e-2, which moves softmax weights by ~1 % relative; p and v rounded add ~2e-3).
 @Suite struct AttentionTests {
     /// Lengths of one packed batch: a single token, non-multiples of the 16/32-wide vectors and the 8-row blocks,
     /// and a full 512-token sequence.
@@ -109,7 +109,9 @@ import Testing
             } }
             var worst: Float = 0
             for t in 0..<length { for c in 0..<hidden { worst = max(worst, abs(output[t * hidden + c] - mean[c])) } }
-            #expect(worst <= 1e-5, "attention \(kernel): uniform attention off by \(worst)")
+            // bf16 rounds v (|v| ≤ 1: ≤ 2e-3) and p = 1/40 (relative 4e-3).
+            let tolerance: Float = kernel == .avx512bf16 ? 6e-3 : 1e-5
+            #expect(worst <= tolerance, "attention \(kernel): uniform attention off by \(worst)")
         }
     }
 
