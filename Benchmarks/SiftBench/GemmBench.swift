@@ -3,12 +3,13 @@ import Foundation
 import Dispatch
 import SiftKernels
 
-/// GFLOP/s of OpenBLAS sgemm vs PackedLinear float32 / bfloat16 on the MiniLM-L6 linear shapes
-/// (Y[T×N] = X[T×K]·Wᵀ + b) and per-head attention products. Prints; never asserts. Method: Benchmarks/gemm/README.md.
+/// GFLOP/s of OpenBLAS sgemm vs PackedLinear float32 / bfloat16 / int8 on the MiniLM-L6 linear shapes
+/// (Y[T×N] = X[T×K]·Wᵀ + b; int8 counts its integer multiply-adds the same way, and its time includes quantizing X)
+/// and per-head attention products. Prints; never asserts. Method: Benchmarks/gemm/README.md.
 struct GemmBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "GFLOP/s of OpenBLAS vs Sift's packed AVX-512 fp32/bf16 kernels on the encoder's matmul shapes."
+        abstract: "GFLOP/s of OpenBLAS vs Sift's packed AVX-512 fp32/bf16/int8 kernels on the encoder's matmul shapes."
     )
 
     @Option(help: "Token rows T to measure (comma-separated).")
@@ -23,9 +24,10 @@ struct GemmBench: ParsableCommand {
     func run() throws {
         let rowCounts = try Self.integers(rows, "rows"), threadCounts = try Self.integers(threads, "threads")
         guard repeats >= 1 else { throw ValidationError("--repeats must be ≥ 1") }
-        print("kernels: fp32 = \(PackedLinear.activeKernel(for: .float32)), bf16 = \(PackedLinear.activeKernel(for: .bfloat16))")
-        print("GFLOP/s, best of \(repeats); speedup vs OpenBLAS in parentheses")
-        print(pad("shape", 34) + pad("thr", 4) + pad("openblas", 10) + pad("fp32", 18) + pad("bf16", 18))
+        print("kernels: fp32 = \(PackedLinear.activeKernel(for: .float32)), bf16 = \(PackedLinear.activeKernel(for: .bfloat16)), "
+              + "int8 = \(PackedLinear.activeKernel(for: .int8))")
+        print("GFLOP/s (int8: GOP/s), best of \(repeats); speedup vs OpenBLAS in parentheses")
+        print(pad("shape", 34) + pad("thr", 4) + pad("openblas", 10) + pad("fp32", 18) + pad("bf16", 18) + pad("int8", 18))
         let linearShapes = [("qkv fused", 1152, 384), ("q/k/v or attn out", 384, 384), ("intermediate", 1536, 384), ("output", 384, 1536)]
         for t in rowCounts {
             for (name, n, k) in linearShapes {
@@ -75,6 +77,7 @@ struct GemmBench: ParsableCommand {
         let activation: PackedLinear.Activation = gelu ? .gelu : .none
         let fp32 = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .float32, activation: activation)
         let bf16 = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .bfloat16, activation: activation)
+        let int8 = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .int8, activation: activation)
         let saved = Gemm.threadCount
         defer { Gemm.threadCount = saved }
         x.withUnsafeBufferPointer { xp in
@@ -89,7 +92,8 @@ struct GemmBench: ParsableCommand {
                     Gemm.threadCount = 1
                     let f = bestTime { fp32.apply(xp, rows: t, into: yp, threads: threads) }
                     let b = bestTime { bf16.apply(xp, rows: t, into: yp, threads: threads) }
-                    report("\(name) T=\(t) N=\(n) K=\(k)", threads: threads, flop: flop, blas: blas, fp32: f, bf16: b)
+                    let i = bestTime { int8.apply(xp, rows: t, into: yp, threads: threads) }
+                    report("\(name) T=\(t) N=\(n) K=\(k)", threads: threads, flop: flop, blas: blas, fp32: f, bf16: b, int8: i)
                 }
             }
         }
@@ -124,10 +128,12 @@ struct GemmBench: ParsableCommand {
         }
     }
 
-    func report(_ shape: String, threads: Int, flop: Double, blas: Double, fp32: Double, bf16: Double) {
+    /// One table line; `int8` nil prints "-" (attention products have no int8 path).
+    func report(_ shape: String, threads: Int, flop: Double, blas: Double, fp32: Double, bf16: Double, int8: Double? = nil) {
         func rate(_ seconds: Double) -> String { String(format: "%.1f", flop / seconds / 1e9) }
         func withRatio(_ seconds: Double) -> String { rate(seconds) + String(format: " (%.2f×)", blas / seconds) }
-        print(pad(shape, 34) + pad("\(threads)", 4) + pad(rate(blas), 10) + pad(withRatio(fp32), 18) + pad(withRatio(bf16), 18))
+        print(pad(shape, 34) + pad("\(threads)", 4) + pad(rate(blas), 10) + pad(withRatio(fp32), 18) + pad(withRatio(bf16), 18)
+              + pad(int8.map(withRatio) ?? "-", 18))
     }
 }
 

@@ -7,8 +7,10 @@ import SiftKernelsC
 /// Kernels, chosen at run time from the CPU: `float32` runs an AVX-512 FMA kernel (14×32 register tile);
 /// `bfloat16` rounds X and W to bf16 and runs `vdpbf16ps` with fp32 accumulation (about 2× faster, relative
 /// error ≲ 1e-2 of `Σ|x·w|`, MiniLM embedding cosine ≥ 0.99997 vs fp32 per Benchmarks/gemm; needs AVX-512 BF16,
-/// else it runs the float32 kernel). Without AVX-512 the layer
-/// falls back to OpenBLAS (`Gemm.multiply`). `kernel` says which one an instance uses.
+/// else it runs the float32 kernel); `int8` quantizes W per output feature at `init` and X per row at every call
+/// and runs `vpdpbusd` with int32 accumulation (about 2× bf16's rate; needs AVX-512 VNNI, else it runs the
+/// bfloat16 kernel, or float32 without BF16; quantization in Sources/SiftKernelsC/include/sift_int8.h).
+/// Without AVX-512 the layer falls back to OpenBLAS (`Gemm.multiply`). `kernel` says which one an instance uses.
 ///
 /// Threading: the C kernel is single-threaded and reentrant; `apply` splits rows (or, for few rows, output
 /// panels) over `threads` workers with `DispatchQueue.concurrentPerform`. Those workers own the cores while
@@ -16,9 +18,20 @@ import SiftKernelsC
 /// An instance is immutable after `init`, so one layer may be applied from several threads at once.
 public final class PackedLinear: @unchecked Sendable {
     /// Arithmetic of the weight matmul.
-    public enum Precision: Sendable, CustomStringConvertible {
+    public enum Precision: Sendable, CaseIterable, CustomStringConvertible {
         case float32, bfloat16
-        public var description: String { self == .float32 ? "float32" : "bfloat16" }
+        /// Symmetric int8 weights (scale per output feature), asymmetric uint8 activations (scale and zero point
+        /// per row, computed at every call), exact int32 sums. Error per output ≤ `s_x·Σ|ŵ| + ½·s_w·Σ|x|`
+        /// (`s_x` = row range / 255, `s_w` = max|W_n| / 127). MiniLM embedding cosine vs fp32: ≥ 0.9986 on passages,
+        /// ≥ 0.995 on texts of ≥ 3 tokens, 0.9935 on a bare [CLS] [SEP] (Benchmarks/gemm/README.md).
+        case int8
+        public var description: String {
+            switch self {
+            case .float32: "float32"
+            case .bfloat16: "bfloat16"
+            case .int8: "int8"
+            }
+        }
     }
 
     /// Element-wise function fused into the output store.
@@ -29,13 +42,15 @@ public final class PackedLinear: @unchecked Sendable {
     }
 
     /// Which implementation runs. Internal so tests can force the portable scalar kernel or the OpenBLAS path.
+    /// `.scalar` computes the layer's own precision (float32, bfloat16 or int8) in plain C.
     enum Kernel: Sendable, Equatable {
-        case avx512, avx512bf16, scalar, openBLAS
+        case avx512, avx512bf16, avx512vnni, scalar, openBLAS
 
         var name: String {
             switch self {
             case .avx512: "avx512-fp32"
             case .avx512bf16: "avx512-bf16"
+            case .avx512vnni: "avx512-vnni-int8"
             case .scalar: "scalar-c"
             case .openBLAS: "openblas"
             }
@@ -45,14 +60,18 @@ public final class PackedLinear: @unchecked Sendable {
             switch self {
             case .avx512: Int32(SIFT_KERNEL_AVX512)
             case .avx512bf16: Int32(SIFT_KERNEL_AVX512_BF16)
+            case .avx512vnni: Int32(SIFT_KERNEL_AVX512_VNNI)
             case .scalar, .openBLAS: Int32(SIFT_KERNEL_SCALAR)
             }
         }
 
-        /// The fastest kernel this CPU supports for `precision`.
+        static func supported(_ kernel: Int32) -> Bool { sift_kernel_supported(kernel) != 0 }
+
+        /// The fastest kernel this CPU supports for `precision`; int8 falls back to bf16, bf16 to fp32.
         static func best(for precision: Precision) -> Kernel {
-            guard sift_kernel_supported(Int32(SIFT_KERNEL_AVX512)) != 0 else { return .openBLAS }
-            if precision == .bfloat16, sift_kernel_supported(Int32(SIFT_KERNEL_AVX512_BF16)) != 0 { return .avx512bf16 }
+            guard supported(Int32(SIFT_KERNEL_AVX512)) else { return .openBLAS }
+            if precision == .int8, supported(Int32(SIFT_KERNEL_AVX512_VNNI)) { return .avx512vnni }
+            if precision != .float32, supported(Int32(SIFT_KERNEL_AVX512_BF16)) { return .avx512bf16 }
             return .avx512
         }
     }
@@ -61,16 +80,17 @@ public final class PackedLinear: @unchecked Sendable {
     public let outFeatures: Int
     /// Input features K.
     public let inFeatures: Int
-    /// The precision asked for at `init` (the kernel may be float32 when the CPU lacks bf16).
+    /// The precision asked for at `init` (the kernel may be float32 when the CPU lacks bf16, bf16 when it lacks VNNI).
     public let precision: Precision
     /// Applied to every output.
     public let activation: Activation
-    /// Name of the kernel this layer runs: "avx512-bf16", "avx512-fp32", "openblas" (or "scalar-c" in tests).
+    /// Name of the kernel this layer runs: "avx512-vnni-int8", "avx512-bf16", "avx512-fp32", "openblas"
+    /// (or "scalar-c" in tests).
     public var kernel: String { selected.name }
 
     let selected: Kernel
     /// The packed C layer; nil for the OpenBLAS path.
-    private let packed: OpaquePointer?
+    private let packed: Packed?
     private let panels: Int
     /// OpenBLAS path only: W[N×K] row-major and bias[N].
     private let blasWeight: [Float]
@@ -127,13 +147,33 @@ public final class PackedLinear: @unchecked Sendable {
         self.activation = activation
         self.selected = kernel
         packed = storage.packed
-        panels = storage.packed.map { Int(sift_packed_linear_panels($0)) } ?? 0
+        panels = storage.packed?.panels ?? 0
         blasWeight = storage.blasWeight
         blasBias = storage.blasBias
     }
 
+    /// A C layer: `sift_packed_linear` (fp32 / bf16, sift_kernels.h) or `sift_int8_linear` (sift_int8.h).
+    private enum Packed {
+        case float(OpaquePointer)
+        case int8(OpaquePointer)
+
+        var panels: Int {
+            switch self {
+            case .float(let layer): Int(sift_packed_linear_panels(layer))
+            case .int8(let layer): Int(sift_int8_linear_panels(layer))
+            }
+        }
+
+        func free() {
+            switch self {
+            case .float(let layer): sift_packed_linear_free(layer)
+            case .int8(let layer): sift_int8_linear_free(layer)
+            }
+        }
+    }
+
     private struct Storage {
-        var packed: OpaquePointer?
+        var packed: Packed?
         var blasWeight: [Float] = []
         var blasBias: [Float] = []
     }
@@ -154,23 +194,24 @@ public final class PackedLinear: @unchecked Sendable {
             }
             return Storage(packed: nil, blasWeight: dense, blasBias: bias ?? [Float](repeating: 0, count: outFeatures))
         }
+        let int8 = kernel == .avx512vnni || (kernel == .scalar && precision == .int8)
+        if int8 {
+            precondition(inFeatures <= Int(SIFT_INT8_MAX_K), "PackedLinear: int8 needs K ≤ \(SIFT_INT8_MAX_K), got \(inFeatures)")
+        }
         let bf16 = kernel == .avx512bf16 || (kernel == .scalar && precision == .bfloat16)
         let cPrecision = Int32(bf16 ? SIFT_PRECISION_BF16 : SIFT_PRECISION_F32)
         let cActivation = Int32(activation == .gelu ? SIFT_ACTIVATION_GELU : SIFT_ACTIVATION_NONE)
-        let layer: OpaquePointer? = if let bias {
-            bias.withUnsafeBufferPointer { b in
-                sift_pack_linear(weight.baseAddress, featureStride, inputStride, b.baseAddress,
-                                 Int32(outFeatures), Int32(inFeatures), cPrecision, cActivation)
-            }
-        } else {
-            sift_pack_linear(weight.baseAddress, featureStride, inputStride, nil,
-                             Int32(outFeatures), Int32(inFeatures), cPrecision, cActivation)
+        let layer: OpaquePointer? = withOptionalBuffer(bias) { b in
+            int8 ? sift_pack_linear_int8(weight.baseAddress, featureStride, inputStride, b, Int32(outFeatures),
+                                         Int32(inFeatures), cActivation)
+                 : sift_pack_linear(weight.baseAddress, featureStride, inputStride, b, Int32(outFeatures),
+                                    Int32(inFeatures), cPrecision, cActivation)
         }
         guard let layer else { fatalError("PackedLinear: out of memory packing \(outFeatures)×\(inFeatures)") }
-        return Storage(packed: layer)
+        return Storage(packed: int8 ? .int8(layer) : .float(layer))
     }
 
-    deinit { sift_packed_linear_free(packed) }
+    deinit { packed?.free() }
 
     /// `y[rows×N] = act(x[rows×K]·Wᵀ + b)` on dense row-major buffers, split over `threads` workers.
     public func apply(_ x: UnsafeBufferPointer<Float>, rows: Int, into y: UnsafeMutableBufferPointer<Float>, threads: Int = 1) {
@@ -217,13 +258,28 @@ public final class PackedLinear: @unchecked Sendable {
         }
     }
 
+    /// int8 layers (tests): the int32 accumulators `[rows × outFeatures]` of sift_int8.h, before scaling, bias and
+    /// activation, for `x` rows at stride `xStride`; one call on the selected kernel (VNNI or scalar).
+    func int8Accumulators(_ x: UnsafeBufferPointer<Float>, rows: Int, rowStride xStride: Int) -> [Int32] {
+        guard case .int8(let layer)? = packed else { preconditionFailure("int8Accumulators: \(kernel) is not an int8 layer") }
+        precondition(rows > 0 && xStride >= inFeatures && x.count >= (rows - 1) * xStride + inFeatures,
+                     "int8Accumulators: x has \(x.count) elements for \(rows) rows at stride \(xStride)")
+        var acc = [Int32](repeating: 0, count: rows * outFeatures)
+        let status = acc.withUnsafeMutableBufferPointer { a in
+            sift_linear_int8_accumulators(layer, x.baseAddress, xStride, a.baseAddress, outFeatures, Int32(rows), 0,
+                                          Int32(panels), selected.cValue)
+        }
+        precondition(status == 0, "int8Accumulators: sift_linear_int8_accumulators failed")
+        return acc
+    }
+
     /// Row tiles per dynamically scheduled chunk (8 × 14 = 112 rows: W is re-streamed from L2/L3 per chunk,
     /// ~60 FLOP per byte of W, still compute-bound).
     static let chunkTiles = 8
 
     /// One `sift_linear` call's arguments; the pointers live only for the duration of `apply`.
     private struct Job: @unchecked Sendable {
-        let layer: OpaquePointer
+        let layer: Packed
         let x: UnsafePointer<Float>
         let xStride: Int
         let y: UnsafeMutablePointer<Float>
@@ -232,8 +288,12 @@ public final class PackedLinear: @unchecked Sendable {
 
         func run(rows: Range<Int>, panels: Range<Int>) {
             if rows.isEmpty || panels.isEmpty { return }
-            let status = sift_linear(layer, x + rows.lowerBound * xStride, xStride, y + rows.lowerBound * yStride, yStride,
-                                     Int32(rows.count), Int32(panels.lowerBound), Int32(panels.upperBound), kernel)
+            let x = self.x + rows.lowerBound * xStride, y = self.y + rows.lowerBound * yStride
+            let count = Int32(rows.count), first = Int32(panels.lowerBound), end = Int32(panels.upperBound)
+            let status = switch layer {
+            case .float(let layer): sift_linear(layer, x, xStride, y, yStride, count, first, end, kernel)
+            case .int8(let layer): sift_linear_int8(layer, x, xStride, y, yStride, count, first, end, kernel)
+            }
             // Arguments were checked above, so a failure here is allocation of the per-call A buffer.
             precondition(status == 0, "PackedLinear: sift_linear failed (out of memory)")
         }
@@ -254,4 +314,10 @@ public final class PackedLinear: @unchecked Sendable {
             }
         }
     }
+}
+
+/// Calls `body` with `values`' base address, or nil when `values` is nil.
+private func withOptionalBuffer<R>(_ values: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let values else { return body(nil) }
+    return values.withUnsafeBufferPointer { body($0.baseAddress) }
 }

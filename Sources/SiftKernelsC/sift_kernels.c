@@ -1,4 +1,5 @@
 #include "sift_kernels.h"
+#include "sift_simd.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -13,12 +14,6 @@ struct sift_packed_linear {
     float *bias; /* [panels*NR], zero past n */
     void *w;     /* fp32: float[panels][k][NR]; bf16: uint32[panels][kpairs][NR] holding (even, odd) pairs */
 };
-
-static void *alloc64(size_t bytes) {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, bytes ? bytes : 64) != 0) return NULL;
-    return p;
-}
 
 /* fp32 → bf16, round to nearest even (what vcvtne2ps2bf16 does); NaN stays NaN. */
 static uint16_t bf16_from_float(float f) {
@@ -42,7 +37,7 @@ static float float_from_bf16(uint16_t h) {
 #include <cpuid.h>
 #include <immintrin.h>
 
-static int cpu_features = -1; /* bit 0: AVX-512 F/BW/DQ/VL usable, bit 1: AVX-512 BF16 too */
+static int cpu_features = -1; /* bit 0: AVX-512 F/BW/DQ/VL usable, bit 1: AVX-512 BF16 too, bit 2: AVX-512 VNNI too */
 
 static int detect_features(void) {
     unsigned a, b, c, d;
@@ -55,6 +50,7 @@ static int detect_features(void) {
     const unsigned need = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31); /* F, DQ, BW, VL */
     if ((b & need) != need) return 0;
     int features = 1;
+    if (c & (1u << 11)) features |= 4;                                                /* AVX512_VNNI */
     if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5))) features |= 2; /* AVX512_BF16 */
     return features;
 }
@@ -76,6 +72,7 @@ int sift_kernel_supported(int kernel) {
     case SIFT_KERNEL_SCALAR: return 1;
     case SIFT_KERNEL_AVX512: return (features() & 1) != 0;
     case SIFT_KERNEL_AVX512_BF16: return (features() & 2) != 0;
+    case SIFT_KERNEL_AVX512_VNNI: return (features() & 4) != 0;
     default: return 0;
     }
 }
@@ -95,9 +92,9 @@ sift_packed_linear *sift_pack_linear(const float *w, ptrdiff_t stride_n, ptrdiff
     p->panels = (n + NR - 1) / NR;
     p->precision = precision;
     p->activation = activation;
-    p->bias = alloc64(sizeof(float) * (size_t)p->panels * NR);
+    p->bias = sift_alloc64(sizeof(float) * (size_t)p->panels * NR);
     size_t steps = precision == SIFT_PRECISION_F32 ? (size_t)k : (size_t)p->kpairs;
-    p->w = alloc64(4 * (size_t)p->panels * steps * NR); /* 4 bytes: one float or one bf16 pair */
+    p->w = sift_alloc64(4 * (size_t)p->panels * steps * NR); /* 4 bytes: one float or one bf16 pair */
     if (!p->bias || !p->w) {
         sift_packed_linear_free(p);
         return NULL;
@@ -169,59 +166,6 @@ static void linear_scalar(const sift_packed_linear *p, const float *x, ptrdiff_t
 /* ---------------------------------------------------------------- AVX-512 kernels */
 
 #if defined(__x86_64__)
-#define F32_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
-#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
-#define INLINE static inline __attribute__((always_inline))
-
-/* Masks for the valid features of a panel: lanes 0–15 and 16–31. */
-static void panel_masks(const sift_packed_linear *p, int panel, __mmask16 *m0, __mmask16 *m1) {
-    int valid = p->n - panel * NR;
-    if (valid >= NR) { *m0 = 0xffff; *m1 = 0xffff; return; }
-    *m0 = valid >= 16 ? 0xffff : (__mmask16)((1u << valid) - 1);
-    *m1 = valid <= 16 ? 0 : (__mmask16)((1u << (valid - 16)) - 1);
-}
-
-/* exp(x) for x ≤ 0: 2^n·p(r), n = round(x/ln 2), |r| ≤ ln2/2, degree-6 Taylor p (relative error ≈ 2e-8). */
-INLINE F32_TARGET __m512 exp_nonpositive(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x); /* ln 2 split in two for an exact n·ln2 */
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
-
-/* GELU x·½·(1+erf(z)), z = x/√2. erfc(|z|) ≈ t·poly(t)·exp(−z²) with t = 1/(1+p|z|) (Abramowitz–Stegun 7.1.26,
- * as PyTorch's vectorised erf); 1+erf(z) is then 2−erfc(|z|) for z ≥ 0 and erfc(|z|) for z < 0, which avoids the
- * cancellation of 1+erf for negative z. */
-INLINE F32_TARGET __m512 gelu(__m512 x) {
-    const __m512 z = _mm512_mul_ps(x, _mm512_set1_ps(0.70710678118654752f));
-    const __m512 az = _mm512_abs_ps(z);
-    const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(az, _mm512_set1_ps(0.3275911f), _mm512_set1_ps(1.0f)));
-    __m512 q = _mm512_set1_ps(1.061405429f);
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-1.453152027f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(1.421413741f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(-0.284496736f));
-    q = _mm512_fmadd_ps(q, t, _mm512_set1_ps(0.254829592f));
-    q = _mm512_mul_ps(_mm512_mul_ps(q, t), exp_nonpositive(_mm512_mul_ps(_mm512_sub_ps(_mm512_setzero_ps(), z), z)));
-    const __mmask16 negative = _mm512_cmp_ps_mask(z, _mm512_setzero_ps(), _CMP_LT_OQ);
-    const __m512 one_plus_erf = _mm512_mask_blend_ps(negative, _mm512_sub_ps(_mm512_set1_ps(2.0f), q), q);
-    return _mm512_mul_ps(_mm512_mul_ps(x, _mm512_set1_ps(0.5f)), one_plus_erf);
-}
-
-/* Rows per block: the block's X rows (or their bf16 copy) stay within ~192 KiB of the 1 MiB L2 while each
- * 32-wide W panel streams over them once per block. */
-static int block_tiles(int row_bytes) {
-    int t = (192 * 1024) / (MR * row_bytes);
-    return t < 1 ? 1 : t;
-}
-
 /* bf16 copy of X rows [0, rows): row r becomes `stride` uint32 (even, odd) pairs, round to nearest even,
  * zero-padded past k (which also supplies the odd-K pad). stride is a multiple of 16 ≥ ceil(k/2). */
 BF16_TARGET static void convert_rows_bf16(const float *x, ptrdiff_t ldx, int rows, int k, uint32_t *a, int stride) {
@@ -329,15 +273,15 @@ BF16_TARGET static void tile_bf16_any(int mr, const uint32_t *a, ptrdiff_t lda, 
 static int linear_avx512(const sift_packed_linear *p, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
                          int rows, int pb, int pe, int bf16) {
     const int stride = (p->kpairs + 15) / 16 * 16; /* bf16 copy: pairs per row */
-    const int tiles_per_block = block_tiles(bf16 ? 4 * stride : 4 * p->k);
+    const int tiles_per_block = sift_block_tiles(bf16 ? 4 * stride : 4 * p->k);
     uint32_t *abuf = NULL;
-    if (bf16 && !(abuf = alloc64(4 * (size_t)stride * tiles_per_block * MR))) return -1;
+    if (bf16 && !(abuf = sift_alloc64(4 * (size_t)stride * tiles_per_block * MR))) return -1;
     for (int r0 = 0; r0 < rows; r0 += tiles_per_block * MR) {
         const int block_rows = rows - r0 < tiles_per_block * MR ? rows - r0 : tiles_per_block * MR;
         if (bf16) convert_rows_bf16(x + (ptrdiff_t)r0 * ldx, ldx, block_rows, p->k, abuf, stride);
         for (int panel = pb; panel < pe; panel++) {
             __mmask16 m0, m1;
-            panel_masks(p, panel, &m0, &m1);
+            sift_panel_masks(p->n - panel * NR, &m0, &m1);
             const float *bias = p->bias + (size_t)panel * NR;
             for (int t = 0; t < block_rows; t += MR) {
                 const int mr = block_rows - t < MR ? block_rows - t : MR;

@@ -207,7 +207,7 @@ extension ConfigValidator {
                                     precision: precision))
     }
 
-    /// `precision: fp32 | bf16` of a model stage; fp32 when absent or invalid (the problem is reported).
+    /// `precision: fp32 | bf16 | int8` of a model stage; fp32 when absent or invalid (the problem is reported).
     mutating func precisionSetting(_ f: Fields) -> PrecisionSetting {
         guard let node = f["precision"],
               let text = choice(node, path: f.path("precision"), options: PrecisionSetting.allCases.map(\.rawValue), what: "precision")

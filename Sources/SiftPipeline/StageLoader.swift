@@ -53,7 +53,13 @@ enum StageLoader {
 
 extension PrecisionSetting {
     /// The models' arithmetic for this setting.
-    var modelPrecision: ModelPrecision { self == .fp32 ? .float32 : .bfloat16 }
+    var modelPrecision: ModelPrecision {
+        switch self {
+        case .fp32: .float32
+        case .bf16: .bfloat16
+        case .int8: .int8
+        }
+    }
 }
 
 /// The bi-encoder with the pipeline's batch size (the `TextEmbedder` protocol has no batch parameter).

@@ -27,6 +27,7 @@ enum {
     SIFT_KERNEL_SCALAR = 0,       /* portable C, any precision */
     SIFT_KERNEL_AVX512 = 1,       /* fp32 FMA, 14×32 register tile; needs AVX-512 F/BW/DQ/VL */
     SIFT_KERNEL_AVX512_BF16 = 2,  /* vdpbf16ps, 14×32 tile, fp32 accumulate; needs AVX-512 BF16 */
+    SIFT_KERNEL_AVX512_VNNI = 3,  /* vpdpbusd u8×s8, int32 accumulate (int8 layers, sift_int8.h); needs AVX-512 VNNI */
 };
 
 enum {

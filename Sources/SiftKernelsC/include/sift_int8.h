@@ -1,0 +1,54 @@
+#ifndef SIFT_INT8_H
+#define SIFT_INT8_H
+/*
+ * int8 linear layers for SiftKernels (PackedGemm.swift, precision .int8). Only SiftKernels includes this header.
+ *
+ * Quantization (dynamic, like ONNX Runtime's "dynamic int8" but per row instead of per tensor):
+ *   weights, once at pack time, symmetric per output feature n:  s_w[n] = max_k |W[n][k]| / 127,
+ *       ŵ[n][k] = clamp(round(W[n][k] / s_w[n]), −127, 127)                                   (int8)
+ *   activations, per row r of X at every call, asymmetric over [min(0, min_k x), max(0, max_k x)]:
+ *       s_a[r] = (hi − lo) / 255,  z[r] = round(−lo / s_a[r]),  q[r][k] = clamp(round(x / s_a[r]) + z[r], 0, 255) (uint8)
+ *   int32 accumulator per output: acc[r][n] = Σ_k q[r][k]·ŵ[n][k] − z[r]·Σ_k ŵ[n][k]  (exact; needs K ≤ 32768)
+ *   output: y[r][n] = act(fma((float)acc[r][n], s_a[r]·s_w[n], bias[n]))
+ * Rounding is to nearest even (the CPU's default mode) in both the scalar and the VNNI kernel, so their int32
+ * accumulators — and, without an activation, their outputs — are bit-identical.
+ *
+ * Packed weight layout (VNNI): panel p (32 output features) holds ceil(K/4) groups of 32 int32 lanes, lane j of
+ * group g holding the 4 int8 ŵ[32p+j][4g … 4g+3] (K padded with zeros); features past N are zero.
+ *
+ * Like sift_linear, sift_linear_int8 is single-threaded and reentrant; callers split rows or panels over threads.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest K the int32 accumulators hold without overflow (2·255·127·K < 2³¹). */
+enum { SIFT_INT8_MAX_K = 32768 };
+
+typedef struct sift_int8_linear sift_int8_linear;
+
+/* Quantizes and packs W; element (n, k) is w[n*stride_n + k*stride_k]. bias may be NULL (zero); activation is a
+ * SIFT_ACTIVATION_* (sift_kernels.h). Returns NULL on allocation failure or invalid arguments (k > SIFT_INT8_MAX_K). */
+sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, const float *bias,
+                                        int n, int k, int activation);
+void sift_int8_linear_free(sift_int8_linear *packed);
+int sift_int8_linear_panels(const sift_int8_linear *packed);
+
+/* Y[rows×N] (row stride ldy) = act(X[rows×K]·Wᵀ + bias) through the quantization above, for the output features
+ * of panels [panel_begin, panel_end). kernel: SIFT_KERNEL_SCALAR or SIFT_KERNEL_AVX512_VNNI (if supported).
+ * Returns 0, or -1 for invalid arguments / allocation failure (Y untouched then). */
+int sift_linear_int8(const sift_int8_linear *packed, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
+                     int rows, int panel_begin, int panel_end, int kernel);
+
+/* Test hook: the int32 accumulators acc[r][n] (before scaling, bias and activation) into acc (row stride ldacc),
+ * same arguments and return as sift_linear_int8. */
+int sift_linear_int8_accumulators(const sift_int8_linear *packed, const float *x, ptrdiff_t ldx, int32_t *acc,
+                                  ptrdiff_t ldacc, int rows, int panel_begin, int panel_end, int kernel);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,301 @@
+#include "sift_int8.h"
+#include "sift_kernels.h"
+#include "sift_simd.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NR SIFT_PANEL_WIDTH /* output features per panel: two zmm vectors of 16 int32 */
+#define MR SIFT_TILE_ROWS   /* rows per micro-tile: 2×14 accumulators + 2 W vectors + broadcasts in 32 zmm */
+
+struct sift_int8_linear {
+    int n, k, kquads, panels, activation;
+    float *bias;     /* [panels*NR], zero past n */
+    float *scale;    /* s_w [panels*NR], zero past n */
+    int32_t *colsum; /* Σ_k ŵ[n][k] [panels*NR]: the zero-point correction */
+    int32_t *w;      /* [panels][kquads][NR], each int32 four int8 ŵ[n][4g…4g+3] (little-endian byte order) */
+};
+
+/* ---------------------------------------------------------------- packing */
+
+sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, const float *bias,
+                                        int n, int k, int activation) {
+    if (!w || n <= 0 || k <= 0 || k > SIFT_INT8_MAX_K ||
+        (activation != SIFT_ACTIVATION_NONE && activation != SIFT_ACTIVATION_GELU))
+        return NULL;
+    sift_int8_linear *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->n = n;
+    p->k = k;
+    p->kquads = (k + 3) / 4;
+    p->panels = (n + NR - 1) / NR;
+    p->activation = activation;
+    const size_t features = (size_t)p->panels * NR;
+    p->bias = sift_alloc64(sizeof(float) * features);
+    p->scale = sift_alloc64(sizeof(float) * features);
+    p->colsum = sift_alloc64(sizeof(int32_t) * features);
+    p->w = sift_alloc64(sizeof(int32_t) * features * p->kquads);
+    if (!p->bias || !p->scale || !p->colsum || !p->w) {
+        sift_int8_linear_free(p);
+        return NULL;
+    }
+    memset(p->w, 0, sizeof(int32_t) * features * p->kquads);
+    int8_t *bytes = (int8_t *)p->w;
+    for (size_t col = 0; col < features; col++) {
+        const int row = (int)col, panel = row / NR, j = row % NR;
+        p->bias[col] = (bias && row < n) ? bias[row] : 0.0f;
+        p->scale[col] = 0.0f;
+        p->colsum[col] = 0;
+        if (row >= n) continue;
+        const float *src = w + (ptrdiff_t)row * stride_n;
+        float amax = 0.0f;
+        for (int kk = 0; kk < k; kk++) amax = fmaxf(amax, fabsf(src[kk * stride_k]));
+        if (amax == 0.0f) continue; /* all-zero feature: ŵ = 0, output = bias */
+        const float s = amax / 127.0f;
+        p->scale[col] = s;
+        int32_t sum = 0;
+        for (int kk = 0; kk < k; kk++) {
+            long v = lrintf(src[kk * stride_k] / s);
+            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            bytes[(((size_t)panel * p->kquads + kk / 4) * NR + j) * 4 + kk % 4] = (int8_t)v;
+            sum += (int32_t)v;
+        }
+        p->colsum[col] = sum;
+    }
+    return p;
+}
+
+void sift_int8_linear_free(sift_int8_linear *packed) {
+    if (!packed) return;
+    free(packed->bias);
+    free(packed->scale);
+    free(packed->colsum);
+    free(packed->w);
+    free(packed);
+}
+
+int sift_int8_linear_panels(const sift_int8_linear *packed) { return packed->panels; }
+
+/* ---------------------------------------------------------------- activation quantization */
+
+/* Scale, its inverse and the zero point for a row whose values span [lo, hi] (lo ≤ 0 ≤ hi). An all-zero row gets
+ * scale 0 (every product then dequantizes to 0, the output is the bias); so does a range too small to invert. */
+static void row_parameters(float lo, float hi, float *scale, float *inverse, int32_t *zero) {
+    const float s = (hi - lo) / 255.0f, inv = 1.0f / s;
+    if (!(s > 0.0f) || !(inv < INFINITY)) { *scale = 0.0f; *inverse = 0.0f; *zero = 0; return; }
+    *scale = s;
+    *inverse = inv;
+    long z = lrintf(-lo * *inverse);
+    *zero = (int32_t)(z > 255 ? 255 : z);
+}
+
+/* Plain C quantization of one row: the reference for quantize_rows_vnni (same operations, same rounding). */
+static void quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale, int32_t *zero) {
+    float lo = 0.0f, hi = 0.0f;
+    for (int kk = 0; kk < k; kk++) { lo = fminf(lo, x[kk]); hi = fmaxf(hi, x[kk]); }
+    float inverse;
+    row_parameters(lo, hi, scale, &inverse, zero);
+    for (int kk = 0; kk < k; kk++) {
+        long v = lrintf(x[kk] * inverse) + *zero;
+        q[kk] = (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
+    }
+}
+
+/* ---------------------------------------------------------------- scalar reference kernel */
+
+/* raw: write the int32 accumulators to (int32_t *)out instead of the dequantized floats. */
+static int linear_int8_scalar(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, void *out, ptrdiff_t ldo,
+                              int rows, int pb, int pe, int raw) {
+    uint8_t *q = malloc((size_t)p->kquads * 4);
+    if (!q) return -1;
+    const int8_t *bytes = (const int8_t *)p->w;
+    for (int r = 0; r < rows; r++) {
+        float sa;
+        int32_t za;
+        memset(q, 0, (size_t)p->kquads * 4);
+        quantize_row_scalar(x + (ptrdiff_t)r * ldx, p->k, q, &sa, &za);
+        for (int panel = pb; panel < pe; panel++) {
+            for (int j = 0; j < NR; j++) {
+                const int col = panel * NR + j;
+                if (col >= p->n) break;
+                int32_t acc = -za * p->colsum[col];
+                for (int kk = 0; kk < p->k; kk++)
+                    acc += (int32_t)q[kk] * bytes[(((size_t)panel * p->kquads + kk / 4) * NR + j) * 4 + kk % 4];
+                if (raw) {
+                    ((int32_t *)out)[(ptrdiff_t)r * ldo + col] = acc;
+                    continue;
+                }
+                float v = fmaf((float)acc, sa * p->scale[col], p->bias[col]);
+                if (p->activation == SIFT_ACTIVATION_GELU) v = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+                ((float *)out)[(ptrdiff_t)r * ldo + col] = v;
+            }
+        }
+    }
+    free(q);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- AVX-512 VNNI kernel */
+
+#if defined(__x86_64__)
+
+/* Quantizes X rows [0, rows) into `a` (row r at a + r·stride bytes; bytes past k are don't-care: W is zero there)
+ * with the per-row scale and zero point; bit-identical to quantize_row_scalar. */
+VNNI_TARGET static void quantize_rows_vnni(const float *x, ptrdiff_t ldx, int rows, int k, uint8_t *a, int stride,
+                                          float *scale, int32_t *zero) {
+    for (int r = 0; r < rows; r++) {
+        const float *src = x + (ptrdiff_t)r * ldx;
+        __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
+        for (int c = 0; c < k; c += 16) {
+            const __mmask16 m = k - c >= 16 ? 0xffff : (__mmask16)((1u << (k - c)) - 1);
+            const __m512 v = _mm512_maskz_loadu_ps(m, src + c); /* masked-off lanes read 0, inside [lo, hi] anyway */
+            lo = _mm512_min_ps(lo, v);
+            hi = _mm512_max_ps(hi, v);
+        }
+        float inverse;
+        row_parameters(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), &scale[r], &inverse, &zero[r]);
+        const __m512 inv = _mm512_set1_ps(inverse);
+        const __m512i z = _mm512_set1_epi32(zero[r]), top = _mm512_set1_epi32(255);
+        uint8_t *dst = a + (size_t)r * stride;
+        for (int c = 0; c < k; c += 16) {
+            const __mmask16 m = k - c >= 16 ? 0xffff : (__mmask16)((1u << (k - c)) - 1);
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + c), inv)); /* nearest even */
+            v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, z), _mm512_setzero_si512()), top);
+            _mm_storeu_si128((__m128i *)(dst + c), _mm512_cvtepi32_epi8(v));
+        }
+    }
+}
+
+/* One mr×32 tile over `steps` groups of 4 k: acc = −z·colsum + Σ q·ŵ with vpdpbusd (u8 row bytes broadcast as one
+ * int32, times the panel's s8 quads), then either the raw int32 or act(acc·s_a·s_w + bias) is stored. */
+INLINE VNNI_TARGET void tile_int8(const int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b, int steps,
+                                  const float *sa, const int32_t *za, const sift_int8_linear *p, int panel,
+                                  void *out, ptrdiff_t ldo, __mmask16 m0, __mmask16 m1, int raw) {
+    __m512i c0[MR], c1[MR];
+    const int32_t *colsum = p->colsum + (size_t)panel * NR;
+    const __m512i cs0 = _mm512_load_si512((const void *)colsum), cs1 = _mm512_load_si512((const void *)(colsum + 16));
+    for (int r = 0; r < mr; r++) {
+        const __m512i nz = _mm512_set1_epi32(-za[r]);
+        c0[r] = _mm512_mullo_epi32(nz, cs0);
+        c1[r] = _mm512_mullo_epi32(nz, cs1);
+        /* Y lines of the next tile down (the driver's next call): their write misses overlap this tile's math. */
+        __builtin_prefetch((const float *)out + (r + MR) * ldo, 1, 3);
+        __builtin_prefetch((const float *)out + (r + MR) * ldo + 16, 1, 3);
+    }
+    for (int s = 0; s < steps; s++) {
+        const __m512i b0 = _mm512_load_si512((const void *)(b + (size_t)s * NR));
+        const __m512i b1 = _mm512_load_si512((const void *)(b + (size_t)s * NR + 16));
+        for (int r = 0; r < mr; r++) {
+            const __m512i av = _mm512_set1_epi32((int)a[r * lda + s]);
+            c0[r] = _mm512_dpbusd_epi32(c0[r], av, b0);
+            c1[r] = _mm512_dpbusd_epi32(c1[r], av, b1);
+        }
+    }
+    if (raw) {
+        for (int r = 0; r < mr; r++) {
+            _mm512_mask_storeu_epi32((int32_t *)out + r * ldo, m0, c0[r]);
+            _mm512_mask_storeu_epi32((int32_t *)out + r * ldo + 16, m1, c1[r]);
+        }
+        return;
+    }
+    const float *scale = p->scale + (size_t)panel * NR, *bias = p->bias + (size_t)panel * NR;
+    const __m512 sw0 = _mm512_load_ps(scale), sw1 = _mm512_load_ps(scale + 16);
+    const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
+    for (int r = 0; r < mr; r++) {
+        const __m512 s = _mm512_set1_ps(sa[r]);
+        __m512 y0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(c0[r]), _mm512_mul_ps(s, sw0), bias0);
+        __m512 y1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(c1[r]), _mm512_mul_ps(s, sw1), bias1);
+        if (p->activation == SIFT_ACTIVATION_GELU) { y0 = gelu(y0); y1 = gelu(y1); }
+        _mm512_mask_storeu_ps((float *)out + r * ldo, m0, y0);
+        _mm512_mask_storeu_ps((float *)out + r * ldo + 16, m1, y1);
+    }
+}
+
+VNNI_TARGET static void tile_int8_any(int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b, int steps,
+                                      const float *sa, const int32_t *za, const sift_int8_linear *p, int panel,
+                                      void *out, ptrdiff_t ldo, __mmask16 m0, __mmask16 m1, int raw) {
+#define TILE_INT8(n) tile_int8(n, a, lda, b, steps, sa, za, p, panel, out, ldo, m0, m1, raw); break
+    switch (mr) {
+    case 14: TILE_INT8(14);
+    case 13: TILE_INT8(13);
+    case 12: TILE_INT8(12);
+    case 11: TILE_INT8(11);
+    case 10: TILE_INT8(10);
+    case 9: TILE_INT8(9);
+    case 8: TILE_INT8(8);
+    case 7: TILE_INT8(7);
+    case 6: TILE_INT8(6);
+    case 5: TILE_INT8(5);
+    case 4: TILE_INT8(4);
+    case 3: TILE_INT8(3);
+    case 2: TILE_INT8(2);
+    default: TILE_INT8(1);
+    }
+#undef TILE_INT8
+}
+
+/* Row blocks → quantize the block's rows once → for each W panel, every 14-row tile of the block. */
+static int linear_int8_vnni(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, void *out, ptrdiff_t ldo,
+                            int rows, int pb, int pe, int raw) {
+    const int stride = (p->kquads * 4 + 63) / 64 * 64; /* bytes per quantized row: whole cache lines */
+    const int block = sift_block_tiles(stride) * MR;
+    uint8_t *abuf = sift_alloc64((size_t)stride * block);
+    float *sa = malloc(sizeof(float) * block);
+    int32_t *za = malloc(sizeof(int32_t) * block);
+    if (!abuf || !sa || !za) {
+        free(abuf);
+        free(sa);
+        free(za);
+        return -1;
+    }
+    const size_t elem = raw ? sizeof(int32_t) : sizeof(float);
+    for (int r0 = 0; r0 < rows; r0 += block) {
+        const int block_rows = rows - r0 < block ? rows - r0 : block;
+        quantize_rows_vnni(x + (ptrdiff_t)r0 * ldx, ldx, block_rows, p->k, abuf, stride, sa, za);
+        for (int panel = pb; panel < pe; panel++) {
+            __mmask16 m0, m1;
+            sift_panel_masks(p->n - panel * NR, &m0, &m1);
+            const int32_t *b = p->w + (size_t)panel * p->kquads * NR;
+            for (int t = 0; t < block_rows; t += MR) {
+                const int mr = block_rows - t < MR ? block_rows - t : MR;
+                char *ot = (char *)out + ((ptrdiff_t)(r0 + t) * ldo + panel * NR) * elem;
+                tile_int8_any(mr, (const uint32_t *)(abuf + (size_t)t * stride), stride / 4, b, p->kquads, sa + t, za + t,
+                              p, panel, ot, ldo, m0, m1, raw);
+            }
+        }
+    }
+    free(abuf);
+    free(sa);
+    free(za);
+    return 0;
+}
+#endif
+
+/* ---------------------------------------------------------------- entry points */
+
+static int run(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, void *out, ptrdiff_t ldo, int rows,
+               int panel_begin, int panel_end, int kernel, int raw) {
+    if (!p || !x || !out || rows < 0 || ldx < p->k || ldo < p->n || panel_begin < 0 || panel_end > p->panels ||
+        panel_begin > panel_end || !sift_kernel_supported(kernel))
+        return -1;
+    if (rows == 0 || panel_begin == panel_end) return 0;
+    switch (kernel) {
+    case SIFT_KERNEL_SCALAR: return linear_int8_scalar(p, x, ldx, out, ldo, rows, panel_begin, panel_end, raw);
+#if defined(__x86_64__)
+    case SIFT_KERNEL_AVX512_VNNI: return linear_int8_vnni(p, x, ldx, out, ldo, rows, panel_begin, panel_end, raw);
+#endif
+    default: return -1;
+    }
+}
+
+int sift_linear_int8(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy, int rows,
+                     int panel_begin, int panel_end, int kernel) {
+    return run(p, x, ldx, y, ldy, rows, panel_begin, panel_end, kernel, 0);
+}
+
+int sift_linear_int8_accumulators(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, int32_t *acc,
+                                  ptrdiff_t ldacc, int rows, int panel_begin, int panel_end, int kernel) {
+    return run(p, x, ldx, acc, ldacc, rows, panel_begin, panel_end, kernel, 1);
+}

@@ -1,0 +1,185 @@
+import Testing
+@testable import SiftKernels
+
+/// `PackedLinear(precision: .int8)`: the AVX-512 VNNI kernel against the portable scalar C kernel (same quantization,
+/// so the int32 accumulators must be bit-identical) and both against a Double reference of the unquantized layer.
+///
+/// Quantization bound (sift_int8.h): with `s_x = (max(0, max x) − min(0, min x)) / 255` per row and
+/// `s_w = max|W_n| / 127` per output, `y − y_ref = Σ (x̂−x)·ŵ + Σ x·(ŵ−w)`, where `|x̂−x| ≤ s_x` (half a step, or one
+/// step where the clamp at 255 bites) and `|ŵ−w| ≤ s_w/2`, `|ŵ| ≤ |w| + s_w/2`; so per output
+/// `|error| ≤ s_x·(Σ|w| + K·s_w/2) + ½·s_w·Σ|x|`, plus fp32 slack `1e-5·(Σ|x·w| + |b|)` for the dequantization.
+@Suite struct Int8GemmTests {
+    typealias Kernel = PackedLinear.Kernel
+
+    static let hasVNNI = Kernel.best(for: .int8) == .avx512vnni
+
+    /// Kernels that compute int8 arithmetic on this CPU: scalar C, and VNNI when present.
+    static var int8Kernels: [Kernel] { hasVNNI ? [.scalar, .avx512vnni] : [.scalar] }
+
+    /// (rows, N, K): K not a multiple of 4, N not a multiple of the 32-wide panel, row tails of the 14-row tile,
+    /// and (300×40×1000) more rows than one quantized row block (182 rows at K = 1000).
+    static let shapes: [(rows: Int, n: Int, k: Int)] = [
+        (1, 1, 1), (1, 33, 7), (13, 31, 17), (15, 64, 3), (29, 70, 33), (14, 32, 32), (30, 100, 65), (3, 17, 2),
+        (300, 40, 1000), (45, 384, 1536),
+    ]
+
+    static func layer(_ w: [Float], _ bias: [Float]?, n: Int, k: Int, kernel: Kernel,
+                      activation: PackedLinear.Activation = .none) -> PackedLinear {
+        PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .int8, activation: activation, kernel: kernel)
+    }
+
+    /// Per-output error bound of the quantization (see the suite comment).
+    static func bound(x: [Float], w: [Float], bias: [Float]?, rows: Int, n: Int, k: Int) -> [Double] {
+        let sw = (0..<n).map { j in Double(w[(j * k)..<(j * k + k)].map(abs).max()!) / 127 }
+        let sumW = (0..<n).map { j in w[(j * k)..<(j * k + k)].reduce(0.0) { $0 + Double(abs($1)) } }
+        var result = [Double](repeating: 0, count: rows * n)
+        for r in 0..<rows {
+            let row = x[(r * k)..<(r * k + k)]
+            let sx = Double(max(0, row.max()!) - min(0, row.min()!)) / 255
+            let sumX = row.reduce(0.0) { $0 + Double(abs($1)) }
+            for j in 0..<n {
+                var magnitude = Double(abs(bias?[j] ?? 0))
+                for kk in 0..<k { magnitude += Double(abs(row[r * k + kk] * w[j * k + kk])) }
+                result[r * n + j] = sx * (sumW[j] + Double(k) * sw[j] / 2) + sw[j] * sumX / 2 + 1e-5 * magnitude
+            }
+        }
+        return result
+    }
+
+    /// `x·Wᵀ + b` in Double.
+    static func reference(x: [Float], w: [Float], bias: [Float]?, rows: Int, n: Int, k: Int) -> [Double] {
+        var y = [Double](repeating: 0, count: rows * n)
+        for r in 0..<rows {
+            for j in 0..<n {
+                var sum = Double(bias?[j] ?? 0)
+                for kk in 0..<k { sum += Double(x[r * k + kk]) * Double(w[j * k + kk]) }
+                y[r * n + j] = sum
+            }
+        }
+        return y
+    }
+
+    static func accumulators(_ layer: PackedLinear, x: [Float], rows: Int) -> [Int32] {
+        x.withUnsafeBufferPointer { layer.int8Accumulators($0, rows: rows, rowStride: layer.inFeatures) }
+    }
+
+    @Test(.enabled(if: hasVNNI, "needs AVX-512 VNNI"))
+    func vnniMatchesScalarBitExactly() {
+        for (index, shape) in Self.shapes.enumerated() {
+            let (rows, n, k) = shape
+            // Mixed-sign rows with one outlier feature (as LayerNorm outputs have), and all-positive rows (GELU-like).
+            var x = GemmTests.values(rows * k, seed: UInt64(10 + index))
+            for r in 0..<rows { x[r * k + (r * 7) % k] *= 40 }
+            for r in stride(from: 1, to: rows, by: 3) { for kk in 0..<k { x[r * k + kk] = abs(x[r * k + kk]) } }
+            let w = GemmTests.values(n * k, seed: UInt64(100 + index)), bias = GemmTests.values(n, seed: UInt64(1000 + index))
+            let scalar = Self.layer(w, bias, n: n, k: k, kernel: .scalar), vnni = Self.layer(w, bias, n: n, k: k, kernel: .avx512vnni)
+            #expect(Self.accumulators(vnni, x: x, rows: rows) == Self.accumulators(scalar, x: x, rows: rows),
+                    "int32 accumulators differ: rows=\(rows) n=\(n) k=\(k)")
+            // Same dequantization arithmetic (one fma per output), so without an activation the floats agree too.
+            #expect(PackedGemmTests.run(vnni, x: x, rows: rows) == PackedGemmTests.run(scalar, x: x, rows: rows),
+                    "outputs differ: rows=\(rows) n=\(n) k=\(k)")
+        }
+    }
+
+    @Test(arguments: [true, false])
+    func matchesFloatReferenceWithinQuantizationBound(withBias: Bool) {
+        for (index, shape) in Self.shapes.enumerated() {
+            let (rows, n, k) = shape
+            var x = GemmTests.values(rows * k, seed: UInt64(20 + index))
+            for r in 0..<rows { x[r * k + (r * 5) % k] *= 25 }
+            let w = GemmTests.values(n * k, seed: UInt64(200 + index))
+            let bias = withBias ? GemmTests.values(n, seed: UInt64(2000 + index)) : nil
+            let expected = Self.reference(x: x, w: w, bias: bias, rows: rows, n: n, k: k)
+            let bound = Self.bound(x: x, w: w, bias: bias, rows: rows, n: n, k: k)
+            for kernel in Self.int8Kernels {
+                let actual = PackedGemmTests.run(Self.layer(w, bias, n: n, k: k, kernel: kernel), x: x, rows: rows)
+                let worst = actual.indices.map { abs(Double(actual[$0]) - expected[$0]) / bound[$0] }.max()!
+                #expect(worst <= 1, "\(kernel.name) rows=\(rows) n=\(n) k=\(k): error \(worst)× the quantization bound")
+            }
+        }
+    }
+
+    /// The layer really quantizes: it differs from float32 by far more than fp32 rounding (else the bound test
+    /// above could pass on a float kernel).
+    @Test func differsFromFloat32() {
+        let (rows, n, k) = (20, 50, 64)
+        let x = GemmTests.values(rows * k, seed: 71), w = GemmTests.values(n * k, seed: 72)
+        let fp32 = PackedGemmTests.run(PackedLinear(weight: w, bias: nil, outFeatures: n, inFeatures: k, precision: .float32, kernel: .scalar), x: x, rows: rows)
+        for kernel in Self.int8Kernels {
+            let int8 = PackedGemmTests.run(Self.layer(w, nil, n: n, k: k, kernel: kernel), x: x, rows: rows)
+            #expect(zip(fp32, int8).contains { abs($0 - $1) > 1e-3 }, "\(kernel.name)")
+        }
+    }
+
+    /// All-zero rows and all-zero weight features give exactly the bias; a constant-sign row and small integers
+    /// (exactly representable on the quantization grid) give exact results.
+    @Test func degenerateRowsAndFeatures() {
+        let (n, k) = (3, 5)
+        let w: [Float] = [0, 0, 0, 0, 0, 1, -2, 3, 0, 127, 127, -127, 0, 0, 0] // s_w = 0, 1, 1
+        let bias: [Float] = [0.5, -1, 2]
+        // Row 0 all zero; row 1 only non-negative (zero point 0); row 2 only non-positive (zero point 255).
+        let x: [Float] = [0, 0, 0, 0, 0, 0, 255, 0, 0, 0, 0, -255, 0, 0, 0]
+        for kernel in Self.int8Kernels {
+            let y = PackedGemmTests.run(Self.layer(w, bias, n: n, k: k, kernel: kernel), x: x, rows: 3)
+            #expect(y == [0.5, -1, 2, 0.5, -511, -32383, 0.5, 509, 32387], "\(kernel.name): \(y)")
+        }
+    }
+
+    /// Row strides on X and Y (Y's padding untouched) and two workers give the dense single-thread result.
+    @Test func stridedRowsAndThreads() {
+        let (rows, n, k, xStride, yStride) = (47, 70, 37, 41, 75)
+        let x = GemmTests.values(rows * xStride, seed: 81), w = GemmTests.values(n * k, seed: 82), bias = GemmTests.values(n, seed: 83)
+        let dense = (0..<rows).flatMap { r in x[(r * xStride)..<(r * xStride + k)] }
+        let layer = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .int8)
+        let expected = PackedGemmTests.run(layer, x: dense, rows: rows)
+        var y = [Float](repeating: -7, count: rows * yStride)
+        x.withUnsafeBufferPointer { xp in
+            y.withUnsafeMutableBufferPointer { yp in
+                layer.apply(xp, rows: rows, rowStride: xStride, into: yp, rowStride: yStride, threads: 2)
+            }
+        }
+        for r in 0..<rows {
+            #expect(Array(y[(r * yStride)..<(r * yStride + n)]) == Array(expected[(r * n)..<(r * n + n)]), "row \(r)")
+            #expect(y[(r * yStride + n)..<(r * yStride + yStride)].allSatisfy { $0 == -7 }, "padding of row \(r)")
+        }
+        // Few rows: the panel split (each worker quantizes the rows again) is bit-identical too.
+        #expect(PackedGemmTests.run(layer, x: Array(dense[0..<(3 * k)]), rows: 3, threads: 2)
+                == Array(expected[0..<(3 * n)]))
+    }
+
+    /// A strided weight view (packed from a mapped checkpoint, or transposed) quantizes like the dense copy.
+    @Test func stridedWeightViewMatchesDense() {
+        let (rows, n, k) = (9, 40, 30)
+        let x = GemmTests.values(rows * k, seed: 91), wt = GemmTests.values(k * n, seed: 92) // Wᵀ [K×N]
+        let w = (0..<n).flatMap { j in (0..<k).map { wt[$0 * n + j] } }
+        let dense = PackedLinear(weight: w, bias: nil, outFeatures: n, inFeatures: k, precision: .int8)
+        let view = wt.withUnsafeBufferPointer {
+            PackedLinear(weight: $0, bias: nil, outFeatures: n, inFeatures: k, featureStride: 1, inputStride: n, precision: .int8)
+        }
+        #expect(PackedGemmTests.run(view, x: x, rows: rows) == PackedGemmTests.run(dense, x: x, rows: rows))
+    }
+
+    /// Fused GELU is applied to the dequantized value: it matches `KernelReference.gelu` of the plain int8 layer.
+    @Test func fusedGelu() {
+        let (rows, n, k) = (33, 96, 40)
+        let x = GemmTests.values(rows * k, seed: 61).map { $0 * 2 }, w = GemmTests.values(n * k, seed: 62), bias = GemmTests.values(n, seed: 63)
+        for kernel in Self.int8Kernels {
+            let plain = PackedGemmTests.run(Self.layer(w, bias, n: n, k: k, kernel: kernel), x: x, rows: rows)
+            let fused = PackedGemmTests.run(Self.layer(w, bias, n: n, k: k, kernel: kernel, activation: .gelu), x: x, rows: rows)
+            let expected = KernelReference.gelu(plain)
+            let worst = expected.indices.map { abs(fused[$0] - expected[$0]) / max(1, abs(plain[$0])) }.max()!
+            #expect(worst <= 5e-7, "\(kernel.name): GELU error \(worst)·max(1,|x|)")
+        }
+    }
+
+    @Test func reportsKernelAndFallback() {
+        let layer = PackedLinear(weight: [1, 127], bias: [3], outFeatures: 1, inFeatures: 2, precision: .int8)
+        #expect(layer.kernel == PackedLinear.activeKernel(for: .int8))
+        #expect(layer.precision == .int8 && PackedLinear.Precision.int8.description == "int8")
+        let expectedKernel = !PackedLinear.isAvailable ? "openblas" : Self.hasVNNI ? "avx512-vnni-int8"
+            : PackedLinear.activeKernel(for: .bfloat16)
+        #expect(layer.kernel == expectedKernel)
+        // x = (255, 255) and w = (1, 127) lie on the quantization grid (s_x = 1, s_w = 1), and are exact in bf16.
+        #expect(PackedGemmTests.run(layer, x: [255, 255], rows: 1) == [32643])
+    }
+}
