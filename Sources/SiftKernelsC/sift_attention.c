@@ -131,6 +131,8 @@ F32_TARGET static void pack_keys_f32(const float *k, ptrdiff_t ld, int length, i
     for (int j = 0; j < length; j++) {
         const float *kj = k + (ptrdiff_t)j * ld;
         prefetch_row(kj + PREFETCH_ROWS * ld, d);
+        /* Plain stores: clang otherwise vectorises this into scatters with 64-bit index multiplies (no faster). */
+#pragma clang loop vectorize(disable)
         for (int c = 0; c < d; c++) kt[(size_t)c * lp + j] = kj[c] * scale;
     }
 }
