@@ -1,5 +1,6 @@
 #include "sift_attention.h"
 #include "sift_kernels.h"
+#include "sift_simd.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -32,7 +33,8 @@ size_t sift_attention_scratch_floats(int max_length, int head_size) {
 /* ---------------------------------------------------------------- portable C */
 
 /* e^x for x ≤ 0, Cephes expf: n = round(x·log2 e), r = x − n·ln 2 (ln 2 split for an exact product),
- * e^r by a degree-5 minimax polynomial; ~1 ulp. Same formula as Kernels.expApproximation in Swift. */
+ * e^r by a degree-5 minimax polynomial; ~1 ulp. Same formula as Kernels.expApproximation in Swift; the vector
+ * kernels use sift_simd.h's exp_nonpositive (degree-6 Taylor, ~2 ulp). */
 static float exp_nonpositive_scalar(float x) {
     if (x < -87.0f) x = -87.0f;
     const float n = __builtin_roundf(x * 1.44269504088896341f);
@@ -78,31 +80,8 @@ static void attention_scalar(const float *q, const float *k, const float *v, ptr
 /* ---------------------------------------------------------------- AVX-512 */
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#define F32_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
-#define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
-#define INLINE static inline __attribute__((always_inline))
-
 static __mmask16 lanes_mask(int valid) {
     return valid >= 16 ? (__mmask16)0xffff : valid <= 0 ? (__mmask16)0 : (__mmask16)((1u << valid) - 1);
-}
-
-/* exp_nonpositive_scalar, 16 lanes (FMA-contracted, so results may differ from the scalar one in the last bit). */
-INLINE F32_TARGET __m512 exp_nonpositive(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
-    const __m512 er = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(er, n);
 }
 
 /* The QKV rows were written by the preceding GEMM and are mostly out of L2 by now; one row per (item, row) is too
