@@ -240,7 +240,8 @@ VNNI_TARGET static void tile_int8_any(int mr, const uint32_t *a, ptrdiff_t lda, 
 static int linear_int8_vnni(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, void *out, ptrdiff_t ldo,
                             int rows, int pb, int pe, int raw) {
     const int stride = (p->kquads * 4 + 63) / 64 * 64; /* bytes per quantized row: whole cache lines */
-    const int block = sift_block_tiles(stride) * MR;
+    int block = sift_block_tiles(stride) * MR;
+    if (block > rows) block = rows; /* a small call (one thread's chunk) allocates only what it quantizes */
     uint8_t *abuf = sift_alloc64((size_t)stride * block);
     float *sa = malloc(sizeof(float) * block);
     int32_t *za = malloc(sizeof(int32_t) * block);

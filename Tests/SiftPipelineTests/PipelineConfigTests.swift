@@ -144,11 +144,12 @@ embedder: { model: ../Models/all-MiniLM-L6-v2 }
         #expect(bf16.embedder.precision == .bf16)
         #expect(bf16.reranker?.precision == .bf16)
         #expect(try parse(minimal, overrides: ["embedder.precision=bf16"]).embedder.precision == .bf16)
+        #expect(try parse(minimal, overrides: ["embedder.precision=int8"]).embedder.precision == .int8)
 
         let typo = problems("source: { root: x }\nembedder: { model: m, precision: bf61 }\nreranker: { model: m, precision: fp23 }")
         #expect(typo.map(\.path) == ["embedder.precision", "reranker.precision"])
         #expect(typo.map(\.line) == [2, 3])
-        #expect(typo.first?.message == "unknown precision 'bf61'; expected one of fp32, bf16; did you mean 'bf16'?")
+        #expect(typo.first?.message == "unknown precision 'bf61'; expected one of fp32, bf16, int8; did you mean 'bf16'?")
         #expect(typo.last?.message.contains("did you mean 'fp32'?") == true)
         let misspeltKey = problems(minimal + "\nreranker: { model: m, precission: bf16 }")
         #expect(misspeltKey.first?.message.contains("did you mean 'precision'?") == true)
