@@ -145,7 +145,7 @@ extension ConfigValidator {
             _ = choice(typeNode, path: "embedder.type", options: StageRegistry.embedderTypes, what: "embedder type")
         }
         let batchSize = int(f, "batch_size", default: 32, atLeast: 1)
-        let precision = precisionSetting(f)
+        let precision = precisionSetting(f, default: EmbedderConfig.defaultPrecision)
         guard let modelNode = required(f, "model", example: "../Models/all-MiniLM-L6-v2"),
               let model = path(modelNode, path: "embedder.model") else { return nil }
         return EmbedderConfig(model: model, batchSize: batchSize, precision: precision)
@@ -200,19 +200,19 @@ extension ConfigValidator {
            let text = choice(truncationNode, path: "reranker.truncation", options: TruncationPolicy.allCases.map(\.rawValue), what: "truncation") {
             truncation = TruncationPolicy(rawValue: text) ?? truncation
         }
-        let precision = precisionSetting(f)
+        let precision = precisionSetting(f, default: defaults.precision)
         guard let modelNode = required(f, "model", example: "../Models/ms-marco-MiniLM-L-6-v2"),
               let model = path(modelNode, path: "reranker.model") else { return nil }
         return .some(RerankerConfig(model: model, topK: topK, maxTokens: maxTokens, truncation: truncation, batchSize: batchSize,
                                     precision: precision))
     }
 
-    /// `precision: fp32 | bf16 | int8` of a model stage; fp32 when absent or invalid (the problem is reported).
-    mutating func precisionSetting(_ f: Fields) -> PrecisionSetting {
+    /// `precision: fp32 | bf16 | int8` of a model stage; the stage's default when absent or invalid (the problem is reported).
+    mutating func precisionSetting(_ f: Fields, default fallback: PrecisionSetting) -> PrecisionSetting {
         guard let node = f["precision"],
               let text = choice(node, path: f.path("precision"), options: PrecisionSetting.allCases.map(\.rawValue), what: "precision")
-        else { return .fp32 }
-        return PrecisionSetting(rawValue: text) ?? .fp32
+        else { return fallback }
+        return PrecisionSetting(rawValue: text) ?? fallback
     }
 
     mutating func answersConfig(_ node: ConfigNode) -> AnswersConfig? {

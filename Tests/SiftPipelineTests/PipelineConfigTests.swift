@@ -132,10 +132,12 @@ embedder: { model: ../Models/all-MiniLM-L6-v2 }
         #expect(try parse(minimal + "\nretriever: { bm25: false, fusion: none }").retriever.bm25 == false)
     }
 
-    @Test func modelPrecisionIsAClosedSetDefaultingToFP32() throws {
+    /// Embedders default to bf16 (speed, cosine ≥ 0.9999), re-rankers to fp32 (logit parity).
+    @Test func modelPrecisionIsAClosedSetWithPerStageDefaults() throws {
         let defaults = try parse(minimal + "\nreranker: { model: m }")
-        #expect(defaults.embedder.precision == .fp32)
+        #expect(defaults.embedder.precision == .bf16)
         #expect(defaults.reranker?.precision == .fp32)
+        #expect(try parse(minimal, overrides: ["embedder.precision=fp32"]).embedder.precision == .fp32)
         let bf16 = try parse("""
         source: { root: ../Corpora/handbook }
         embedder: { model: ../Models/all-MiniLM-L6-v2, precision: bf16 }
