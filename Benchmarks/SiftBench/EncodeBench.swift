@@ -13,7 +13,7 @@ struct EncodeBench: ParsableCommand {
     @Option(help: "Texts per forward pass.") var batchSize: Int = 32
     @Option(help: "Use only the first N passages.") var limit: Int?
 
-    @Option(help: "Linear-layer precision: fp32 or bf16.") var precision: String = "fp32"
+    @Option(help: "Linear-layer precision: fp32, bf16 or int8.") var precision: String = "fp32"
     @Option(help: ArgumentHelp("Write the timed pass's embeddings as a float32 .npy [passages × dimension] (for Benchmarks/peers/compare.py).",
                                valueName: "file.npy")) var output: String?
 

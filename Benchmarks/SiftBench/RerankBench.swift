@@ -22,7 +22,7 @@ struct RerankBench: ParsableCommand {
         "How do I format strings with f-strings?",
     ]
 
-    @Option(help: "Linear-layer precision: fp32 or bf16.") var precision: String = "fp32"
+    @Option(help: "Linear-layer precision: fp32, bf16 or int8.") var precision: String = "fp32"
     @Option(help: ArgumentHelp("Write the timed pass's raw logits as a float32 .npy [pairs × labels] (for Benchmarks/peers/compare.py).",
                                valueName: "file.npy")) var output: String?
 

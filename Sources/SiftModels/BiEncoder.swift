@@ -35,8 +35,9 @@ public final class BiEncoder: TextEmbedder, Sendable {
     /// (without `modules.json` the folder is treated as a plain BERT with mean pooling).
     /// `maxSequenceLength` overrides the configured limit (capped by the position embeddings).
     /// `precision` is the linear layers' arithmetic: `.float32` (default, matches sentence-transformers
-    /// to ~1e-7) or `.bfloat16` (about 1.6× faster on AVX-512 BF16 CPUs; embedding cosine to the
-    /// float32 ones ≥ 0.999, see BENCHMARKS.md).
+    /// to ~1e-7), `.bfloat16` (about 1.6× faster on AVX-512 BF16 CPUs; embedding cosine to the float32
+    /// ones ≥ 0.9999; the pipelines' default) or `.int8` (about 2.3× faster with AVX-512 VNNI; cosine
+    /// ≥ 0.995 from 4 tokens), see BENCHMARKS.md.
     public init(directory: URL, maxSequenceLength: Int? = nil, precision: ModelPrecision = .float32) throws {
         guard FileManager.default.fileExists(atPath: directory.path) else { throw ModelError.missingFile(path: directory.path) }
         self.directory = directory

@@ -37,8 +37,9 @@ public final class CrossEncoder: Sendable {
     static let maxBatchTokens = 4096
 
     /// `maxLength` defaults to the tokenizer's `model_max_length` capped by `max_position_embeddings` (512 for MiniLM).
-    /// `precision`: `.float32` (default, logits match PyTorch to ~1e-5) or `.bfloat16` (faster on AVX-512 BF16
-    /// CPUs; logits within ~0.05 of float32 on the test model, see BENCHMARKS.md).
+    /// `precision`: `.float32` (default, logits match PyTorch to ~1e-5), `.bfloat16` (1.7× faster on AVX-512 BF16
+    /// CPUs; logits within ~0.05 of float32 on the test model) or `.int8` (2.7× faster with AVX-512 VNNI; within
+    /// ~0.15), see BENCHMARKS.md.
     public init(directory: URL, maxLength: Int? = nil, truncation: TruncationStrategy = .longestFirst,
                 precision: ModelPrecision = .float32) throws {
         guard FileManager.default.fileExists(atPath: directory.path) else { throw ModelError.missingFile(path: directory.path) }
