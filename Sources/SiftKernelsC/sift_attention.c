@@ -34,7 +34,7 @@ size_t sift_attention_scratch_floats(int max_length, int head_size) {
 
 /* e^x for x ≤ 0, Cephes expf: n = round(x·log2 e), r = x − n·ln 2 (ln 2 split for an exact product),
  * e^r by a degree-5 minimax polynomial; ~1 ulp. Same formula as Kernels.expApproximation in Swift; the vector
- * kernels use sift_simd.h's exp_nonpositive (degree-6 Taylor, ~2 ulp). */
+ * kernels use sift_simd.h's exp_nonpositive (degree-6 Taylor, ~2 ulp), the bf16 one exp_nonpositive_fast (~8e-5). */
 static float exp_nonpositive_scalar(float x) {
     if (x < -87.0f) x = -87.0f;
     const float n = __builtin_roundf(x * 1.44269504088896341f);
@@ -187,15 +187,17 @@ INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, int pairs,
     }
 }
 
-/* Row s[0, L) ← e^(s − max s) in place; returns 1/Σ. Lanes past L are excluded from max and Σ. */
-INLINE F32_TARGET float softmax_unnormalised(float *s, int length) {
+/* Row s[0, L) ← e^(s − max s) in place; returns 1/Σ. Lanes past L are excluded from max and Σ. fast (a constant
+ * after inlining): exp_nonpositive_fast, for the bf16 kernel whose probabilities are rounded to bf16 anyway. */
+INLINE F32_TARGET float softmax_unnormalised(float *s, int length, const int fast) {
     __m512 m = _mm512_set1_ps(-__builtin_inff());
     for (int j = 0; j < length; j += 16)
         m = _mm512_max_ps(m, _mm512_mask_load_ps(m, lanes_mask(length - j), s + j));
     const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(m));
     __m512 sum = _mm512_setzero_ps();
     for (int j = 0; j < length; j += 16) {
-        const __m512 e = exp_nonpositive(_mm512_sub_ps(_mm512_load_ps(s + j), max));
+        const __m512 x = _mm512_sub_ps(_mm512_load_ps(s + j), max);
+        const __m512 e = fast ? exp_nonpositive_fast(x) : exp_nonpositive(x);
         _mm512_store_ps(s + j, e); /* lanes past L: harmless values inside the lp-wide row, never read by P·V */
         sum = _mm512_mask_add_ps(sum, lanes_mask(length - j), sum, e);
     }
@@ -286,7 +288,7 @@ INLINE F32_TARGET void block_f32(const int mr, const float *q, ptrdiff_t ld, con
                                  float *s, int length, int d, int lp, int dp, float *out, ptrdiff_t ldo) {
     float inv[ROWS];
     scores_f32(mr, q, ld, kt, lp, d, s);
-    for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length);
+    for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length, 0);
     context_f32(mr, s, lp, vp, dp, length, d, inv, out, ldo);
 }
 
@@ -304,7 +306,7 @@ INLINE BF16_TARGET void block_bf16(const int mr, const float *q, ptrdiff_t ld, c
                                      (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
         }
     scores_bf16(mr, qb, pairs, kt, lp, s);
-    for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length);
+    for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length, 1);
     for (int r = 0; r < mr; r++) probabilities_to_bf16(s + (size_t)r * lp, length);
     context_bf16(mr, (const uint32_t *)s, lp, (const uint32_t *)vp, dp, length, d, inv, out, ldo);
 }

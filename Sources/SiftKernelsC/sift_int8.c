@@ -207,7 +207,8 @@ INLINE VNNI_TARGET void tile_int8(const int mr, const uint32_t *a, ptrdiff_t lda
         const __m512 s = _mm512_set1_ps(sa[r]);
         __m512 y0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(c0[r]), _mm512_mul_ps(s, sw0), bias0);
         __m512 y1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(c1[r]), _mm512_mul_ps(s, sw1), bias1);
-        if (p->activation == SIFT_ACTIVATION_GELU) { y0 = gelu(y0); y1 = gelu(y1); }
+        /* gelu_fast: the next (int8) layer quantizes these outputs to 8 bits per row anyway. */
+        if (p->activation == SIFT_ACTIVATION_GELU) { y0 = gelu_fast(y0); y1 = gelu_fast(y1); }
         _mm512_mask_storeu_ps((float *)out + r * ldo, m0, y0);
         _mm512_mask_storeu_ps((float *)out + r * ldo + 16, m1, y1);
     }

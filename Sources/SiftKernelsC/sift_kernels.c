@@ -232,8 +232,8 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda
             c1[r] = _mm512_dpbf16_ps(c1[r], av, b1);
         }
     }
-    if (act == SIFT_ACTIVATION_GELU)
-        for (int r = 0; r < mr; r++) { c0[r] = gelu(c0[r]); c1[r] = gelu(c1[r]); }
+    if (act == SIFT_ACTIVATION_GELU) /* gelu_fast: the next layer rounds these outputs to bf16 anyway */
+        for (int r = 0; r < mr; r++) { c0[r] = gelu_fast(c0[r]); c1[r] = gelu_fast(c1[r]); }
     for (int r = 0; r < mr; r++) {
         _mm512_mask_storeu_ps(y + r * ldy, m0, c0[r]);
         _mm512_mask_storeu_ps(y + r * ldy + 16, m1, c1[r]);
@@ -322,4 +322,34 @@ int sift_linear(const sift_packed_linear *p, const float *x, ptrdiff_t ldx, floa
 #endif
     default: return -1;
     }
+}
+
+/* ---------------------------------------------------------------- test hook */
+
+#if defined(__x86_64__)
+F32_TARGET static void vector_function_avx512(int function, const float *x, float *y, size_t n) {
+    for (size_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? 0xffff : (__mmask16)((1u << (n - i)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 r;
+        switch (function) {
+        case SIFT_VECTOR_EXP: r = exp_nonpositive(v); break;
+        case SIFT_VECTOR_EXP_FAST: r = exp_nonpositive_fast(v); break;
+        case SIFT_VECTOR_GELU: r = gelu(v); break;
+        default: r = gelu_fast(v); break;
+        }
+        _mm512_mask_storeu_ps(y + i, m, r);
+    }
+}
+#endif
+
+int sift_vector_function(int function, const float *x, float *y, size_t n) {
+    if (function < SIFT_VECTOR_EXP || function > SIFT_VECTOR_GELU_FAST || !sift_kernel_supported(SIFT_KERNEL_AVX512))
+        return -1;
+#if defined(__x86_64__)
+    vector_function_avx512(function, x, y, n);
+    return 0;
+#else
+    return -1;
+#endif
 }

@@ -159,7 +159,9 @@ import Testing
         #expect(PackedGemmTests.run(view, x: x, rows: rows) == PackedGemmTests.run(dense, x: x, rows: rows))
     }
 
-    /// Fused GELU is applied to the dequantized value: it matches `KernelReference.gelu` of the plain int8 layer.
+    /// Fused GELU is applied to the dequantized value: it matches `KernelReference.gelu` of the plain int8 layer,
+    /// within 5e-7·max(1, |x|) for the scalar kernel's exact form, 5e-5 absolute for the VNNI kernel's polynomial
+    /// (FastMathTests: ≤ 3.7e-5), far below the next layer's 8-bit quantization.
     @Test func fusedGelu() {
         let (rows, n, k) = (33, 96, 40)
         let x = GemmTests.values(rows * k, seed: 61).map { $0 * 2 }, w = GemmTests.values(n * k, seed: 62), bias = GemmTests.values(n, seed: 63)
@@ -167,8 +169,13 @@ import Testing
             let plain = PackedGemmTests.run(Self.layer(w, bias, n: n, k: k, kernel: kernel), x: x, rows: rows)
             let fused = PackedGemmTests.run(Self.layer(w, bias, n: n, k: k, kernel: kernel, activation: .gelu), x: x, rows: rows)
             let expected = KernelReference.gelu(plain)
-            let worst = expected.indices.map { abs(fused[$0] - expected[$0]) / max(1, abs(plain[$0])) }.max()!
-            #expect(worst <= 5e-7, "\(kernel.name): GELU error \(worst)·max(1,|x|)")
+            if kernel == .avx512vnni {
+                let worst = expected.indices.map { abs(fused[$0] - expected[$0]) }.max()!
+                #expect(worst <= 5e-5, "\(kernel.name): GELU error \(worst)")
+            } else {
+                let worst = expected.indices.map { abs(fused[$0] - expected[$0]) / max(1, abs(plain[$0])) }.max()!
+                #expect(worst <= 5e-7, "\(kernel.name): GELU error \(worst)·max(1,|x|)")
+            }
         }
     }
 

@@ -165,7 +165,9 @@ import Testing
         }
     }
 
-    /// GELU fused into a real-shaped layer (bf16 and fp32) matches linear-then-`KernelReference.gelu`.
+    /// GELU fused into a real-shaped layer (bf16 and fp32) matches linear-then-`KernelReference.gelu`: within
+    /// 5e-7·max(1, |x|) for the exact-form GELU (fp32, scalar), 5e-5 absolute for the AVX-512 bf16 kernel's
+    /// polynomial GELU (FastMathTests: ≤ 3.7e-5).
     @Test(arguments: [PackedLinear.Precision.float32, .bfloat16])
     func fusedGeluLayer(precision: PackedLinear.Precision) {
         let (rows, n, k) = (33, 96, 40)
@@ -174,7 +176,12 @@ import Testing
         let fused = Self.run(PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: precision, activation: .gelu), x: x, rows: rows)
         // Same kernel and summation order, so only the activation differs.
         let expected = KernelReference.gelu(plain)
-        for i in expected.indices { #expect(abs(fused[i] - expected[i]) <= 5e-7 * max(1, abs(plain[i])), "index \(i)") }
+        let layer = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: precision)
+        let polynomial = layer.kernel == PackedLinear.Kernel.avx512bf16.name
+        for i in expected.indices {
+            let tolerance: Float = polynomial ? 5e-5 : 5e-7 * max(1, abs(plain[i]))
+            #expect(abs(fused[i] - expected[i]) <= tolerance, "\(layer.kernel) index \(i)")
+        }
     }
 
     @Test func reportsKernel() {

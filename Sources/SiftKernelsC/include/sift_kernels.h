@@ -32,7 +32,8 @@ enum {
 
 enum {
     SIFT_ACTIVATION_NONE = 0,
-    SIFT_ACTIVATION_GELU = 1, /* exact-form GELU x·½·(1+erf(x/√2)); erf per Abramowitz–Stegun 7.1.26 (|err| ≤ 1.5e-7) */
+    SIFT_ACTIVATION_GELU = 1, /* GELU x·½·(1+erf(x/√2)): fp32 erf per Abramowitz–Stegun 7.1.26 (|err| ≤ 1.5e-7);
+                                 AVX-512 bf16 (and int8) kernels a polynomial, |GELU err| ≤ 4e-5 */
 };
 
 /* Output features per packed panel, and rows per micro-tile of the AVX-512 kernels. */
@@ -58,6 +59,18 @@ int sift_packed_linear_precision(const sift_packed_linear *packed);
  * Returns 0, or -1 for invalid arguments / allocation failure (Y untouched then). */
 int sift_linear(const sift_packed_linear *packed, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
                 int rows, int panel_begin, int panel_end, int kernel);
+
+/* The AVX-512 element-wise functions the kernels fuse (internal sift_simd.h), for their accuracy tests. */
+enum {
+    SIFT_VECTOR_EXP = 0,       /* e^x for x ≤ 0, ~2e-8 relative: fp32 attention softmax */
+    SIFT_VECTOR_EXP_FAST = 1,  /* e^x for x ≤ 0, ~8e-5 relative: bf16 attention softmax (P is rounded to bf16) */
+    SIFT_VECTOR_GELU = 2,      /* exact-form GELU, erf per A–S 7.1.26: fp32 GEMM store */
+    SIFT_VECTOR_GELU_FAST = 3, /* polynomial GELU, |err| ≤ 4e-5: bf16 and int8 GEMM stores */
+};
+
+/* Test hook: y[i] = function(x[i]) for i < n with the AVX-512 code. Returns 0, or -1 if AVX-512 is unavailable or
+ * function is unknown (y untouched then). */
+int sift_vector_function(int function, const float *x, float *y, size_t n);
 
 #ifdef __cplusplus
 }
