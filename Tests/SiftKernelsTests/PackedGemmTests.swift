@@ -91,10 +91,11 @@ import Testing
         #expect(zip(fp32, scalar).contains { abs($0 - $1) > 1e-4 })
     }
 
-    /// Row strides on X and Y: padding columns of Y stay untouched.
-    @Test(arguments: [PackedLinear.Precision.float32, .bfloat16])
+    /// Row strides on X and Y (padding columns of Y untouched) with two workers splitting rows give the dense
+    /// single-thread result.
+    @Test(arguments: PackedLinear.Precision.allCases)
     func stridedRows(precision: PackedLinear.Precision) {
-        let (rows, n, k, xStride, yStride) = (17, 40, 24, 30, 47)
+        let (rows, n, k, xStride, yStride) = (47, 70, 37, 41, 75)
         let x = GemmTests.values(rows * xStride, seed: 21), w = GemmTests.values(n * k, seed: 22)
         let dense = (0..<rows).flatMap { r in x[(r * xStride)..<(r * xStride + k)] }
         let layer = PackedLinear(weight: w, bias: nil, outFeatures: n, inFeatures: k, precision: precision)

@@ -59,19 +59,25 @@ import SiftTestSupport
     /// magnitude ~1–5 (bf16 inputs to every matmul, fp32 accumulation; measured worst 0.042–0.049 on this
     /// random-weight model, whose untrained activations are less regular than a real checkpoint's).
     @Test func bfloat16LogitsStayClose() throws {
-        let folder = try Self.checkpoint.get()
+        try Self.expectLogitsClose(precision: .bfloat16, tolerance: 0.1)
+    }
+
+    /// Runs the random checkpoint at `precision` on the max_length-512 longest_first fixture pairs and checks
+    /// each pair's logits against PyTorch's fp32 ones within `tolerance` (absolute).
+    static func expectLogitsClose(precision: ModelPrecision, tolerance: Float) throws {
+        let folder = try checkpoint.get()
         let doc = try ModelFixtures.crossEncoder()
         let pairs = doc.pairs.filter { $0.maxLength == 512 && $0.truncation == "longest_first" }
         #expect(pairs.count >= 20)
-        let model = try CrossEncoder(directory: folder, maxLength: 512, precision: .bfloat16)
+        let model = try CrossEncoder(directory: folder, maxLength: 512, precision: precision)
         let logits = try model.predict(pairs.map { ($0.query, $0.passage) })
         var worst: Float = 0
         for (row, expected) in pairs.enumerated() {
             let diff = ModelFixtures.maxAbsDiff(logits[row], expected.logits)
             worst = max(worst, diff)
-            #expect(diff <= 0.1, "pair \(row): bf16 logits \(logits[row]) vs \(expected.logits)")
+            #expect(diff <= tolerance, "pair \(row): \(precision) logits \(logits[row]) vs \(expected.logits)")
         }
-        print("cross-encoder bf16 (\(model.kernel)) over \(pairs.count) pairs: worst abs diff \(worst)")
+        print("cross-encoder \(precision) (\(model.kernel)) over \(pairs.count) pairs: worst abs diff \(worst)")
     }
 
     static let pythonCheckpoint = TestPaths.generatedFixtures.appendingPathComponent("random-cross-encoder/model.safetensors")
