@@ -55,33 +55,9 @@ final class Workspace {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("sift-cli-\(UUID().uuidString)")
         let docs = folder.appendingPathComponent("docs")
         try FileManager.default.createDirectory(at: docs, withIntermediateDirectories: true)
-        try write("docs/leave.html", """
-        <html><head><title>Leave policy</title></head><body><main>
-        <h1 id="leave">Leave policy</h1>
-        <h2 id="vacation">Vacation</h2>
-        <p>Every employee gets 25 vacation days per year. Unused days carry over until March.</p>
-        <h2 id="sick">Sick leave</h2>
-        <p>Call your manager before 9am when you are ill. A doctor's note is needed after three days.</p>
-        </main></body></html>
-        """)
-        try write("docs/expenses.html", """
-        <html><head><title>Expenses</title></head><body><main>
-        <h1 id="expenses">Expenses</h1>
-        <p>Submit receipts within 30 days through the finance portal. Flights must be booked in economy class.</p>
-        <h2 id="meals">Meals</h2>
-        <p>Meals during business travel are reimbursed up to 50 euros per day.</p>
-        </main></body></html>
-        """)
+        for (name, html) in TinyPages.pages { try write("docs/\(name)", html) }
         let model = TestPaths.miniLMModel?.path ?? TestPaths.repositoryRoot.appendingPathComponent("Models/all-MiniLM-L6-v2").path
-        try write("tiny.yaml", """
-        name: tiny
-        source: { root: docs, include: ["*.html"] }
-        chunker: { max_tokens: 128, overlap_tokens: 0 }
-        embedder: { model: \(model) }
-        index: { path: .sift/tiny }
-        retriever: { top_k: 10 }
-        answers: { top_k: 2 }
-        """)
+        try write("tiny.yaml", TinyPages.pipelineYAML(model: model, answers: 2))
     }
 
     func write(_ name: String, _ text: String) throws {

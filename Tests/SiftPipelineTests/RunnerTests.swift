@@ -9,26 +9,8 @@ final class TinyCollection {
     let folder: URL
     var docs: URL { folder.appendingPathComponent("docs") }
 
-    static let pages: [String: String] = [
-        "leave.html": """
-        <html><head><title>Leave policy</title></head><body><main>
-        <h1 id="leave">Leave policy</h1>
-        <h2 id="vacation">Vacation</h2>
-        <p>Every employee gets 25 vacation days per year. Unused days carry over until March.</p>
-        <h2 id="sick">Sick leave</h2>
-        <p>Call your manager before 9am when you are ill. A doctor's note is needed after three days.</p>
-        </main></body></html>
-        """,
-        "expenses.html": """
-        <html><head><title>Expenses</title></head><body><main>
-        <h1 id="expenses">Expenses</h1>
-        <p>Submit receipts within 30 days through the finance portal. Flights must be booked in economy class.</p>
-        <h2 id="meals">Meals</h2>
-        <p>Meals during business travel are reimbursed up to 50 euros per day.</p>
-        </main></body></html>
-        """,
-        "empty.html": "",
-    ]
+    /// The shared two-page collection plus an empty page (which must be reported and skipped).
+    static let pages = TinyPages.pages.merging(["empty.html": ""]) { shared, _ in shared }
 
     init(reranker: String = "none", extra: String = "") throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("sift-runner-\(UUID().uuidString)")
@@ -41,15 +23,7 @@ final class TinyCollection {
     }
 
     func pipeline(model: URL, overrides: [String] = []) throws -> PipelineConfig {
-        let yaml = """
-        name: tiny
-        source: { root: docs, include: ["*.html"] }
-        chunker: { max_tokens: 128, overlap_tokens: 0 }
-        embedder: { model: \(model.path) }
-        index: { path: .sift/tiny }
-        retriever: { top_k: 10 }
-        answers: { top_k: 3 }
-        """
+        let yaml = TinyPages.pipelineYAML(model: model.path, answers: 3)
         let file = folder.appendingPathComponent("tiny.yaml")
         try Data(yaml.utf8).write(to: file)
         return try PipelineConfig.load(contentsOf: file, overrides: overrides.map(PipelineOverride.init))
@@ -96,7 +70,7 @@ final class TinyCollection {
         #expect(unchanged.unchanged == 2)
         #expect(unchanged.chunksEmbedded == 0)
 
-        try collection.write("expenses.html", TinyCollection.pages["expenses.html"]!.replacingOccurrences(of: "50 euros", with: "60 euros"))
+        try collection.write("expenses.html", TinyPages.pages["expenses.html"]!.replacingOccurrences(of: "50 euros", with: "60 euros"))
         try FileManager.default.removeItem(at: collection.docs.appendingPathComponent("leave.html"))
         let changed = try PipelineRunner(config: config).index()
         #expect(changed.changed == 1)
