@@ -265,8 +265,8 @@ public enum Kernels {
     /// - `threads`: workers over the (sequence × head) items, longest sequences first; each item's
     ///   arithmetic is the same for any thread count, so results are bit-identical. Keep
     ///   `Gemm.threadCount = 1` when `threads > 1` (the OpenBLAS fallback's per-item GEMMs are small).
-    /// - `precision`: `.bfloat16` lets CPUs with AVX-512 BF16 run `q·kᵀ` and `P·V` in bf16 (fp32 accumulation,
-    ///   max abs error ~1e-2 on O(1) inputs); use it with bf16 linear layers, whose rounding already dominates.
+    /// - `precision`: `.bfloat16` or `.int8` lets CPUs with AVX-512 BF16 run `q·kᵀ` and `P·V` in bf16 (fp32
+    ///   accumulation, max abs error ~1e-2 on O(1) inputs); meant for models whose linear layers already round more.
     /// Scores are `q·kᵀ / √headSize`, softmaxed over keys. With AVX-512 each item runs the fused C kernel
     /// (packed K/V, scores, softmax and `P·V` per block of query rows, in L1/L2); otherwise OpenBLAS + Swift softmax.
     public static func attention(

@@ -17,7 +17,8 @@ public struct TokenSequence: Sendable, Hashable {
 /// Arithmetic of an encoder's linear layers and attention products (norms, softmax and pooling always run in float32).
 /// `.float32` (default) keeps golden parity with PyTorch; `.bfloat16` rounds weights and
 /// activations to bf16 inside the matmuls (fp32 accumulation), about 2× faster GEMMs on CPUs with
-/// AVX-512 BF16 (elsewhere it runs the float32 kernel).
+/// AVX-512 BF16 (elsewhere it runs the float32 kernel); `.int8` quantizes the linear layers (AVX-512 VNNI) and
+/// runs attention in bf16 like `.bfloat16`.
 public typealias ModelPrecision = PackedLinear.Precision
 
 /// A BERT encoder (embeddings + transformer layers, optional pooler and classifier head)
