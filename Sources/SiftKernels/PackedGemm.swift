@@ -22,8 +22,8 @@ public final class PackedLinear: @unchecked Sendable {
         case float32, bfloat16
         /// Symmetric int8 weights (scale per output feature), asymmetric uint8 activations (scale and zero point
         /// per row, computed at every call), exact int32 sums. Error per output ≤ `s_x·Σ|ŵ| + ½·s_w·Σ|x|`
-        /// (`s_x` = row range / 255, `s_w` = max|W_n| / 127). MiniLM embedding cosine vs fp32: ≥ 0.9986 on passages,
-        /// ≥ 0.995 on texts of ≥ 3 tokens, 0.9935 on a bare [CLS] [SEP] (Benchmarks/gemm/README.md).
+        /// (`s_x` = row range / 255, `s_w` = max|W_n| / 127), computed on the smoothed X and W when `inputMagnitude`
+        /// is given. MiniLM embedding cosine vs fp32: see `BertEncoder` (Benchmarks/gemm/README.md).
         case int8
         public var description: String {
             switch self {
@@ -109,33 +109,40 @@ public final class PackedLinear: @unchecked Sendable {
 
     /// Packs `weight` (`[outFeatures × inFeatures]`, row-major) and `bias` (`[outFeatures]`, nil = zero).
     /// `activation` (e.g. `.gelu` for BERT's intermediate layer) is fused into the kernel's output store.
+    /// `inputMagnitude` (`[inFeatures]`, int8 only, ignored otherwise): the expected size of each input feature, e.g.
+    /// `|γ| + |β|` of the LayerNorm that produces X. The int8 kernel then smooths the input (SmoothQuant, α = ½,
+    /// sift_int8.h): large features are scaled down before the per-row quantization and their weights scaled up,
+    /// so one outlier feature no longer coarsens every other feature's step. nil quantizes X as it is.
     public convenience init(weight: [Float], bias: [Float]?, outFeatures: Int, inFeatures: Int, precision: Precision,
-                            activation: Activation = .none) {
+                            activation: Activation = .none, inputMagnitude: [Float]? = nil) {
         self.init(weight: weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures, precision: precision,
-                  activation: activation, kernel: Kernel.best(for: precision))
+                  activation: activation, inputMagnitude: inputMagnitude, kernel: Kernel.best(for: precision))
     }
 
     /// Packs a strided weight view: element `(n, k)` is `weight[n·featureStride + k·inputStride]`.
     /// Packs a row-major weight in place from a mapped checkpoint (`featureStride` = K, `inputStride` = 1), or
     /// lets attention pack a head's keys (`n` = key position, `featureStride` = hidden size, `inputStride` = 1)
     /// for `Q·Kᵀ`, or its values transposed (`n` = head dim, `featureStride` = 1, `inputStride` = hidden size) for `P·V`.
+    /// `inputMagnitude` as in the dense initializer.
     public convenience init(weight: UnsafeBufferPointer<Float>, bias: [Float]?, outFeatures: Int, inFeatures: Int,
-                            featureStride: Int, inputStride: Int, precision: Precision, activation: Activation = .none) {
+                            featureStride: Int, inputStride: Int, precision: Precision, activation: Activation = .none,
+                            inputMagnitude: [Float]? = nil) {
         let kernel = Kernel.best(for: precision)
         self.init(storage: Self.pack(weight, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures,
                                      featureStride: featureStride, inputStride: inputStride, precision: precision,
-                                     activation: activation, kernel: kernel),
+                                     activation: activation, inputMagnitude: inputMagnitude, kernel: kernel),
                   outFeatures: outFeatures, inFeatures: inFeatures, precision: precision, activation: activation, kernel: kernel)
     }
 
     /// Row-major `[outFeatures × inFeatures]` weight with an explicit kernel (tests force scalar / OpenBLAS).
     convenience init(weight: [Float], bias: [Float]?, outFeatures: Int, inFeatures: Int, precision: Precision,
-                     activation: Activation = .none, kernel: Kernel) {
+                     activation: Activation = .none, inputMagnitude: [Float]? = nil, kernel: Kernel) {
         precondition(weight.count == outFeatures * inFeatures,
                      "PackedLinear: weight has \(weight.count) elements, expected \(outFeatures)×\(inFeatures)")
         let storage = weight.withUnsafeBufferPointer { w in
             Self.pack(w, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures, featureStride: inFeatures,
-                      inputStride: 1, precision: precision, activation: activation, kernel: kernel)
+                      inputStride: 1, precision: precision, activation: activation, inputMagnitude: inputMagnitude,
+                      kernel: kernel)
         }
         self.init(storage: storage, outFeatures: outFeatures, inFeatures: inFeatures, precision: precision,
                   activation: activation, kernel: kernel)
@@ -183,12 +190,16 @@ public final class PackedLinear: @unchecked Sendable {
     /// Packs for the C kernels, or copies W densely for the OpenBLAS path.
     private static func pack(_ weight: UnsafeBufferPointer<Float>, bias: [Float]?, outFeatures: Int, inFeatures: Int,
                              featureStride: Int, inputStride: Int, precision: Precision, activation: Activation,
-                             kernel: Kernel) -> Storage {
+                             inputMagnitude: [Float]?, kernel: Kernel) -> Storage {
         precondition(outFeatures > 0 && inFeatures > 0, "PackedLinear: bad shape \(outFeatures)×\(inFeatures)")
         precondition(featureStride >= 0 && inputStride >= 0, "PackedLinear: negative stride")
         let lastIndex = (outFeatures - 1) * featureStride + (inFeatures - 1) * inputStride
         precondition(weight.count > lastIndex, "PackedLinear: weight has \(weight.count) elements, needs > \(lastIndex)")
         if let bias { precondition(bias.count == outFeatures, "PackedLinear: bias has \(bias.count) elements, expected \(outFeatures)") }
+        if let inputMagnitude {
+            precondition(inputMagnitude.count == inFeatures,
+                         "PackedLinear: inputMagnitude has \(inputMagnitude.count) elements, expected \(inFeatures)")
+        }
         if kernel == .openBLAS {
             var dense = [Float](repeating: 0, count: outFeatures * inFeatures)
             for n in 0..<outFeatures {
@@ -204,10 +215,12 @@ public final class PackedLinear: @unchecked Sendable {
         let cPrecision = Int32(bf16 ? SIFT_PRECISION_BF16 : SIFT_PRECISION_F32)
         let cActivation = Int32(activation == .gelu ? SIFT_ACTIVATION_GELU : SIFT_ACTIVATION_NONE)
         let layer: OpaquePointer? = withOptionalBuffer(bias) { b in
-            int8 ? sift_pack_linear_int8(weight.baseAddress, featureStride, inputStride, b, Int32(outFeatures),
-                                         Int32(inFeatures), cActivation)
-                 : sift_pack_linear(weight.baseAddress, featureStride, inputStride, b, Int32(outFeatures),
-                                    Int32(inFeatures), cPrecision, cActivation)
+            withOptionalBuffer(inputMagnitude) { m in
+                int8 ? sift_pack_linear_int8(weight.baseAddress, featureStride, inputStride, b, Int32(outFeatures),
+                                             Int32(inFeatures), cActivation, m)
+                     : sift_pack_linear(weight.baseAddress, featureStride, inputStride, b, Int32(outFeatures),
+                                        Int32(inFeatures), cPrecision, cActivation)
+            }
         }
         guard let layer else { fatalError("PackedLinear: out of memory packing \(outFeatures)×\(inFeatures)") }
         return Storage(packed: int8 ? .int8(layer) : .float(layer))

@@ -16,12 +16,31 @@ struct sift_int8_linear {
     float *scale;    /* s_w [panels*NR], zero past n */
     int32_t *colsum; /* Σ_k ŵ[n][k] [panels*NR]: the zero-point correction */
     int32_t *w;      /* [panels][kquads][NR], each int32 four int8 ŵ[n][4g…4g+3] (little-endian byte order) */
+    float *unsmooth; /* 1/s_k [kquads*4] (zero past k), or NULL: activations are quantized as x_k/s_k */
 };
+
+/* Smoothing factors s_k = √(m_k / max_n |W[n][k]|) (SmoothQuant with α = ½): a feature expected to be large
+ * (m_k) is divided down before the per-row activation quantization and its weights are multiplied up instead,
+ * so one outlier feature no longer sets the whole row's quantization step. s_k = 1 where m_k or W's column is
+ * zero. Returns NULL on allocation failure. */
+static float *smoothing_factors(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, int n, int k,
+                                const float *magnitude) {
+    float *s = malloc(sizeof(float) * (size_t)k);
+    if (!s) return NULL;
+    for (int kk = 0; kk < k; kk++) {
+        float wmax = 0.0f;
+        for (int row = 0; row < n; row++) wmax = fmaxf(wmax, fabsf(w[row * stride_n + kk * stride_k]));
+        const float m = fabsf(magnitude[kk]);
+        const float f = (m > 0.0f && wmax > 0.0f) ? sqrtf(m / wmax) : 1.0f;
+        s[kk] = (f > 0.0f && f < INFINITY && 1.0f / f < INFINITY) ? f : 1.0f;
+    }
+    return s;
+}
 
 /* ---------------------------------------------------------------- packing */
 
 sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, const float *bias,
-                                        int n, int k, int activation) {
+                                        int n, int k, int activation, const float *input_magnitude) {
     if (!w || n <= 0 || k <= 0 || k > SIFT_INT8_MAX_K ||
         (activation != SIFT_ACTIVATION_NONE && activation != SIFT_ACTIVATION_GELU))
         return NULL;
@@ -37,9 +56,19 @@ sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrd
     p->scale = sift_alloc64(sizeof(float) * features);
     p->colsum = sift_alloc64(sizeof(int32_t) * features);
     p->w = sift_alloc64(sizeof(int32_t) * features * p->kquads);
-    if (!p->bias || !p->scale || !p->colsum || !p->w) {
+    float *smooth = NULL;
+    if (input_magnitude) {
+        smooth = smoothing_factors(w, stride_n, stride_k, n, k, input_magnitude);
+        p->unsmooth = sift_alloc64(sizeof(float) * (size_t)p->kquads * 4);
+    }
+    if (!p->bias || !p->scale || !p->colsum || !p->w || (input_magnitude && (!smooth || !p->unsmooth))) {
+        free(smooth);
         sift_int8_linear_free(p);
         return NULL;
+    }
+    if (smooth) {
+        memset(p->unsmooth, 0, sizeof(float) * (size_t)p->kquads * 4);
+        for (int kk = 0; kk < k; kk++) p->unsmooth[kk] = 1.0f / smooth[kk];
     }
     memset(p->w, 0, sizeof(int32_t) * features * p->kquads);
     int8_t *bytes = (int8_t *)p->w;
@@ -50,20 +79,23 @@ sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrd
         p->colsum[col] = 0;
         if (row >= n) continue;
         const float *src = w + (ptrdiff_t)row * stride_n;
+#define SMOOTHED(kk) (smooth ? src[(kk) * stride_k] * smooth[kk] : src[(kk) * stride_k])
         float amax = 0.0f;
-        for (int kk = 0; kk < k; kk++) amax = fmaxf(amax, fabsf(src[kk * stride_k]));
+        for (int kk = 0; kk < k; kk++) amax = fmaxf(amax, fabsf(SMOOTHED(kk)));
         if (amax == 0.0f) continue; /* all-zero feature: ŵ = 0, output = bias */
         const float s = amax / 127.0f;
         p->scale[col] = s;
         int32_t sum = 0;
         for (int kk = 0; kk < k; kk++) {
-            long v = lrintf(src[kk * stride_k] / s);
+            long v = lrintf(SMOOTHED(kk) / s);
             v = v > 127 ? 127 : v < -127 ? -127 : v;
             bytes[(((size_t)panel * p->kquads + kk / 4) * NR + j) * 4 + kk % 4] = (int8_t)v;
             sum += (int32_t)v;
         }
         p->colsum[col] = sum;
+#undef SMOOTHED
     }
+    free(smooth);
     return p;
 }
 
@@ -73,6 +105,7 @@ void sift_int8_linear_free(sift_int8_linear *packed) {
     free(packed->scale);
     free(packed->colsum);
     free(packed->w);
+    free(packed->unsmooth);
     free(packed);
 }
 
@@ -92,15 +125,18 @@ static void row_parameters(float lo, float hi, float *scale, float *inverse, int
 }
 
 /* Plain C quantization of one row: the reference for quantize_rows_vnni (same operations, same rounding). */
-static void quantize_row_scalar(const float *x, int k, uint8_t *q, float *scale, int32_t *zero) {
+static void quantize_row_scalar(const float *x, int k, const float *unsmooth, uint8_t *q, float *scale,
+                                int32_t *zero) {
+#define INPUT(kk) (unsmooth ? x[kk] * unsmooth[kk] : x[kk])
     float lo = 0.0f, hi = 0.0f;
-    for (int kk = 0; kk < k; kk++) { lo = fminf(lo, x[kk]); hi = fmaxf(hi, x[kk]); }
+    for (int kk = 0; kk < k; kk++) { lo = fminf(lo, INPUT(kk)); hi = fmaxf(hi, INPUT(kk)); }
     float inverse;
     row_parameters(lo, hi, scale, &inverse, zero);
     for (int kk = 0; kk < k; kk++) {
-        long v = lrintf(x[kk] * inverse) + *zero;
+        long v = lrintf(INPUT(kk) * inverse) + *zero;
         q[kk] = (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
     }
+#undef INPUT
 }
 
 /* ---------------------------------------------------------------- scalar reference kernel */
@@ -115,7 +151,7 @@ static int linear_int8_scalar(const sift_int8_linear *p, const float *x, ptrdiff
         float sa;
         int32_t za;
         memset(q, 0, (size_t)p->kquads * 4);
-        quantize_row_scalar(x + (ptrdiff_t)r * ldx, p->k, q, &sa, &za);
+        quantize_row_scalar(x + (ptrdiff_t)r * ldx, p->k, p->unsmooth, q, &sa, &za);
         for (int panel = pb; panel < pe; panel++) {
             for (int j = 0; j < NR; j++) {
                 const int col = panel * NR + j;
@@ -143,14 +179,17 @@ static int linear_int8_scalar(const sift_int8_linear *p, const float *x, ptrdiff
 
 /* Quantizes X rows [0, rows) into `a` (row r at a + r·stride bytes; bytes past k are don't-care: W is zero there)
  * with the per-row scale and zero point; bit-identical to quantize_row_scalar. */
-VNNI_TARGET static void quantize_rows_vnni(const float *x, ptrdiff_t ldx, int rows, int k, uint8_t *a, int stride,
-                                          float *scale, int32_t *zero) {
+VNNI_TARGET static void quantize_rows_vnni(const float *x, ptrdiff_t ldx, int rows, int k, const float *unsmooth,
+                                          uint8_t *a, int stride, float *scale, int32_t *zero) {
+    /* Masked-off lanes (past k) read 0, which lies inside [lo, hi] anyway. */
+#define LOAD_INPUT(c, m) (unsmooth ? _mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + (c)), _mm512_maskz_loadu_ps(m, unsmooth + (c))) \
+                                   : _mm512_maskz_loadu_ps(m, src + (c)))
     for (int r = 0; r < rows; r++) {
         const float *src = x + (ptrdiff_t)r * ldx;
         __m512 lo = _mm512_setzero_ps(), hi = _mm512_setzero_ps();
         for (int c = 0; c < k; c += 16) {
             const __mmask16 m = k - c >= 16 ? 0xffff : (__mmask16)((1u << (k - c)) - 1);
-            const __m512 v = _mm512_maskz_loadu_ps(m, src + c); /* masked-off lanes read 0, inside [lo, hi] anyway */
+            const __m512 v = LOAD_INPUT(c, m);
             lo = _mm512_min_ps(lo, v);
             hi = _mm512_max_ps(hi, v);
         }
@@ -161,11 +200,12 @@ VNNI_TARGET static void quantize_rows_vnni(const float *x, ptrdiff_t ldx, int ro
         uint8_t *dst = a + (size_t)r * stride;
         for (int c = 0; c < k; c += 16) {
             const __mmask16 m = k - c >= 16 ? 0xffff : (__mmask16)((1u << (k - c)) - 1);
-            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_loadu_ps(m, src + c), inv)); /* nearest even */
+            __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(LOAD_INPUT(c, m), inv)); /* nearest even */
             v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, z), _mm512_setzero_si512()), top);
             _mm_storeu_si128((__m128i *)(dst + c), _mm512_cvtepi32_epi8(v));
         }
     }
+#undef LOAD_INPUT
 }
 
 /* One mr×32 tile over `steps` groups of 4 k: acc = −z·colsum + Σ q·ŵ with vpdpbusd (u8 row bytes broadcast as one
@@ -255,7 +295,7 @@ static int linear_int8_vnni(const sift_int8_linear *p, const float *x, ptrdiff_t
     const size_t elem = raw ? sizeof(int32_t) : sizeof(float);
     for (int r0 = 0; r0 < rows; r0 += block) {
         const int block_rows = rows - r0 < block ? rows - r0 : block;
-        quantize_rows_vnni(x + (ptrdiff_t)r0 * ldx, ldx, block_rows, p->k, abuf, stride, sa, za);
+        quantize_rows_vnni(x + (ptrdiff_t)r0 * ldx, ldx, block_rows, p->k, p->unsmooth, abuf, stride, sa, za);
         for (int panel = pb; panel < pe; panel++) {
             __mmask16 m0, m1;
             sift_panel_masks(p->n - panel * NR, &m0, &m1);

@@ -41,7 +41,7 @@ public final class BertEncoder: @unchecked Sendable {
     /// Precision asked for at load.
     public let precision: ModelPrecision
     /// Kernel the linear layers run: "avx512-fp32", "avx512-bf16" or "openblas".
-    public var kernel: String { layers.first?.qkv.kernel ?? PackedLinear.activeKernel(for: precision) }
+    public var kernel: String { layers.first?.qkv[0].kernel ?? PackedLinear.activeKernel(for: precision) }
     /// Workers per forward pass (the cores, on the packed path; 1 on the OpenBLAS path, which threads itself).
     public let threads: Int
     let weights: BertWeights
@@ -60,17 +60,36 @@ public final class BertEncoder: @unchecked Sendable {
         let file = try SafetensorsFile(url: weightsFile)
         var weights = try BertWeights(file: file, configuration: configuration, pooler: pooler, classifierLabels: classifierLabels)
         let h = configuration.hiddenSize, i = configuration.intermediateSize
+        // int8 smooths the inputs of the layers fed by a LayerNorm, whose output feature k has magnitude
+        // ≈ |γ_k| + |β_k| (its normalized part has unit variance): MiniLM's few large-γ features otherwise set the
+        // quantization step of whole rows. The smoothing factors depend on each matrix's own weights, so int8 packs
+        // Q, K and V separately (one shared factor for the fused matrix measured worse than none). The other two
+        // layers' inputs (attention context, GELU output) have no such data-free estimate.
+        func magnitude(_ gamma: [Float], _ beta: [Float]) -> [Float]? {
+            precision == .int8 ? zip(gamma, beta).map { abs($0) + abs($1) } : nil
+        }
+        var qkvInput = magnitude(weights.embeddingNormGamma, weights.embeddingNormBeta)
         // Linear weights are packed straight from the mapped file (only QKV, concatenated, is a copy).
         layers = weights.layers.map { l in
-            PackedLayer(
-                qkv: PackedLinear(weight: l.qkvWeight, bias: l.qkvBias, outFeatures: 3 * h, inFeatures: h, precision: precision),
+            defer { qkvInput = magnitude(l.outputNormGamma, l.outputNormBeta) }
+            let parts = qkvInput == nil ? 1 : 3, rows = 3 * h / parts
+            let qkv = l.qkvWeight.withUnsafeBufferPointer { w in
+                (0..<parts).map { p in
+                    PackedLinear(weight: UnsafeBufferPointer(rebasing: w[(p * rows * h)..<((p + 1) * rows * h)]),
+                                 bias: Array(l.qkvBias[(p * rows)..<((p + 1) * rows)]), outFeatures: rows, inFeatures: h,
+                                 featureStride: h, inputStride: 1, precision: precision, inputMagnitude: qkvInput)
+                }
+            }
+            return PackedLayer(
+                qkv: qkv,
                 attentionOutput: l.attentionOutputWeight.withUnsafeBufferPointer {
                     PackedLinear(weight: $0, bias: l.attentionOutputBias, outFeatures: h, inFeatures: h,
                                  featureStride: h, inputStride: 1, precision: precision)
                 },
                 intermediate: l.intermediateWeight.withUnsafeBufferPointer {
                     PackedLinear(weight: $0, bias: l.intermediateBias, outFeatures: i, inFeatures: h,
-                                 featureStride: h, inputStride: 1, precision: precision, activation: .gelu)
+                                 featureStride: h, inputStride: 1, precision: precision, activation: .gelu,
+                                 inputMagnitude: magnitude(l.attentionNormGamma, l.attentionNormBeta))
                 },
                 output: l.outputWeight.withUnsafeBufferPointer {
                     PackedLinear(weight: $0, bias: l.outputBias, outFeatures: h, inFeatures: i,
@@ -196,8 +215,11 @@ public final class BertEncoder: @unchecked Sendable {
     private func runLayer(_ layer: PackedLayer, tokens: Int, offsets: [Int], _ ws: Workspace) {
         let c = configuration, h = c.hiddenSize, eps = c.layerNormEps, n = threads
         let hidden = UnsafeBufferPointer(ws.hidden)
-        // Self-attention: fused QKV projection [tokens × 3H], then per-(sequence, head) attention → context [tokens × H].
-        layer.qkv.apply(hidden, rows: tokens, into: ws.qkv, threads: n)
+        // Self-attention: QKV projection [tokens × 3H], then per-(sequence, head) attention → context [tokens × H].
+        for (index, part) in layer.qkv.enumerated() {
+            let columns = UnsafeMutableBufferPointer(rebasing: ws.qkv[(index * part.outFeatures)...])
+            part.apply(hidden, rows: tokens, rowStride: h, into: columns, rowStride: 3 * h, threads: n)
+        }
         Kernels.attention(qkv: UnsafeBufferPointer(ws.qkv), sequenceOffsets: offsets, heads: c.numAttentionHeads,
                           headSize: c.headSize, output: ws.context, scratch: ws.attentionScratch, threads: n, precision: precision)
         // Attention output: dense, + residual, LayerNorm → ws.other, which becomes the new hidden.
@@ -219,7 +241,9 @@ public final class BertEncoder: @unchecked Sendable {
 
 /// One encoder layer's linear layers, packed at load, and its layer-norm parameters (`[H]` each).
 struct PackedLayer: Sendable {
-    let qkv: PackedLinear               // [3H × H]: query, key, value rows
+    /// Query, key and value rows: one fused [3H × H] layer, or (int8) three [H × H] layers, each writing its
+    /// column block of the [tokens × 3H] output.
+    let qkv: [PackedLinear]
     let attentionOutput: PackedLinear   // [H × H]
     let intermediate: PackedLinear      // [I × H], GELU fused
     let output: PackedLinear            // [H × I]

@@ -24,8 +24,24 @@ import Testing
     ]
 
     static func layer(_ w: [Float], _ bias: [Float]?, n: Int, k: Int, kernel: Kernel,
-                      activation: PackedLinear.Activation = .none) -> PackedLinear {
-        PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .int8, activation: activation, kernel: kernel)
+                      activation: PackedLinear.Activation = .none, inputMagnitude: [Float]? = nil) -> PackedLinear {
+        PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .int8, activation: activation,
+                     inputMagnitude: inputMagnitude, kernel: kernel)
+    }
+
+    /// Expected input magnitudes for smoothing: positive, spread over 0.1–1.1, and 30 for feature 0 (an outlier).
+    static func magnitudes(_ k: Int, seed: UInt64) -> [Float] {
+        var m = GemmTests.values(k, seed: seed).map { abs($0) + 0.1 }
+        m[0] = 30
+        return m
+    }
+
+    /// The smoothing factors of sift_int8.h, `s_k = √(m_k / max_n |W[n][k]|)`, in Double.
+    static func smoothingFactors(_ magnitude: [Float], w: [Float], n: Int, k: Int) -> [Double] {
+        (0..<k).map { kk in
+            let wmax = (0..<n).map { Double(abs(w[$0 * k + kk])) }.max()!
+            return wmax > 0 ? (Double(magnitude[kk]) / wmax).squareRoot() : 1
+        }
     }
 
     /// Per-output error bound of the quantization (see the suite comment).
@@ -63,8 +79,8 @@ import Testing
         x.withUnsafeBufferPointer { layer.int8Accumulators($0, rows: rows, rowStride: layer.inFeatures) }
     }
 
-    @Test(.enabled(if: hasVNNI, "needs AVX-512 VNNI"))
-    func vnniMatchesScalarBitExactly() {
+    @Test(.enabled(if: hasVNNI, "needs AVX-512 VNNI"), arguments: [false, true])
+    func vnniMatchesScalarBitExactly(smoothed: Bool) {
         for (index, shape) in Self.shapes.enumerated() {
             let (rows, n, k) = shape
             // Mixed-sign rows with one outlier feature (as LayerNorm outputs have), and all-positive rows (GELU-like).
@@ -72,7 +88,9 @@ import Testing
             for r in 0..<rows { x[r * k + (r * 7) % k] *= 40 }
             for r in stride(from: 1, to: rows, by: 3) { for kk in 0..<k { x[r * k + kk] = abs(x[r * k + kk]) } }
             let w = GemmTests.values(n * k, seed: UInt64(100 + index)), bias = GemmTests.values(n, seed: UInt64(1000 + index))
-            let scalar = Self.layer(w, bias, n: n, k: k, kernel: .scalar), vnni = Self.layer(w, bias, n: n, k: k, kernel: .avx512vnni)
+            let magnitude = smoothed ? Self.magnitudes(k, seed: UInt64(500 + index)) : nil
+            let scalar = Self.layer(w, bias, n: n, k: k, kernel: .scalar, inputMagnitude: magnitude)
+            let vnni = Self.layer(w, bias, n: n, k: k, kernel: .avx512vnni, inputMagnitude: magnitude)
             #expect(Self.accumulators(vnni, x: x, rows: rows) == Self.accumulators(scalar, x: x, rows: rows),
                     "int32 accumulators differ: rows=\(rows) n=\(n) k=\(k)")
             // Same dequantization arithmetic (one fma per output), so without an activation the floats agree too.
@@ -81,8 +99,9 @@ import Testing
         }
     }
 
-    @Test(arguments: [true, false])
-    func matchesFloatReferenceWithinQuantizationBound(withBias: Bool) {
+    /// With smoothing, the bound holds for the smoothed operands `x_k / s_k` and `W[n][k]·s_k` (same product).
+    @Test(arguments: [(true, false), (false, false), (true, true)])
+    func matchesFloatReferenceWithinQuantizationBound(withBias: Bool, smoothed: Bool) {
         for (index, shape) in Self.shapes.enumerated() {
             let (rows, n, k) = shape
             var x = GemmTests.values(rows * k, seed: UInt64(20 + index))
@@ -90,12 +109,42 @@ import Testing
             let w = GemmTests.values(n * k, seed: UInt64(200 + index))
             let bias = withBias ? GemmTests.values(n, seed: UInt64(2000 + index)) : nil
             let expected = Self.reference(x: x, w: w, bias: bias, rows: rows, n: n, k: k)
-            let bound = Self.bound(x: x, w: w, bias: bias, rows: rows, n: n, k: k)
+            let magnitude = smoothed ? Self.magnitudes(k, seed: UInt64(600 + index)) : nil
+            let bound: [Double]
+            if let magnitude {
+                let s = Self.smoothingFactors(magnitude, w: w, n: n, k: k)
+                bound = Self.bound(x: x.indices.map { Float(Double(x[$0]) / s[$0 % k]) },
+                                   w: w.indices.map { Float(Double(w[$0]) * s[$0 % k]) }, bias: bias, rows: rows, n: n, k: k)
+            } else {
+                bound = Self.bound(x: x, w: w, bias: bias, rows: rows, n: n, k: k)
+            }
             for kernel in Self.int8Kernels {
-                let actual = PackedGemmTests.run(Self.layer(w, bias, n: n, k: k, kernel: kernel), x: x, rows: rows)
+                let layer = Self.layer(w, bias, n: n, k: k, kernel: kernel, inputMagnitude: magnitude)
+                let actual = PackedGemmTests.run(layer, x: x, rows: rows)
                 let worst = actual.indices.map { abs(Double(actual[$0]) - expected[$0]) / bound[$0] }.max()!
                 #expect(worst <= 1, "\(kernel.name) rows=\(rows) n=\(n) k=\(k): error \(worst)× the quantization bound")
             }
+        }
+    }
+
+    /// What smoothing is for: inputs whose feature 0 is 30× the others in every row (as a LayerNorm with one large γ
+    /// gives). Unsmoothed, that feature sets every row's step; told its magnitude, the layer moves half of that range
+    /// (α = ½) into the feature's weights and its worst error shrinks (measured 0.67 → 0.30; required ≥ 1.5×).
+    @Test func smoothingShrinksErrorOfOutlierFeature() {
+        let (rows, n, k) = (28, 64, 96)
+        var x = GemmTests.values(rows * k, seed: 41)
+        for r in 0..<rows { x[r * k] = 30 * (r.isMultiple(of: 2) ? 1 : -1) }
+        let w = GemmTests.values(n * k, seed: 42)
+        var magnitude = [Float](repeating: 0.5, count: k)
+        magnitude[0] = 30
+        let expected = Self.reference(x: x, w: w, bias: nil, rows: rows, n: n, k: k)
+        for kernel in Self.int8Kernels {
+            func worstError(_ m: [Float]?) -> Double {
+                let y = PackedGemmTests.run(Self.layer(w, nil, n: n, k: k, kernel: kernel, inputMagnitude: m), x: x, rows: rows)
+                return y.indices.map { abs(Double(y[$0]) - expected[$0]) }.max()!
+            }
+            let plain = worstError(nil), smoothed = worstError(magnitude)
+            #expect(smoothed * 1.5 <= plain, "\(kernel.name): error \(smoothed) smoothed vs \(plain) plain")
         }
     }
 

@@ -71,13 +71,14 @@ import SiftTestSupport
         #expect(pairs.count >= 20)
         let model = try CrossEncoder(directory: folder, maxLength: 512, precision: precision)
         let logits = try model.predict(pairs.map { ($0.query, $0.passage) })
-        var worst: Float = 0
+        var worst: Float = 0, sum: Float = 0
         for (row, expected) in pairs.enumerated() {
             let diff = ModelFixtures.maxAbsDiff(logits[row], expected.logits)
             worst = max(worst, diff)
+            sum += diff
             #expect(diff <= tolerance, "pair \(row): \(precision) logits \(logits[row]) vs \(expected.logits)")
         }
-        print("cross-encoder \(precision) (\(model.kernel)) over \(pairs.count) pairs: worst abs diff \(worst)")
+        print("cross-encoder \(precision) (\(model.kernel)) over \(pairs.count) pairs: worst abs diff \(worst), mean \(sum / Float(pairs.count))")
     }
 
     static let pythonCheckpoint = TestPaths.generatedFixtures.appendingPathComponent("random-cross-encoder/model.safetensors")

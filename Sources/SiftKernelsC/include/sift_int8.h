@@ -10,6 +10,11 @@
  *       s_a[r] = (hi − lo) / 255,  z[r] = round(−lo / s_a[r]),  q[r][k] = clamp(round(x / s_a[r]) + z[r], 0, 255) (uint8)
  *   int32 accumulator per output: acc[r][n] = Σ_k q[r][k]·ŵ[n][k] − z[r]·Σ_k ŵ[n][k]  (exact; needs K ≤ 32768)
  *   output: y[r][n] = act(fma((float)acc[r][n], s_a[r]·s_w[n], bias[n]))
+ * Smoothing (optional, SmoothQuant with α = ½, Xiao et al. 2023): given an expected magnitude m_k of each input
+ * feature (e.g. |γ_k| + |β_k| of the LayerNorm that produces X), packing computes s_k = √(m_k / max_n |W[n][k]|),
+ * quantizes W[n][k]·s_k instead of W[n][k], and every call quantizes x_k / s_k (stored as a multiply by 1/s_k)
+ * instead of x_k. The product is unchanged; the outlier features' range moves from the per-row activation step
+ * into the per-feature weight step, where it costs far less.
  * Rounding is to nearest even (the CPU's default mode) in both the scalar and the VNNI kernel, so their int32
  * accumulators — and, without an activation, their outputs — are bit-identical.
  *
@@ -31,9 +36,10 @@ enum { SIFT_INT8_MAX_K = 32768 };
 typedef struct sift_int8_linear sift_int8_linear;
 
 /* Quantizes and packs W; element (n, k) is w[n*stride_n + k*stride_k]. bias may be NULL (zero); activation is a
- * SIFT_ACTIVATION_* (sift_kernels.h). Returns NULL on allocation failure or invalid arguments (k > SIFT_INT8_MAX_K). */
+ * SIFT_ACTIVATION_* (sift_kernels.h); input_magnitude [k] turns smoothing on (NULL: off). Returns NULL on
+ * allocation failure or invalid arguments (k > SIFT_INT8_MAX_K). */
 sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, const float *bias,
-                                        int n, int k, int activation);
+                                        int n, int k, int activation, const float *input_magnitude);
 void sift_int8_linear_free(sift_int8_linear *packed);
 int sift_int8_linear_panels(const sift_int8_linear *packed);
 
