@@ -82,8 +82,8 @@ public struct EmbedderConfig: Sendable, Hashable {
     public var model: URL
     public var batchSize: Int
     /// Arithmetic of the linear layers, `defaultPrecision` unless the pipeline says otherwise. Not part of the
-    /// index's model identity: with fp32 vectors, bf16 ones have cosine ≥ 0.9999 and int8 ones ≥ 0.995 (MiniLM;
-    /// texts of ≥ 4 tokens, 0.992 for an empty text), so an index built in one precision can be queried in another.
+    /// index's model identity: with fp32 vectors, bf16 ones have cosine ≥ 0.9999 and int8 ones ≥ 0.995 (MiniLM,
+    /// every test text down to an empty one), so an index built in one precision can be queried in another.
     public var precision: PrecisionSetting
 
     /// bf16 by default: 1.6× faster encoding than fp32 on AVX-512 BF16 CPUs with vectors at cosine ≥ 0.9999 to

@@ -319,9 +319,7 @@ import SiftCore
     }
 
     @Test func fingerprintIsStableAndSensitive() {
-        // FNV-1a 64 reference vectors.
-        #expect(StableHash.hex(StableHash.fnv1a64("")) == "cbf29ce484222325")
-        #expect(StableHash.hex(StableHash.fnv1a64("a")) == "af63dc4c8601ec8c")
+        // (StableHash's FNV-1a reference vectors are checked in SiftCoreTests.)
         let base = ChunkerSettings()
         #expect(base.fingerprint == ChunkerSettings().fingerprint)
         let variants = [ChunkerSettings(maxTokens: 255), ChunkerSettings(overlapTokens: 1),

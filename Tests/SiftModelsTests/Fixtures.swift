@@ -1,4 +1,5 @@
 import Foundation
+import SiftCore
 import SiftModels
 import SiftTestSupport
 
@@ -102,15 +103,9 @@ enum ModelFixtures {
 /// The deterministic random BertForSequenceClassification of the cross-encoder fixture
 /// (spec in cross_encoder_logits.json "prng"; Python twin in make_model_fixtures.py).
 enum RandomCheckpoint {
-    static func fnv1a64(_ name: String) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return h
-    }
-
     static func values(name: String, count: Int, rules: [ModelFixtures.CrossEncoderDoc.Rule]) -> [Float] {
         let rule = rules.first { name.hasSuffix($0.suffix) }!
-        let seed = fnv1a64(name)
+        let seed = StableHash.fnv1a64(name)
         return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
             for i in 0..<count {
                 var z = seed &+ UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15
