@@ -10,6 +10,7 @@ Parity is against the torch fp32 path's outputs (compare.py). Ratios are printed
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -40,38 +41,63 @@ def cpu_model():
             f"{get('Thread(s) per core')} thread)")
 
 
-def ratio(value, reference):
-    return f"{value / reference:.2f}×" if value and reference else "–"
+def spread(values, fmt):
+    """One value as is; several (rounds) as "median (min–max)"."""
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def per_round_ratios(records, references, measure, invert=False):
+    """Ratio of each round's measure to the same round's reference (reference ÷ value when invert)."""
+    out = []
+    for rnd, record in records.items():
+        ref = references.get(rnd)
+        if ref:
+            value, base = measure(record), measure(ref)
+            if value and base:
+                out.append(base / value if invert else value / base)
+    return out
+
+
+def cell_ratio(ratios):
+    return spread(ratios, "{:.2f}") + "×" if ratios else "–"
 
 
 def table(records):
-    """(header, rows, skipped lines, parity failures) from the measurement records."""
+    """(header, rows, skipped lines, parity failures) from the measurement records. With several rounds
+    (Benchmarks/run ROUNDS) every cell is the median over rounds with the min–max range, and each ratio is the
+    median of per-round ratios against torch from the same round."""
     measured = [r for r in records if "skipped" not in r]
     order = list(dict.fromkeys(r["path"] for r in records))
-    by = {(r["path"], r["task"]): r for r in measured}
-    ref_e, ref_r = by.get((REFERENCE, "encode")), by.get((REFERENCE, "rerank"))
+    by = {}
+    for r in measured:
+        by.setdefault((r["path"], r["task"]), {})[r.get("round", 1)] = r
+    ref_e, ref_r = by.get((REFERENCE, "encode"), {}), by.get((REFERENCE, "rerank"), {})
+    rate = lambda r: r["count"] / r["seconds"]  # noqa: E731
+    ms = lambda r: r["seconds"] * 1000 * 100 / r["count"]  # noqa: E731
+    cpu = lambda r: r["cpu"]  # noqa: E731
     header = ["path", "encode passages/s", "× torch", "CPU s", "× torch (CPU)",
               "rerank ms/100 pairs", "× torch time", "CPU s", "× torch time (CPU)", "parity vs torch fp32"]
     rows, problems = [], []
+    first = lambda rounds: rounds[min(rounds)] if rounds else None  # noqa: E731
     for path in order:
-        e, r = by.get((path, "encode")), by.get((path, "rerank"))
+        e, r = by.get((path, "encode"), {}), by.get((path, "rerank"), {})
         if not e and not r:
             continue
         row = [path]
         if e:
-            rate = e["count"] / e["seconds"]
-            row += [f"{rate:.1f}", ratio(rate, ref_e and ref_e["count"] / ref_e["seconds"]), f"{e['cpu']:.2f}",
-                    ratio(ref_e and ref_e["cpu"], e["cpu"])]
+            row += [spread([rate(x) for x in e.values()], "{:.1f}"), cell_ratio(per_round_ratios(e, ref_e, rate)),
+                    spread([cpu(x) for x in e.values()], "{:.2f}"), cell_ratio(per_round_ratios(e, ref_e, cpu, invert=True))]
         else:
             row += ["–"] * 4
         if r:
-            ms = r["seconds"] * 1000 * 100 / r["count"]
-            row += [f"{ms:,.0f}", ratio(ms, ref_r and ref_r["seconds"] * 1000 * 100 / ref_r["count"]), f"{r['cpu']:.2f}",
-                    ratio(r["cpu"], ref_r and ref_r["cpu"])]
+            row += [spread([ms(x) for x in r.values()], "{:,.0f}"), cell_ratio(per_round_ratios(r, ref_r, ms)),
+                    spread([cpu(x) for x in r.values()], "{:.2f}"), cell_ratio(per_round_ratios(r, ref_r, cpu))]
         else:
             row += ["–"] * 4
         notes = []
-        for record, ref in ((e, ref_e), (r, ref_r)):
+        for record, ref in ((first(e), first(ref_e)), (first(r), first(ref_r))):
             if not record:
                 continue
             if path == REFERENCE:
@@ -86,7 +112,7 @@ def table(records):
                     problems.append(f"{path} {record['task']}: {error}")
         row.append("; ".join(dict.fromkeys(notes)))
         rows.append(row)
-    skipped = [f"{r['path']} ({r['task']}): {r['skipped']}" for r in records if "skipped" in r]
+    skipped = list(dict.fromkeys(f"{r['path']} ({r['task']}): {r['skipped']}" for r in records if "skipped" in r))
     return header, rows, skipped, problems
 
 
@@ -101,6 +127,9 @@ def context_lines(meta, records):
     tasks = {r["task"] for r in measured}
     inputs = ([f"encode {meta['passages']} passages, max_seq_length 256, batch 32"] if "encode" in tasks else []) + \
              ([f"rerank {meta['pairs']} pairs, max_length 512, batch 32"] if "rerank" in tasks else [])
+    rounds = max((r.get("round", 1) for r in measured), default=1)
+    if rounds > 1:
+        inputs.append(f"{rounds} interleaved rounds: median (min–max), ratios are medians of same-round ratios")
     lines = [f"Run {meta['date']} by `Benchmarks/run` ({'; '.join(inputs) or 'nothing measured'}).",
              f"Machine: {cpu_model()}; load average at start {meta['load']} (shared machine: compare the CPU-second columns).",
              f"Sift {meta['sift']} (release build)."]

@@ -162,6 +162,7 @@ def main():
     p.add_argument("--cache", default="Benchmarks/results/peer-models", help="exported/quantized models (git-ignored)")
     p.add_argument("--output", help="write embeddings [N x dim] or logits [N x labels] as float32 .npy")
     p.add_argument("--record", help="append one JSON line with the measurement to this file")
+    p.add_argument("--round", type=int, default=1, help="round number stored in the record (Benchmarks/run ROUNDS)")
     a = p.parse_args()
 
     if a.what == "check":
@@ -207,7 +208,7 @@ def main():
     if a.record:
         versions = {name: version(name) for name in
                     ["sentence-transformers", "transformers", "torch", "onnxruntime", "openvino", "optimum", "optimum-onnx", "optimum-intel"]}
-        record = {"path": label, "task": a.what, "count": count, "seconds": seconds, "cpu": cpu, "output": a.output,
+        record = {"path": label, "task": a.what, "round": a.round, "count": count, "seconds": seconds, "cpu": cpu, "output": a.output,
                   "notes": notes, "versions": {k: v for k, v in versions.items() if v}, "python": sys.executable}
         with open(a.record, "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
