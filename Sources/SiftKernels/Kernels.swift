@@ -267,22 +267,26 @@ public enum Kernels {
     ///   `Gemm.threadCount = 1` when `threads > 1` (the OpenBLAS fallback's per-item GEMMs are small).
     /// - `precision`: `.bfloat16` or `.int8` lets CPUs with AVX-512 BF16 run `q·kᵀ` and `P·V` in bf16 (fp32
     ///   accumulation, max abs error ~1e-2 on O(1) inputs); meant for models whose linear layers already round more.
+    /// - `firstQueryOnly`: compute only each sequence's first query row (its [CLS] token, attending to every key);
+    ///   the other output rows are left untouched. The rows computed are bit-identical to a full call's on the native
+    ///   kernels, equal within float rounding on the OpenBLAS fallback.
     /// Scores are `q·kᵀ / √headSize`, softmaxed over keys. With AVX-512 each item runs the fused C kernel
     /// (packed K/V, scores, softmax and `P·V` per block of query rows, in L1/L2); otherwise OpenBLAS + Swift softmax.
     public static func attention(
         qkv: UnsafeBufferPointer<Float>, sequenceOffsets: [Int], heads: Int, headSize: Int,
         output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int = 1,
-        precision: PackedLinear.Precision = .float32
+        precision: PackedLinear.Precision = .float32, firstQueryOnly: Bool = false
     ) {
         attention(qkv: qkv, sequenceOffsets: sequenceOffsets, heads: heads, headSize: headSize, output: output,
-                  scratch: scratch, threads: threads, kernel: AttentionKernel.best(for: precision))
+                  scratch: scratch, threads: threads, kernel: AttentionKernel.best(for: precision),
+                  firstQueryOnly: firstQueryOnly)
     }
 
     /// `attention` on an explicit kernel (tests compare them all against the reference).
     static func attention(
         qkv: UnsafeBufferPointer<Float>, sequenceOffsets: [Int], heads: Int, headSize: Int,
         output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int,
-        kernel: AttentionKernel
+        kernel: AttentionKernel, firstQueryOnly: Bool = false
     ) {
         let hidden = heads * headSize
         precondition(heads > 0 && headSize > 0 && threads >= 1, "attention: heads \(heads), headSize \(headSize), threads \(threads)")
@@ -306,7 +310,8 @@ public enum Kernels {
         let lengths = (0..<(sequenceOffsets.count - 1)).map { sequenceOffsets[$0 + 1] - sequenceOffsets[$0] }
         let sequences = lengths.indices.filter { lengths[$0] > 0 }.sorted { (lengths[$0], $1) > (lengths[$1], $0) }
         let job = AttentionJob(qkv: qkv.baseAddress!, output: output.baseAddress!, scratch: scratch.baseAddress!,
-                               hidden: hidden, headSize: headSize, heads: heads, scratchStride: scratchStride, kernel: kernel)
+                               hidden: hidden, headSize: headSize, heads: heads, scratchStride: scratchStride, kernel: kernel,
+                               firstQueryOnly: firstQueryOnly)
         let itemCount = sequences.count * heads
         if workers == 1 {
             for item in 0..<itemCount { job.run(sequences[item / heads], offsets: sequenceOffsets, head: item % heads, worker: 0) }
@@ -334,10 +339,12 @@ public enum Kernels {
         let scratch: UnsafeMutablePointer<Float>
         let hidden: Int, headSize: Int, heads: Int, scratchStride: Int
         let kernel: AttentionKernel
+        let firstQueryOnly: Bool
 
         /// Head `h` of sequence `s` (length ≥ 1): worker `worker`'s scratch, context into the head's output columns.
         func run(_ s: Int, offsets: [Int], head h: Int, worker: Int) {
             let start = offsets[s], length = offsets[s + 1] - start
+            let queries = firstQueryOnly ? 1 : length
             let ld = 3 * hidden
             let scale = 1 / Float(headSize).squareRoot()
             let work = scratch + worker * scratchStride
@@ -345,22 +352,22 @@ public enum Kernels {
             let out = output + start * hidden + h * headSize
             if let cKernel = kernel.cValue {
                 // Shapes were checked by `attention`: rows of q/k/v/out at strides ld/hidden, scratch per worker.
-                let status = sift_attention(q, k, v, ld, out, hidden, Int32(length), Int32(headSize), scale,
-                                            work, scratchStride, cKernel)
+                let status = sift_attention(q, k, v, ld, out, hidden, Int32(length), Int32(queries), Int32(headSize),
+                                            scale, work, scratchStride, cKernel)
                 precondition(status == 0, "attention: native kernel rejected length \(length), headSize \(headSize)")
                 return
             }
-            let scores = UnsafeMutableBufferPointer(start: work, count: length * length)
-            let span = (length - 1) * ld + headSize
-            // scores[length×length] = scale · Q_h · K_hᵀ
-            Gemm.multiply(transA: false, transB: true, m: length, n: length, k: headSize, alpha: scale,
-                          a: UnsafeBufferPointer(start: q, count: span), lda: ld,
+            let scores = UnsafeMutableBufferPointer(start: work, count: queries * length)
+            let span = (length - 1) * ld + headSize, querySpan = (queries - 1) * ld + headSize
+            // scores[queries×length] = scale · Q_h · K_hᵀ
+            Gemm.multiply(transA: false, transB: true, m: queries, n: length, k: headSize, alpha: scale,
+                          a: UnsafeBufferPointer(start: q, count: querySpan), lda: ld,
                           b: UnsafeBufferPointer(start: k, count: span), ldb: ld, beta: 0, c: scores, ldc: length)
-            softmax(scores, rows: length, width: length)
-            // context_h[length×headSize] = P · V_h, written into this head's columns of output.
-            Gemm.multiply(transA: false, transB: false, m: length, n: headSize, k: length,
+            softmax(scores, rows: queries, width: length)
+            // context_h[queries×headSize] = P · V_h, written into this head's columns of output.
+            Gemm.multiply(transA: false, transB: false, m: queries, n: headSize, k: length,
                           a: UnsafeBufferPointer(scores), lda: length, b: UnsafeBufferPointer(start: v, count: span), ldb: ld,
-                          beta: 0, c: UnsafeMutableBufferPointer(start: out, count: (length - 1) * hidden + headSize), ldc: hidden)
+                          beta: 0, c: UnsafeMutableBufferPointer(start: out, count: (queries - 1) * hidden + headSize), ldc: hidden)
         }
     }
 

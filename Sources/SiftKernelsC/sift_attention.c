@@ -52,10 +52,10 @@ static float exp_nonpositive_scalar(float x) {
     return er * two_n;
 }
 
-/* One query row at a time: scores into s [L], softmax, P·V. */
+/* One query row at a time (the first `queries` rows): scores into s [L], softmax, P·V. */
 static void attention_scalar(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out, ptrdiff_t ldo,
-                             int length, int d, float scale, float *s) {
-    for (int i = 0; i < length; i++) {
+                             int length, int queries, int d, float scale, float *s) {
+    for (int i = 0; i < queries; i++) {
         const float *qi = q + (ptrdiff_t)i * ld;
         float max = -__builtin_inff();
         for (int j = 0; j < length; j++) {
@@ -324,13 +324,13 @@ INLINE BF16_TARGET void block_bf16(const int mr, const float *q, ptrdiff_t ld, c
     }
 
 F32_TARGET static void attention_f32(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out,
-                                     ptrdiff_t ldo, int length, int d, float scale, float *scratch) {
+                                     ptrdiff_t ldo, int length, int queries, int d, float scale, float *scratch) {
     const int lp = round32(length), dp = round32(d);
     float *kt = scratch, *vp = kt + (size_t)d * lp, *s = vp + (size_t)length * dp;
     pack_keys_f32(k, ld, length, d, lp, scale, kt);
     pack_values(v, ld, length, d, dp, vp);
-    for (int i = 0; i < length; i += ROWS) {
-        const int mr = length - i < ROWS ? length - i : ROWS;
+    for (int i = 0; i < queries; i += ROWS) {
+        const int mr = queries - i < ROWS ? queries - i : ROWS;
         const float *qi = q + (ptrdiff_t)i * ld;
         float *oi = out + (ptrdiff_t)i * ldo;
         prefetch_next_block(qi + ROWS * ld, ld, oi + ROWS * ldo, ldo, d);
@@ -341,7 +341,7 @@ F32_TARGET static void attention_f32(const float *q, const float *k, const float
 }
 
 BF16_TARGET static void attention_bf16(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out,
-                                       ptrdiff_t ldo, int length, int d, float scale, float *scratch) {
+                                       ptrdiff_t ldo, int length, int queries, int d, float scale, float *scratch) {
     const int lp = round32(length), dp = round32(d);
     /* Kᵀ pairs use (d+1)/2 of the d·lp floats sift_attention_scratch_floats reserves for Kᵀ. */
     uint32_t *kt = (uint32_t *)scratch;
@@ -349,8 +349,8 @@ BF16_TARGET static void attention_bf16(const float *q, const float *k, const flo
     uint32_t *qb = (uint32_t *)(s + (size_t)ROWS * lp);
     pack_keys_bf16(k, ld, length, d, lp, scale, kt);
     pack_values_bf16(v, ld, length, d, dp, (uint32_t *)vp);
-    for (int i = 0; i < length; i += ROWS) {
-        const int mr = length - i < ROWS ? length - i : ROWS;
+    for (int i = 0; i < queries; i += ROWS) {
+        const int mr = queries - i < ROWS ? queries - i : ROWS;
         const float *qi = q + (ptrdiff_t)i * ld;
         float *oi = out + (ptrdiff_t)i * ldo;
         prefetch_next_block(qi + ROWS * ld, ld, oi + ROWS * ldo, ldo, d);
@@ -364,22 +364,24 @@ BF16_TARGET static void attention_bf16(const float *q, const float *k, const flo
 /* ---------------------------------------------------------------- entry point */
 
 int sift_attention(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out, ptrdiff_t ldo,
-                   int length, int head_size, float scale, float *scratch, size_t scratch_floats, int kernel) {
-    if (!q || !k || !v || !out || !scratch || length < 1 || head_size < 1 || ld < head_size || ldo < head_size ||
+                   int length, int queries, int head_size, float scale, float *scratch, size_t scratch_floats,
+                   int kernel) {
+    if (!q || !k || !v || !out || !scratch || length < 1 || queries < 1 || queries > length || head_size < 1 ||
+        ld < head_size || ldo < head_size ||
         scratch_floats < sift_attention_scratch_floats(length, head_size) || !sift_kernel_supported(kernel))
         return -1;
     /* The vector kernels use aligned loads on scratch; the size includes 16 floats of slack for this. */
     float *aligned = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
     switch (kernel) {
     case SIFT_KERNEL_SCALAR:
-        attention_scalar(q, k, v, ld, out, ldo, length, head_size, scale, aligned);
+        attention_scalar(q, k, v, ld, out, ldo, length, queries, head_size, scale, aligned);
         return 0;
 #if defined(__x86_64__)
     case SIFT_KERNEL_AVX512:
-        attention_f32(q, k, v, ld, out, ldo, length, head_size, scale, aligned);
+        attention_f32(q, k, v, ld, out, ldo, length, queries, head_size, scale, aligned);
         return 0;
     case SIFT_KERNEL_AVX512_BF16:
-        attention_bf16(q, k, v, ld, out, ldo, length, head_size, scale, aligned);
+        attention_bf16(q, k, v, ld, out, ldo, length, queries, head_size, scale, aligned);
         return 0;
 #endif
     default: return -1;

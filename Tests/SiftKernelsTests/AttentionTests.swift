@@ -53,7 +53,7 @@ import Testing
             self.expected = expected
         }
 
-        func run(_ kernel: Kernels.AttentionKernel, threads: Int) -> [Float] {
+        func run(_ kernel: Kernels.AttentionKernel, threads: Int, firstQueryOnly: Bool = false) -> [Float] {
             let maxLength = zip(offsets.dropFirst(), offsets).map { $0 - $1 }.max() ?? 0
             var output = [Float](repeating: .nan, count: offsets.last! * heads * headSize)
             var scratch = [Float](repeating: .nan,
@@ -61,7 +61,7 @@ import Testing
             qkv.withUnsafeBufferPointer { qp in output.withUnsafeMutableBufferPointer { op in
                 scratch.withUnsafeMutableBufferPointer { sp in
                     Kernels.attention(qkv: qp, sequenceOffsets: offsets, heads: heads, headSize: headSize, output: op,
-                                      scratch: sp, threads: threads, kernel: kernel)
+                                      scratch: sp, threads: threads, kernel: kernel, firstQueryOnly: firstQueryOnly)
                 }
             } }
             return output
@@ -80,6 +80,32 @@ import Testing
             KernelsTests.expectClose(output, test.expected, tolerance: Self.tolerance(kernel), "attention \(kernel), headSize \(headSize)")
             // Workers over (sequence × head) items: the same arithmetic per item, so bit-identical.
             #expect(test.run(kernel, threads: 2) == output, "attention \(kernel), headSize \(headSize): 2 threads differ")
+        }
+    }
+
+    /// `firstQueryOnly` (a cross-encoder's last layer): each sequence's first row is bit-identical to the full call's
+    /// on the native kernels (each computes a query row the same way in any block), within 1e-6 on the OpenBLAS
+    /// fallback (sgemm sums a 1-row product in another order); every other row is left as it was (NaN here).
+    @Test func firstQueryOnlyMatchesFullFirstRows() {
+        let test = Case(heads: 2, headSize: 32, lengths: Self.lengths)
+        let hidden = 2 * 32
+        for kernel in Self.kernels {
+            let full = test.run(kernel, threads: 1), first = test.run(kernel, threads: 2, firstQueryOnly: true)
+            let starts = Set(test.offsets.dropLast())
+            for t in 0..<test.offsets.last! {
+                let row = first[(t * hidden)..<((t + 1) * hidden)]
+                if starts.contains(t) {
+                    let expected = Array(full[(t * hidden)..<((t + 1) * hidden)])
+                    if kernel == .openBLAS {
+                        KernelsTests.expectClose(Array(row), expected, tolerance: 1e-6, "attention \(kernel): row \(t)")
+                    } else {
+                        #expect(Array(row) == expected, "attention \(kernel): row \(t) differs")
+                    }
+                } else {
+                    let untouched = row.allSatisfy { $0.isNaN }
+                    #expect(untouched, "attention \(kernel): row \(t) was written")
+                }
+            }
         }
     }
 

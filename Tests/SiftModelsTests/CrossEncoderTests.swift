@@ -1,6 +1,7 @@
 import Foundation
 import Testing
-import SiftModels
+@testable import SiftModels
+import SiftKernels
 import SiftTokenizer
 import SiftTestSupport
 
@@ -79,6 +80,22 @@ import SiftTestSupport
             #expect(diff <= tolerance, "pair \(row): \(precision) logits \(logits[row]) vs \(expected.logits)")
         }
         print("cross-encoder \(precision) (\(model.kernel)) over \(pairs.count) pairs: worst abs diff \(worst), mean \(sum / Float(pairs.count))")
+    }
+
+    /// The classifier runs the last layer for [CLS] alone (`BertEncoder.firstTokenStates`): its logits must be
+    /// bit-identical to taking [CLS] from the full last hidden states, in every precision, for pairs of many lengths
+    /// in one packed batch (within 1e-5 on the OpenBLAS fallback of CPUs without AVX-512).
+    @Test(arguments: ModelPrecision.allCases)
+    func lastLayerForClsOnlyIsExact(precision: ModelPrecision) throws {
+        let model = try CrossEncoder(directory: Self.checkpoint.get(), maxLength: 512, precision: precision)
+        let pairs: [TokenSequence] = try ModelFixtures.crossEncoder().pairs.prefix(24).map { pair in
+            let e = try model.tokenizer.encodePair(pair.query, pair.passage, maxLength: 512, truncation: TruncationStrategy.longestFirst)
+            return TokenSequence(ids: e.ids, tokenTypeIDs: e.tokenTypeIDs)
+        }
+        #expect(Set(pairs.map { $0.ids.count }).count > 10)
+        let fast = try model.encoder.classifierLogits(pairs), full = try model.encoder.classifierLogits(pairs, fullLastLayer: true)
+        let worst = zip(fast, full).map { abs($0 - $1) }.max() ?? 0
+        #expect(PackedLinear.isAvailable ? fast == full : worst <= 1e-5, "\(precision): max difference \(worst)")
     }
 
     static let pythonCheckpoint = TestPaths.generatedFixtures.appendingPathComponent("random-cross-encoder/model.safetensors")

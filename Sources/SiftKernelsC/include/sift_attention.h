@@ -6,8 +6,10 @@
  *
  * Shapes (row-major, element (i, c) of a matrix with row stride ld at m[i*ld + c]):
  *   q, k, v  [length × head_size], row stride ld   (one head's columns inside the packed QKV matrix)
- *   out      [length × head_size], row stride ldo  (the head's columns of the context matrix)
- *   out = softmax(scale · q·kᵀ) · v, softmax over keys, max-subtracted.
+ *   out      [queries × head_size], row stride ldo (the head's columns of the context matrix)
+ *   out = softmax(scale · q·kᵀ) · v for the first `queries` rows of q (1 ≤ queries ≤ length; all keys), softmax
+ *   over keys, max-subtracted. Each query row's arithmetic does not depend on `queries`, so out's rows are the same
+ *   as those rows of a full (queries = length) call; a cross-encoder's last layer needs only the first ([CLS]).
  *
  * Kernels (ids from sift_kernels.h, availability from sift_kernel_supported):
  *   SIFT_KERNEL_AVX512       fp32 throughout.
@@ -27,10 +29,11 @@ extern "C" {
 /* Floats of scratch one call needs for sequences up to max_length tokens (includes 64-byte alignment slack). */
 size_t sift_attention_scratch_floats(int max_length, int head_size);
 
-/* Returns 0, or -1 for invalid arguments (length < 1, head_size < 1, strides < head_size, scratch too small,
- * unsupported kernel); out is untouched then. */
+/* Returns 0, or -1 for invalid arguments (length < 1, queries outside [1, length], head_size < 1, strides <
+ * head_size, scratch too small, unsupported kernel); out is untouched then. */
 int sift_attention(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out, ptrdiff_t ldo,
-                   int length, int head_size, float scale, float *scratch, size_t scratch_floats, int kernel);
+                   int length, int queries, int head_size, float scale, float *scratch, size_t scratch_floats,
+                   int kernel);
 
 #ifdef __cplusplus
 }
