@@ -29,7 +29,7 @@ struct EncodeBench: ParsableCommand {
         let vectors = try encoder.encode(texts, batchSize: batchSize)
         let seconds = Date().timeIntervalSince(start), cpu = processCPUSeconds() - cpuStart
         precondition(vectors.count == texts.count)
-        print(String(format: "sift encode: %d passages (%d tokens, max %d) in %.2f s = %.1f passages/s (%.0f tokens/s), batch %d, cpu %.2f s",
+        print(String(format: "sift encode: %d passages (%d tokens, max %d) in %.3f s = %.1f passages/s (%.0f tokens/s), batch %d, cpu %.3f s",
                      texts.count, tokens, maxSeqLength, seconds, Double(texts.count) / seconds, Double(tokens) / seconds, batchSize, cpu))
         if let output { try writeNPY(vectors, columns: encoder.dimension, to: output) }
     }

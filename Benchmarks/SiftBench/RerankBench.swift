@@ -37,7 +37,7 @@ struct RerankBench: ParsableCommand {
         let scores = try encoder.predict(list, batchSize: batchSize)
         let seconds = Date().timeIntervalSince(start), cpu = processCPUSeconds() - cpuStart
         precondition(scores.count == pairs)
-        print(String(format: "sift rerank: %d pairs in %.2f s = %.0f ms per 100 pairs, batch %d, cpu %.2f s", pairs, seconds,
+        print(String(format: "sift rerank: %d pairs in %.3f s = %.0f ms per 100 pairs, batch %d, cpu %.3f s", pairs, seconds,
                      seconds * 1000 * 100 / Double(pairs), batchSize, cpu))
         if let output { try writeNPY(scores, columns: scores.first?.count ?? 1, to: output) }
     }
