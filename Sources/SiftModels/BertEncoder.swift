@@ -40,7 +40,7 @@ public final class BertEncoder: @unchecked Sendable {
     public let configuration: BertConfiguration
     /// Precision asked for at load.
     public let precision: ModelPrecision
-    /// Kernel the linear layers run: "avx512-fp32", "avx512-bf16" or "openblas".
+    /// Kernel the linear layers run: "avx512-fp32", "avx512-bf16", "avx512-vnni-int8" or "openblas".
     public var kernel: String { layers.first?.qkv[0].kernel ?? PackedLinear.activeKernel(for: precision) }
     /// Workers per forward pass (the cores, on the packed path; 1 on the OpenBLAS path, which threads itself).
     public let threads: Int
@@ -142,14 +142,7 @@ public final class BertEncoder: @unchecked Sendable {
             preconditionFailure("classifierLogits needs an encoder loaded with the pooler and classifier")
         }
         let h = configuration.hiddenSize, labels = cb.count
-        var cls = [Float](repeating: 0, count: batch.count * h)
-        if fullLastLayer {
-            try withHiddenStates(batch) { hidden, offsets in
-                cls.withUnsafeMutableBufferPointer { o in Kernels.pool(.cls, hidden: hidden, width: h, sequenceOffsets: offsets, output: o) }
-            }
-        } else {
-            cls = try firstTokenStates(batch)
-        }
+        let cls = try fullLastLayer ? firstTokensOfHiddenStates(batch) : firstTokenStates(batch)
         var pooled = [Float](repeating: 0, count: batch.count * h)
         var logits = [Float](repeating: 0, count: batch.count * labels)
         cls.withUnsafeBufferPointer { x in pw.withUnsafeBufferPointer { w in pb.withUnsafeBufferPointer { b in
@@ -173,7 +166,7 @@ public final class BertEncoder: @unchecked Sendable {
         let offsets = try sequenceOffsets(batch)
         lock.lock()
         defer { lock.unlock() }
-        let ws = try runLayers(batch, offsets: offsets, count: layers.count)
+        let ws = runLayers(batch, offsets: offsets, count: layers.count)
         return try body(UnsafeBufferPointer(rebasing: ws.hidden[0..<(offsets.last! * configuration.hiddenSize)]), offsets)
     }
 
@@ -183,20 +176,23 @@ public final class BertEncoder: @unchecked Sendable {
     /// AVX-512 kernels the result is bit-identical to row 0 of `withHiddenStates` (they compute a row the same way
     /// whatever the other rows); on the OpenBLAS fallback it agrees within float rounding.
     public func firstTokenStates(_ batch: [TokenSequence]) throws -> [Float] {
+        guard let last = layers.last else { return try firstTokensOfHiddenStates(batch) }
         let offsets = try sequenceOffsets(batch)
-        guard let last = layers.last else {
-            var out = [Float](repeating: 0, count: batch.count * configuration.hiddenSize)
-            try withHiddenStates(batch) { hidden, offsets in
-                out.withUnsafeMutableBufferPointer { o in
-                    Kernels.pool(.cls, hidden: hidden, width: configuration.hiddenSize, sequenceOffsets: offsets, output: o)
-                }
-            }
-            return out
-        }
         lock.lock()
         defer { lock.unlock() }
-        let ws = try runLayers(batch, offsets: offsets, count: layers.count - 1)
+        let ws = runLayers(batch, offsets: offsets, count: layers.count - 1)
         return runLastLayerFirstTokens(last, offsets: offsets, ws)
+    }
+
+    /// Row 0 of each sequence's full last hidden states `[batch × hidden]` (every layer on every token).
+    private func firstTokensOfHiddenStates(_ batch: [TokenSequence]) throws -> [Float] {
+        var out = [Float](repeating: 0, count: batch.count * configuration.hiddenSize)
+        try withHiddenStates(batch) { hidden, offsets in
+            out.withUnsafeMutableBufferPointer { o in
+                Kernels.pool(.cls, hidden: hidden, width: configuration.hiddenSize, sequenceOffsets: offsets, output: o)
+            }
+        }
+        return out
     }
 
     /// Checks ids, token types and lengths; returns the packed offsets (`batch + 1` entries).
@@ -221,7 +217,7 @@ public final class BertEncoder: @unchecked Sendable {
 
     /// Embeds the batch and runs the first `count` layers; the hidden states are in the returned workspace's
     /// `hidden`. The caller holds `lock`.
-    private func runLayers(_ batch: [TokenSequence], offsets: [Int], count: Int) throws -> Workspace {
+    private func runLayers(_ batch: [TokenSequence], offsets: [Int], count: Int) -> Workspace {
         let c = configuration
         let tokens = offsets.last!
         let maxLength = batch.map(\.ids.count).max() ?? 0
@@ -272,67 +268,60 @@ public final class BertEncoder: @unchecked Sendable {
 
     /// The last layer for each sequence's first row only (see `firstTokenStates`) → `[batch × H]`.
     private func runLastLayerFirstTokens(_ layer: PackedLayer, offsets: [Int], _ ws: Workspace) -> [Float] {
-        let c = configuration, h = c.hiddenSize, eps = c.layerNormEps, n = threads
+        let h = configuration.hiddenSize
         selfAttention(layer, tokens: offsets.last!, offsets: offsets, ws, firstQueryOnly: true)
         let sequences = (0..<(offsets.count - 1)).filter { offsets[$0 + 1] > offsets[$0] }
         let rows = sequences.count
-        // Gathered first rows: context and residual [rows × H], then the layer's dense path on them.
-        var context = [Float](repeating: 0, count: rows * h), residual = context
+        // Gathered first rows [rows × H]: the context, and the hidden state (residual, then the layer's output).
+        var context = [Float](repeating: 0, count: rows * h), states = context
         for (row, s) in sequences.enumerated() {
             for j in 0..<h {
                 context[row * h + j] = ws.context[offsets[s] * h + j]
-                residual[row * h + j] = ws.hidden[offsets[s] * h + j]
+                states[row * h + j] = ws.hidden[offsets[s] * h + j]
             }
         }
-        var attended = [Float](repeating: 0, count: rows * h), output = attended
-        var intermediate = [Float](repeating: 0, count: rows * c.intermediateSize)
+        var attended = [Float](repeating: 0, count: rows * h)
+        var intermediate = [Float](repeating: 0, count: rows * configuration.intermediateSize)
         if rows > 0 {
-            context.withUnsafeBufferPointer { x in attended.withUnsafeMutableBufferPointer { y in
-                layer.attentionOutput.apply(x, rows: rows, into: y, threads: n)
-            } }
-            layer.attentionNormGamma.withUnsafeBufferPointer { g in layer.attentionNormBeta.withUnsafeBufferPointer { b in
-                residual.withUnsafeBufferPointer { r in attended.withUnsafeMutableBufferPointer { y in
-                    Kernels.layerNorm(y, rows: rows, width: h, gamma: g, beta: b, eps: eps, residual: r, threads: n)
-                } }
-            } }
-            attended.withUnsafeBufferPointer { x in intermediate.withUnsafeMutableBufferPointer { y in
-                layer.intermediate.apply(x, rows: rows, into: y, threads: n)
-            } }
-            intermediate.withUnsafeBufferPointer { x in output.withUnsafeMutableBufferPointer { y in
-                layer.output.apply(x, rows: rows, into: y, threads: n)
-            } }
-            layer.outputNormGamma.withUnsafeBufferPointer { g in layer.outputNormBeta.withUnsafeBufferPointer { b in
-                attended.withUnsafeBufferPointer { r in output.withUnsafeMutableBufferPointer { y in
-                    Kernels.layerNorm(y, rows: rows, width: h, gamma: g, beta: b, eps: eps, residual: r, threads: n)
+            context.withUnsafeBufferPointer { c in states.withUnsafeMutableBufferPointer { s in
+                attended.withUnsafeMutableBufferPointer { a in intermediate.withUnsafeMutableBufferPointer { i in
+                    denseSublayers(layer, rows: rows, context: c, hidden: s, attended: a, intermediate: i)
                 } }
             } }
         }
-        var states = [Float](repeating: 0, count: (offsets.count - 1) * h)
+        var out = [Float](repeating: 0, count: (offsets.count - 1) * h)
         for (row, s) in sequences.enumerated() {
-            for j in 0..<h { states[s * h + j] = output[row * h + j] }
+            for j in 0..<h { out[s * h + j] = states[row * h + j] }
         }
-        return states
+        return out
     }
 
     /// One transformer layer, in place on `ws.hidden [tokens × H]`.
     private func runLayer(_ layer: PackedLayer, tokens: Int, offsets: [Int], _ ws: Workspace) {
-        let c = configuration, h = c.hiddenSize, eps = c.layerNormEps, n = threads
-        let hidden = UnsafeBufferPointer(ws.hidden)
         selfAttention(layer, tokens: tokens, offsets: offsets, ws, firstQueryOnly: false)
-        // Attention output: dense, + residual, LayerNorm → ws.other, which becomes the new hidden.
-        layer.attentionOutput.apply(UnsafeBufferPointer(ws.context), rows: tokens, into: ws.other, threads: n)
+        denseSublayers(layer, rows: tokens, context: UnsafeBufferPointer(ws.context), hidden: ws.hidden, attended: ws.attended,
+                       intermediate: ws.intermediate)
+    }
+
+    /// Everything after attention, on `rows` rows (`[rows × H]` each unless noted):
+    /// `attended = LayerNorm(context·Woᵀ + b + hidden)`, then `hidden = LayerNorm(FFN(attended) + attended)`, the FFN
+    /// going through `intermediate [rows × I]` (GELU fused). `hidden` is the residual of the first norm and, once
+    /// that is consumed, the layer's output.
+    private func denseSublayers(_ layer: PackedLayer, rows: Int, context: UnsafeBufferPointer<Float>,
+                                hidden: UnsafeMutableBufferPointer<Float>, attended: UnsafeMutableBufferPointer<Float>,
+                                intermediate: UnsafeMutableBufferPointer<Float>) {
+        let h = configuration.hiddenSize, eps = configuration.layerNormEps, n = threads
+        layer.attentionOutput.apply(context, rows: rows, into: attended, threads: n)
         layer.attentionNormGamma.withUnsafeBufferPointer { g in layer.attentionNormBeta.withUnsafeBufferPointer { b in
-            Kernels.layerNorm(ws.other, rows: tokens, width: h, gamma: g, beta: b, eps: eps, residual: hidden, threads: n)
+            Kernels.layerNorm(attended, rows: rows, width: h, gamma: g, beta: b, eps: eps, residual: UnsafeBufferPointer(hidden),
+                              threads: n)
         } }
-        ws.swapHidden()
-        // Feed-forward: intermediate dense with fused GELU [tokens × I], output dense, + residual, LayerNorm.
-        let attended = UnsafeBufferPointer(ws.hidden)
-        layer.intermediate.apply(attended, rows: tokens, into: ws.intermediate, threads: n)
-        layer.output.apply(UnsafeBufferPointer(ws.intermediate), rows: tokens, into: ws.other, threads: n)
+        layer.intermediate.apply(UnsafeBufferPointer(attended), rows: rows, into: intermediate, threads: n)
+        layer.output.apply(UnsafeBufferPointer(intermediate), rows: rows, into: hidden, threads: n)
         layer.outputNormGamma.withUnsafeBufferPointer { g in layer.outputNormBeta.withUnsafeBufferPointer { b in
-            Kernels.layerNorm(ws.other, rows: tokens, width: h, gamma: g, beta: b, eps: eps, residual: attended, threads: n)
+            Kernels.layerNorm(hidden, rows: rows, width: h, gamma: g, beta: b, eps: eps, residual: UnsafeBufferPointer(attended),
+                              threads: n)
         } }
-        ws.swapHidden()
     }
 }
 
@@ -352,7 +341,7 @@ struct PackedLayer: Sendable {
 /// Buffers may be larger than the current batch needs; kernels are given explicit row counts.
 final class Workspace {
     private(set) var hidden = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)       // [tokens × H]
-    private(set) var other = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)        // [tokens × H]
+    private(set) var attended = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)     // [tokens × H], after attention
     private(set) var qkv = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)          // [tokens × 3H]
     private(set) var context = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)      // [tokens × H]
     private(set) var intermediate = UnsafeMutableBufferPointer<Float>(start: nil, count: 0) // [tokens × I]
@@ -368,17 +357,14 @@ final class Workspace {
             buffer.initialize(repeating: 0)
         }
         grow(&hidden, tokens * h)
-        grow(&other, tokens * h)
+        grow(&attended, tokens * h)
         grow(&qkv, tokens * 3 * h)
         grow(&context, tokens * h)
         grow(&intermediate, tokens * i)
         grow(&attentionScratch, scratchCount)
     }
 
-    /// After a residual + LayerNorm written into `other`, it becomes the hidden state.
-    func swapHidden() { swap(&hidden, &other) }
-
     deinit {
-        for buffer in [hidden, other, qkv, context, intermediate, attentionScratch] { buffer.deallocate() }
+        for buffer in [hidden, attended, qkv, context, intermediate, attentionScratch] { buffer.deallocate() }
     }
 }
