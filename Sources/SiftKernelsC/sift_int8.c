@@ -25,12 +25,13 @@ struct sift_int8_linear {
  * zero. Returns NULL on allocation failure. */
 static float *smoothing_factors(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, int n, int k,
                                 const float *magnitude) {
-    float *s = malloc(sizeof(float) * (size_t)k);
+    float *s = calloc((size_t)k, sizeof(float));
     if (!s) return NULL;
+    /* Column maxima row by row: a mapped checkpoint is row-major, so this reads it sequentially. */
+    for (int row = 0; row < n; row++)
+        for (int kk = 0; kk < k; kk++) s[kk] = fmaxf(s[kk], fabsf(w[row * stride_n + kk * stride_k]));
     for (int kk = 0; kk < k; kk++) {
-        float wmax = 0.0f;
-        for (int row = 0; row < n; row++) wmax = fmaxf(wmax, fabsf(w[row * stride_n + kk * stride_k]));
-        const float m = fabsf(magnitude[kk]);
+        const float wmax = s[kk], m = fabsf(magnitude[kk]);
         const float f = (m > 0.0f && wmax > 0.0f) ? sqrtf(m / wmax) : 1.0f;
         s[kk] = (f > 0.0f && f < INFINITY && 1.0f / f < INFINITY) ? f : 1.0f;
     }
