@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import SiftModels
+@testable import SiftModels
 import SiftTestSupport
 
 /// all-MiniLM-L6-v2 against sentence-transformers (fixture from make_model_fixtures.py).
@@ -72,6 +72,21 @@ import SiftTestSupport
             let diff = ModelFixtures.maxAbsDiff(alone, batched[i])
             #expect(diff <= 1e-6, "text \(i) (\(text.count) chars): alone vs batch differ by \(diff)")
         }
+    }
+
+    /// Sequences grouped per worker (each group's layers single-threaded, the default for a full batch) and every
+    /// layer split across the workers give bit-identical embeddings in every precision, with mixed lengths and an
+    /// empty text in the batch.
+    @Test(arguments: ModelPrecision.allCases)
+    func workerGroupingIsExact(precision: ModelPrecision) throws {
+        let folder = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let fixture = try Self.fixture.get()
+        let model = try BiEncoder(directory: folder, precision: precision)
+        let texts = Array(fixture.texts.map(\.value).filter { $0.count < 5000 }.shuffledDeterministically().prefix(31)) + [""]
+        let batch = try texts.map { text in try model.tokenize(text) }.map { TokenSequence(ids: $0.ids, tokenTypeIDs: $0.tokenTypeIDs) }
+        let split = try model.encoder.pooled(batch, mode: .mean, grouping: .never)
+        #expect(try model.encoder.pooled(batch, mode: .mean, grouping: .always) == split, "\(precision)")
+        #expect(try model.encoder.pooled(batch, mode: .mean) == split, "\(precision)")
     }
 
     @Test func emptyAndOverlongTexts() throws {

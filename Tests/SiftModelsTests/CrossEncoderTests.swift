@@ -98,6 +98,21 @@ import SiftTestSupport
         #expect(PackedLinear.isAvailable ? fast == full : worst <= 1e-5, "\(precision): max difference \(worst)")
     }
 
+    /// Pairs grouped per worker (each group's layers single-threaded) and pairs run with every layer split across
+    /// the workers give bit-identical logits in every precision (each kernel computes a row the same way whatever
+    /// the other rows and the thread count).
+    @Test(arguments: ModelPrecision.allCases)
+    func workerGroupingIsExact(precision: ModelPrecision) throws {
+        let model = try CrossEncoder(directory: Self.checkpoint.get(), maxLength: 512, precision: precision)
+        let pairs: [TokenSequence] = try ModelFixtures.crossEncoder().pairs.prefix(24).map { pair in
+            let e = try model.tokenizer.encodePair(pair.query, pair.passage, maxLength: 512, truncation: TruncationStrategy.longestFirst)
+            return TokenSequence(ids: e.ids, tokenTypeIDs: e.tokenTypeIDs)
+        }
+        let split = try model.encoder.classifierLogits(pairs, fullLastLayer: false, grouping: .never)
+        #expect(try model.encoder.classifierLogits(pairs, fullLastLayer: false, grouping: .always) == split, "\(precision)")
+        #expect(try model.encoder.classifierLogits(pairs) == split, "\(precision)")
+    }
+
     static let pythonCheckpoint = TestPaths.generatedFixtures.appendingPathComponent("random-cross-encoder/model.safetensors")
 
     /// When the Python script has been run, its checkpoint and ours are bit-identical.
