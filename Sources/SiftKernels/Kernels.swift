@@ -41,11 +41,25 @@ public enum Kernels {
         gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>, eps: Float,
         residual: UnsafeBufferPointer<Float>? = nil, threads: Int = 1
     ) {
+        layerNorm(x, rows: rows, width: width, gamma: gamma, beta: beta, eps: eps, residual: residual, threads: threads,
+                  native: nativeLayerNorm)
+    }
+
+    /// Whether `layerNorm` runs the AVX-512 C rows (`sift_layer_norm`) rather than the portable Swift ones.
+    static let nativeLayerNorm = sift_kernel_supported(Int32(SIFT_KERNEL_AVX512)) != 0
+
+    /// `native` (tests): the AVX-512 C rows, or the Swift rows (same two-pass arithmetic, SSE-wide on x86-64).
+    static func layerNorm(
+        _ x: UnsafeMutableBufferPointer<Float>, rows: Int, width: Int,
+        gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>, eps: Float,
+        residual: UnsafeBufferPointer<Float>?, threads: Int, native: Bool
+    ) {
+        precondition(!native || nativeLayerNorm, "layerNorm: the native rows need AVX-512")
         precondition(width > 0 && x.count >= rows * width, "layerNorm: buffer has \(x.count) floats, needs \(rows)×\(width)")
         precondition(gamma.count == width && beta.count == width, "layerNorm: gamma/beta have \(gamma.count)/\(beta.count) floats, need \(width)")
         precondition(residual == nil || residual!.count >= rows * width, "layerNorm: residual too small")
         let job = LayerNormJob(x: x.baseAddress!, residual: residual?.baseAddress, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
-                               width: width, eps: eps)
+                               width: width, eps: eps, native: native)
         // Rows are independent; below ~64 rows a dispatch costs more than it saves.
         parallelChunks(rows, threads: rows >= 64 ? threads : 1) { job.run($0) }
     }
@@ -64,8 +78,15 @@ public enum Kernels {
         let residual: UnsafePointer<Float>?
         let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>
         let width: Int, eps: Float
+        let native: Bool
 
         func run(_ rows: Range<Int>) {
+            if native {
+                let status = sift_layer_norm(x + rows.lowerBound * width, residual.map { $0 + rows.lowerBound * width }, width,
+                                             Int32(rows.count), Int32(width), gamma, beta, eps)
+                precondition(status == 0, "layerNorm: sift_layer_norm rejected \(rows.count)×\(width)")
+                return
+            }
             let g = gamma, bt = beta
             for r in rows { row(x + r * width, residual.map { $0 + r * width }, g, bt) }
         }

@@ -31,8 +31,11 @@ import Testing
         Self.expectClose(out, KernelReference.linear(input: x, rows: rows, inFeatures: inF, weight: w, bias: withBias ? b : nil, outFeatures: outF), "linear")
     }
 
-    @Test(arguments: [7, 384])
-    func layerNormWithResidual(width: Int) {
+    /// Both row kernels (AVX-512 C where the CPU has it, and the portable Swift one) against the reference, widths with
+    /// and without a partial 16-lane tail.
+    @Test(arguments: [7, 37, 384], [true, false])
+    func layerNormWithResidual(width: Int, native: Bool) {
+        guard !native || Kernels.nativeLayerNorm else { return }
         let rows = 3
         var x = Self.values(rows * width, seed: 4, scale: 3).map { $0 + 2 }
         let residual = Self.values(rows * width, seed: 5)
@@ -41,10 +44,17 @@ import Testing
         let expected = KernelReference.layerNorm(summed, rows: rows, width: width, gamma: gamma, beta: beta, eps: 1e-12)
         x.withUnsafeMutableBufferPointer { xp in residual.withUnsafeBufferPointer { rp in
             gamma.withUnsafeBufferPointer { gp in beta.withUnsafeBufferPointer { bp in
-                Kernels.layerNorm(xp, rows: rows, width: width, gamma: gp, beta: bp, eps: 1e-12, residual: rp)
+                Kernels.layerNorm(xp, rows: rows, width: width, gamma: gp, beta: bp, eps: 1e-12, residual: rp, threads: 1,
+                                  native: native)
             } }
         } }
-        Self.expectClose(x, expected, "layerNorm")
+        Self.expectClose(x, expected, "layerNorm (native \(native))")
+        // Without a residual too.
+        var plain = summed
+        plain.withUnsafeMutableBufferPointer { xp in gamma.withUnsafeBufferPointer { gp in beta.withUnsafeBufferPointer { bp in
+            Kernels.layerNorm(xp, rows: rows, width: width, gamma: gp, beta: bp, eps: 1e-12, residual: nil, threads: 1, native: native)
+        } } }
+        Self.expectClose(plain, expected, "layerNorm without residual (native \(native))")
     }
 
     @Test func geluTanhAddL2() {

@@ -60,6 +60,12 @@ int sift_packed_linear_precision(const sift_packed_linear *packed);
 int sift_linear(const sift_packed_linear *packed, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
                 int rows, int panel_begin, int panel_end, int kernel);
 
+/* In-place LayerNorm of rows [rows × width] (row stride ld), AVX-512: x = (x − mean)/√(var + eps)·γ + β with the
+ * biased variance, after x += residual when residual (same stride) is not NULL. Returns 0, or -1 for invalid
+ * arguments or without AVX-512 (x untouched then). */
+int sift_layer_norm(float *x, const float *residual, ptrdiff_t ld, int rows, int width, const float *gamma,
+                    const float *beta, float eps);
+
 /* The AVX-512 element-wise functions the kernels fuse (internal sift_simd.h), for their accuracy tests. */
 enum {
     SIFT_VECTOR_EXP = 0,       /* e^x for x ≤ 0, ~2e-8 relative: fp32 attention softmax */
