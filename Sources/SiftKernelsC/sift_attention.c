@@ -166,8 +166,12 @@ INLINE F32_TARGET void scores_f32(const int mr, const float *q, ptrdiff_t ld, co
     }
 }
 
-/* As scores_f32 with bf16 pairs: qb [mr × pairs] holds the block's queries, kt [pairs × lp]. */
-INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, int pairs, const uint32_t *kt, int lp, float *s) {
+/* As scores_f32 with bf16 pairs: qb [mr × pairs] holds the block's queries, kt [pairs × lp]. Also returns each row's
+ * maximum over the first `length` scores in max[r] (tracked while storing, so the softmax needs no extra pass). */
+INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, int pairs, const uint32_t *kt, int lp, int length,
+                                    float *s, float *max) {
+    __m512 m[ROWS];
+    for (int r = 0; r < mr; r++) m[r] = _mm512_set1_ps(-__builtin_inff());
     for (int j = 0; j < lp; j += 32) {
         __m512 c0[ROWS], c1[ROWS];
         for (int r = 0; r < mr; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
@@ -180,16 +184,19 @@ INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, int pairs,
                 c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
             }
         }
+        const __mmask16 valid0 = lanes_mask(length - j), valid1 = lanes_mask(length - j - 16);
         for (int r = 0; r < mr; r++) {
             _mm512_store_ps(s + (size_t)r * lp + j, c0[r]);
             _mm512_store_ps(s + (size_t)r * lp + j + 16, c1[r]);
+            m[r] = _mm512_mask_max_ps(m[r], valid0, m[r], c0[r]);
+            m[r] = _mm512_mask_max_ps(m[r], valid1, m[r], c1[r]);
         }
     }
+    for (int r = 0; r < mr; r++) max[r] = _mm512_reduce_max_ps(m[r]);
 }
 
-/* Row s[0, L) ← e^(s − max s) in place; returns 1/Σ. Lanes past L are excluded from max and Σ. fast (a constant
- * after inlining): exp_nonpositive_fast, for the bf16 kernel whose probabilities are rounded to bf16 anyway. */
-INLINE F32_TARGET float softmax_unnormalised(float *s, int length, const int fast) {
+/* fp32 kernel: row s[0, L) ← e^(s − max s) in place; returns 1/Σ. Lanes past L are excluded from max and Σ. */
+INLINE F32_TARGET float softmax_unnormalised(float *s, int length) {
     __m512 m = _mm512_set1_ps(-__builtin_inff());
     for (int j = 0; j < length; j += 16)
         m = _mm512_max_ps(m, _mm512_mask_load_ps(m, lanes_mask(length - j), s + j));
@@ -197,7 +204,7 @@ INLINE F32_TARGET float softmax_unnormalised(float *s, int length, const int fas
     __m512 sum = _mm512_setzero_ps();
     for (int j = 0; j < length; j += 16) {
         const __m512 x = _mm512_sub_ps(_mm512_load_ps(s + j), max);
-        const __m512 e = fast ? exp_nonpositive_fast(x) : exp_nonpositive(x);
+        const __m512 e = exp_nonpositive(x);
         _mm512_store_ps(s + j, e); /* lanes past L: harmless values inside the lp-wide row, never read by P·V */
         sum = _mm512_mask_add_ps(sum, lanes_mask(length - j), sum, e);
     }
@@ -272,15 +279,22 @@ INLINE BF16_TARGET void context_bf16(const int mr, const uint32_t *pb, int lp, c
     }
 }
 
-/* Row s[0, L) of probabilities → bf16 pairs in place at the row's start (pair j2 replaces floats ≤ 2·j2: each
- * 32-float chunk is read before its 16 pairs are written over the chunk's first half). Lanes past L become 0,
- * so the odd-L pad pair adds nothing. */
-INLINE BF16_TARGET void probabilities_to_bf16(float *s, int length) {
+/* bf16 kernel: row s[0, L) ← bf16 pairs (p[2·j2], p[2·j2+1]) of p = e^(s − max) in place at the row's start, in one
+ * pass (pair j2 replaces floats ≤ 2·j2: each 32-float chunk is read before its 16 pairs are written over the chunk's
+ * first half); lanes past L become 0, so the odd-L pad pair adds nothing. exp_nonpositive_fast, as P is rounded to
+ * bf16 anyway. Returns 1/Σ of the unrounded p. */
+INLINE BF16_TARGET float softmax_to_bf16(float *s, int length, float row_max) {
+    const __m512 max = _mm512_set1_ps(row_max);
+    __m512 sum = _mm512_setzero_ps();
     for (int j = 0; j < length; j += 32) {
-        const __m512 lo = _mm512_maskz_load_ps(lanes_mask(length - j), s + j);
-        const __m512 hi = _mm512_maskz_load_ps(lanes_mask(length - j - 16), s + j + 16);
-        _mm512_storeu_si512((void *)((uint32_t *)s + j / 2), (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        const __mmask16 m0 = lanes_mask(length - j), m1 = lanes_mask(length - j - 16);
+        const __m512 e0 = _mm512_maskz_mov_ps(m0, exp_nonpositive_fast(_mm512_sub_ps(_mm512_load_ps(s + j), max)));
+        const __m512 e1 = _mm512_maskz_mov_ps(m1, exp_nonpositive_fast(_mm512_sub_ps(_mm512_load_ps(s + j + 16), max)));
+        sum = _mm512_mask_add_ps(sum, m0, sum, e0);
+        sum = _mm512_mask_add_ps(sum, m1, sum, e1);
+        _mm512_storeu_si512((void *)((uint32_t *)s + j / 2), (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
     }
+    return 1.0f / _mm512_reduce_add_ps(sum);
 }
 
 /* One block of mr query rows (fp32 scores). */
@@ -288,7 +302,7 @@ INLINE F32_TARGET void block_f32(const int mr, const float *q, ptrdiff_t ld, con
                                  float *s, int length, int d, int lp, int dp, float *out, ptrdiff_t ldo) {
     float inv[ROWS];
     scores_f32(mr, q, ld, kt, lp, d, s);
-    for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length, 0);
+    for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length);
     context_f32(mr, s, lp, vp, dp, length, d, inv, out, ldo);
 }
 
@@ -305,9 +319,9 @@ INLINE BF16_TARGET void block_bf16(const int mr, const float *q, ptrdiff_t ld, c
             _mm512_mask_storeu_epi32((void *)(qb + r * pairs + c / 2), lanes_mask(pairs - c / 2),
                                      (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
         }
-    scores_bf16(mr, qb, pairs, kt, lp, s);
-    for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length, 1);
-    for (int r = 0; r < mr; r++) probabilities_to_bf16(s + (size_t)r * lp, length);
+    float max[ROWS];
+    scores_bf16(mr, qb, pairs, kt, lp, length, s, max);
+    for (int r = 0; r < mr; r++) inv[r] = softmax_to_bf16(s + (size_t)r * lp, length, max[r]);
     context_bf16(mr, (const uint32_t *)s, lp, (const uint32_t *)vp, dp, length, d, inv, out, ldo);
 }
 
