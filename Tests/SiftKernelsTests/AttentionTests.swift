@@ -144,7 +144,7 @@ import Testing
     /// The public entry point sizes its scratch with `attentionScratchCount` and runs the kernel `best` picks.
     @Test func publicEntryPointUsesItsScratchCount() {
         let test = Case(heads: 3, headSize: 32, lengths: [5, 1, 3])
-        for precision in [PackedLinear.Precision.float32, .bfloat16] {
+        for precision in PackedLinear.Precision.allCases {
             let kernel = Kernels.AttentionKernel.best(for: precision)
             var output = [Float](repeating: .nan, count: test.expected.count)
             var scratch = [Float](repeating: 0, count: Kernels.attentionScratchCount(maxLength: 5, headSize: 32, threads: 2,
