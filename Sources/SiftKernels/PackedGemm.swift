@@ -251,8 +251,49 @@ public final class PackedLinear: @unchecked Sendable {
             return
         }
         precondition(rows <= Int(Int32.max), "PackedLinear.apply: \(rows) rows exceed the C kernel's Int32 range")
-        let job = Job(layer: packed, x: x.baseAddress!, xStride: xStride, y: y.baseAddress!, yStride: yStride,
-                      kernel: selected.cValue)
+        run(Job(layer: packed, x: UnsafeRawPointer(x.baseAddress!), xStride: xStride, xBF16: false,
+                y: UnsafeMutableRawPointer(y.baseAddress!), yStride: yStride, yBF16: false, kernel: selected.cValue),
+            rows: rows, threads: threads)
+    }
+
+    /// Whether this layer can take and give bf16 activations directly (`apply(bfloat16:…)`, `apply(_:…intoBFloat16:)`):
+    /// a bf16 layer on the AVX-512 BF16 kernel. Handing a layer's output to the next one as bf16 computes exactly what
+    /// the fp32 hand-off does (the next layer rounds its input to bf16 the same way), minus the fp32 round trip.
+    public var exchangesBFloat16: Bool { selected == .avx512bf16 }
+
+    /// `apply` storing Y `[rows × outFeatures]` (contiguous rows) as bf16 bits, rounded to nearest even.
+    /// Needs `exchangesBFloat16`.
+    public func apply(_ x: UnsafeBufferPointer<Float>, rows: Int, intoBFloat16 y: UnsafeMutableBufferPointer<UInt16>,
+                      threads: Int = 1) {
+        precondition(exchangesBFloat16, "PackedLinear.apply(intoBFloat16:): the \(kernel) kernel has no bf16 output")
+        precondition(rows >= 0 && threads >= 1, "PackedLinear.apply: rows=\(rows) threads=\(threads)")
+        if rows == 0 { return }
+        precondition(x.count >= rows * inFeatures && y.count >= rows * outFeatures,
+                     "PackedLinear.apply: x has \(x.count), y \(y.count) elements for \(rows)×\(inFeatures) → \(outFeatures)")
+        precondition(rows <= Int(Int32.max), "PackedLinear.apply: \(rows) rows exceed the C kernel's Int32 range")
+        run(Job(layer: packed!, x: UnsafeRawPointer(x.baseAddress!), xStride: inFeatures, xBF16: false,
+                y: UnsafeMutableRawPointer(y.baseAddress!), yStride: outFeatures, yBF16: true, kernel: selected.cValue),
+            rows: rows, threads: threads)
+    }
+
+    /// `apply` reading X `[rows × inFeatures]` (contiguous rows) as bf16 bits. Needs `exchangesBFloat16` and an even
+    /// `inFeatures` (rows are read in place as bf16 pairs).
+    public func apply(bfloat16 x: UnsafeBufferPointer<UInt16>, rows: Int, into y: UnsafeMutableBufferPointer<Float>,
+                      threads: Int = 1) {
+        precondition(exchangesBFloat16 && inFeatures % 2 == 0,
+                     "PackedLinear.apply(bfloat16:): needs the bf16 kernel and an even K (\(kernel), K = \(inFeatures))")
+        precondition(rows >= 0 && threads >= 1, "PackedLinear.apply: rows=\(rows) threads=\(threads)")
+        if rows == 0 { return }
+        precondition(x.count >= rows * inFeatures && y.count >= rows * outFeatures,
+                     "PackedLinear.apply: x has \(x.count), y \(y.count) elements for \(rows)×\(inFeatures) → \(outFeatures)")
+        precondition(rows <= Int(Int32.max), "PackedLinear.apply: \(rows) rows exceed the C kernel's Int32 range")
+        run(Job(layer: packed!, x: UnsafeRawPointer(x.baseAddress!), xStride: inFeatures, xBF16: true,
+                y: UnsafeMutableRawPointer(y.baseAddress!), yStride: outFeatures, yBF16: false, kernel: selected.cValue),
+            rows: rows, threads: threads)
+    }
+
+    /// Runs `job` over `rows` on `threads` workers.
+    private func run(_ job: Job, rows: Int, threads: Int) {
         let tileRows = Int(SIFT_TILE_ROWS)
         let tiles = (rows + tileRows - 1) / tileRows
         // Rows are the natural split (each chunk streams all of W); with fewer than two tiles per worker,
@@ -269,6 +310,7 @@ public final class PackedLinear: @unchecked Sendable {
                 job.run(rows: first..<end, panels: 0..<panels)
             }
         } else {
+            let panels = self.panels
             DispatchQueue.concurrentPerform(iterations: panels) { p in job.run(rows: 0..<rows, panels: p..<(p + 1)) }
         }
     }
@@ -292,22 +334,34 @@ public final class PackedLinear: @unchecked Sendable {
     /// ~60 FLOP per byte of W, still compute-bound).
     static let chunkTiles = 8
 
-    /// One `sift_linear` call's arguments; the pointers live only for the duration of `apply`.
+    /// One `sift_linear` call's arguments; the pointers live only for the duration of `apply`. X and Y are fp32, or
+    /// bf16 bits where `xBF16` / `yBF16` (strides in elements either way).
     private struct Job: @unchecked Sendable {
         let layer: Packed
-        let x: UnsafePointer<Float>
+        let x: UnsafeRawPointer
         let xStride: Int
-        let y: UnsafeMutablePointer<Float>
+        let xBF16: Bool
+        let y: UnsafeMutableRawPointer
         let yStride: Int
+        let yBF16: Bool
         let kernel: Int32
 
         func run(rows: Range<Int>, panels: Range<Int>) {
             if rows.isEmpty || panels.isEmpty { return }
-            let x = self.x + rows.lowerBound * xStride, y = self.y + rows.lowerBound * yStride
+            let x = self.x + rows.lowerBound * xStride * (xBF16 ? 2 : 4)
+            let y = self.y + rows.lowerBound * yStride * (yBF16 ? 2 : 4)
             let count = Int32(rows.count), first = Int32(panels.lowerBound), end = Int32(panels.upperBound)
-            let status = switch layer {
-            case .float(let layer): sift_linear(layer, x, xStride, y, yStride, count, first, end, kernel)
-            case .int8(let layer): sift_linear_int8(layer, x, xStride, y, yStride, count, first, end, kernel)
+            let status: Int32
+            switch layer {
+            case .float(let layer) where xBF16 || yBF16:
+                status = sift_linear_bf16_io(layer, x, xStride, xBF16 ? 1 : 0, y, yStride, yBF16 ? 1 : 0, count, first, end)
+            case .float(let layer):
+                status = sift_linear(layer, x.assumingMemoryBound(to: Float.self), xStride,
+                                     y.assumingMemoryBound(to: Float.self), yStride, count, first, end, kernel)
+            case .int8(let layer):
+                precondition(!xBF16 && !yBF16, "PackedLinear: int8 layers take and give fp32")
+                status = sift_linear_int8(layer, x.assumingMemoryBound(to: Float.self), xStride,
+                                          y.assumingMemoryBound(to: Float.self), yStride, count, first, end, kernel)
             }
             // Arguments were checked above, so a failure here is allocation of the per-call A buffer.
             precondition(status == 0, "PackedLinear: sift_linear failed (out of memory)")

@@ -211,17 +211,20 @@ INLINE F32_TARGET void tile_f32(const int mr, const float *a, ptrdiff_t lda, con
     }
 }
 
+/* y_bf16: store Y rounded to bf16 (nearest even, as convert_rows_bf16 would round it for the next layer) into
+ * uint16 rows of stride ldy instead of fp32. */
 INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda, const uint32_t *b,
-                                  const float *bias, int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1,
-                                  int act) {
+                                  const float *bias, int steps, void *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1,
+                                  int act, int y_bf16) {
     __m512 c0[MR], c1[MR];
     const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
+    const size_t elem = y_bf16 ? 2 : 4;
     for (int r = 0; r < mr; r++) {
         c0[r] = bias0;
         c1[r] = bias1;
         /* Y lines of the next tile down (the driver's next call): their write misses overlap this tile's math. */
-        __builtin_prefetch(y + (r + MR) * ldy, 1, 3);
-        __builtin_prefetch(y + (r + MR) * ldy + 16, 1, 3);
+        __builtin_prefetch((char *)y + (r + MR) * ldy * elem, 1, 3);
+        __builtin_prefetch((char *)y + ((r + MR) * ldy + 16) * elem, 1, 3);
     }
     for (int s = 0; s < steps; s++) {
         const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(b + (size_t)s * NR));
@@ -234,9 +237,15 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda
     }
     if (act == SIFT_ACTIVATION_GELU) /* gelu_fast: the next layer rounds these outputs to bf16 anyway */
         for (int r = 0; r < mr; r++) { c0[r] = gelu_fast(c0[r]); c1[r] = gelu_fast(c1[r]); }
+    if (y_bf16) {
+        const __mmask32 m = (__mmask32)m0 | ((__mmask32)m1 << 16);
+        for (int r = 0; r < mr; r++)
+            _mm512_mask_storeu_epi16((uint16_t *)y + r * ldy, m, (__m512i)_mm512_cvtne2ps_pbh(c1[r], c0[r]));
+        return;
+    }
     for (int r = 0; r < mr; r++) {
-        _mm512_mask_storeu_ps(y + r * ldy, m0, c0[r]);
-        _mm512_mask_storeu_ps(y + r * ldy + 16, m1, c1[r]);
+        _mm512_mask_storeu_ps((float *)y + r * ldy, m0, c0[r]);
+        _mm512_mask_storeu_ps((float *)y + r * ldy + 16, m1, c1[r]);
     }
 }
 
@@ -263,35 +272,48 @@ F32_TARGET static void tile_f32_any(int mr, const float *a, ptrdiff_t lda, const
     TILE_CASES(tile_f32)
 }
 
+#define TILE_BF16_Y(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_bf16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act, y_bf16)
 BF16_TARGET static void tile_bf16_any(int mr, const uint32_t *a, ptrdiff_t lda, const uint32_t *b, const float *bias,
-                                      int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1, int act) {
-    TILE_CASES(tile_bf16)
+                                      int steps, void *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1, int act, int y_bf16) {
+    TILE_CASES(TILE_BF16_Y)
 }
+#undef TILE_BF16_Y
 
-/* Row blocks → (bf16: convert the block's rows once) → for each W panel, every 14-row tile of the block.
- * fp32 broadcasts straight from X, so it needs no copy of X at all. */
-static int linear_avx512(const sift_packed_linear *p, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
-                         int rows, int pb, int pe, int bf16) {
+/* Row blocks → (bf16: convert the block's rows once, unless X is already bf16) → for each W panel, every 14-row tile
+ * of the block. fp32 broadcasts straight from X, so it needs no copy of X at all. x_bf16 / y_bf16 (bf16 only): X
+ * is uint16 bf16 rows (K even, ldx even) read in place as pairs; Y is stored as uint16 bf16. */
+static int linear_avx512(const sift_packed_linear *p, const void *x, ptrdiff_t ldx, void *y, ptrdiff_t ldy,
+                         int rows, int pb, int pe, int bf16, int x_bf16, int y_bf16) {
     const int stride = (p->kpairs + 15) / 16 * 16; /* bf16 copy: pairs per row */
     const int tiles_per_block = sift_block_tiles(bf16 ? 4 * stride : 4 * p->k);
     uint32_t *abuf = NULL;
-    if (bf16 && !(abuf = sift_alloc64(4 * (size_t)stride * tiles_per_block * MR))) return -1;
+    if (bf16 && !x_bf16 && !(abuf = sift_alloc64(4 * (size_t)stride * tiles_per_block * MR))) return -1;
+    const size_t y_elem = y_bf16 ? 2 : 4;
     for (int r0 = 0; r0 < rows; r0 += tiles_per_block * MR) {
         const int block_rows = rows - r0 < tiles_per_block * MR ? rows - r0 : tiles_per_block * MR;
-        if (bf16) convert_rows_bf16(x + (ptrdiff_t)r0 * ldx, ldx, block_rows, p->k, abuf, stride);
+        const uint32_t *a = abuf;
+        ptrdiff_t lda = stride;
+        if (x_bf16) {
+            a = (const uint32_t *)((const uint16_t *)x + (ptrdiff_t)r0 * ldx);
+            lda = ldx / 2;
+        } else if (bf16) {
+            convert_rows_bf16((const float *)x + (ptrdiff_t)r0 * ldx, ldx, block_rows, p->k, abuf, stride);
+        }
         for (int panel = pb; panel < pe; panel++) {
             __mmask16 m0, m1;
             sift_panel_masks(p->n - panel * NR, &m0, &m1);
             const float *bias = p->bias + (size_t)panel * NR;
             for (int t = 0; t < block_rows; t += MR) {
                 const int mr = block_rows - t < MR ? block_rows - t : MR;
-                float *yt = y + (ptrdiff_t)(r0 + t) * ldy + panel * NR;
+                char *yt = (char *)y + ((ptrdiff_t)(r0 + t) * ldy + panel * NR) * y_elem;
                 if (bf16)
-                    tile_bf16_any(mr, abuf + (size_t)t * stride, stride,
-                                  (const uint32_t *)p->w + (size_t)panel * p->kpairs * NR, bias, p->kpairs, yt, ldy, m0, m1, p->activation);
+                    tile_bf16_any(mr, a + (size_t)t * lda, lda,
+                                  (const uint32_t *)p->w + (size_t)panel * p->kpairs * NR, bias, p->kpairs, yt, ldy, m0, m1,
+                                  p->activation, y_bf16);
                 else
-                    tile_f32_any(mr, x + (ptrdiff_t)(r0 + t) * ldx, ldx, (const float *)p->w + (size_t)panel * p->k * NR,
-                                 bias, p->k, yt, ldy, m0, m1, p->activation);
+                    tile_f32_any(mr, (const float *)x + (ptrdiff_t)(r0 + t) * ldx, ldx,
+                                 (const float *)p->w + (size_t)panel * p->k * NR, bias, p->k, (float *)yt, ldy, m0, m1,
+                                 p->activation);
             }
         }
     }
@@ -317,11 +339,27 @@ int sift_linear(const sift_packed_linear *p, const float *x, ptrdiff_t ldx, floa
     case SIFT_KERNEL_AVX512_BF16: {
         const int bf16 = kernel == SIFT_KERNEL_AVX512_BF16;
         if (bf16 != (p->precision == SIFT_PRECISION_BF16)) return -1;
-        return linear_avx512(p, x, ldx, y, ldy, rows, panel_begin, panel_end, bf16);
+        return linear_avx512(p, x, ldx, y, ldy, rows, panel_begin, panel_end, bf16, 0, 0);
     }
 #endif
     default: return -1;
     }
+}
+
+int sift_linear_bf16_io(const sift_packed_linear *p, const void *x, ptrdiff_t ldx, int x_bf16, void *y, ptrdiff_t ldy,
+                        int y_bf16, int rows, int panel_begin, int panel_end) {
+    if (!p || !x || !y || rows < 0 || ldx < p->k || ldy < p->n || panel_begin < 0 || panel_end > p->panels ||
+        panel_begin > panel_end || p->precision != SIFT_PRECISION_BF16 ||
+        !sift_kernel_supported(SIFT_KERNEL_AVX512_BF16))
+        return -1;
+    /* bf16 rows are read as (even, odd) pairs in place: every row must start on a pair, and hold whole pairs. */
+    if (x_bf16 && (p->k % 2 != 0 || ldx % 2 != 0 || ((uintptr_t)x & 3) != 0)) return -1;
+    if (rows == 0 || panel_begin == panel_end) return 0;
+#if defined(__x86_64__)
+    return linear_avx512(p, x, ldx, y, ldy, rows, panel_begin, panel_end, 1, x_bf16 != 0, y_bf16 != 0);
+#else
+    return -1;
+#endif
 }
 
 /* ---------------------------------------------------------------- test hook */

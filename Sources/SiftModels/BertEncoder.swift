@@ -386,7 +386,7 @@ public final class BertEncoder: @unchecked Sendable {
 
     /// Everything after attention, on `rows` rows (`[rows × H]` each unless noted):
     /// `attended = LayerNorm(context·Woᵀ + b + hidden)`, then `hidden = LayerNorm(FFN(attended) + attended)`, the FFN
-    /// going through `intermediate [rows × I]` (GELU fused). `hidden` is the residual of the first norm and, once
+    /// going through `intermediate [rows × I]` (GELU fused; bf16 values in its memory on the bf16 kernel). `hidden` is the residual of the first norm and, once
     /// that is consumed, the layer's output.
     private func denseSublayers(_ layer: PackedLayer, rows: Int, context: UnsafeBufferPointer<Float>,
                                 hidden: UnsafeMutableBufferPointer<Float>, attended: UnsafeMutableBufferPointer<Float>,
@@ -397,8 +397,17 @@ public final class BertEncoder: @unchecked Sendable {
             Kernels.layerNorm(attended, rows: rows, width: h, gamma: g, beta: b, eps: eps, residual: UnsafeBufferPointer(hidden),
                               threads: n)
         } }
-        layer.intermediate.apply(UnsafeBufferPointer(attended), rows: rows, into: intermediate, threads: n)
-        layer.output.apply(UnsafeBufferPointer(intermediate), rows: rows, into: hidden, threads: n)
+        if layer.intermediate.exchangesBFloat16 && layer.output.exchangesBFloat16 && layer.output.inFeatures % 2 == 0 {
+            // bf16: the GELU output goes to the output layer as bf16 (what that layer would round it to anyway),
+            // in the intermediate buffer's own memory, skipping the fp32 store and the conversion pass.
+            intermediate.withMemoryRebound(to: UInt16.self) { half in
+                layer.intermediate.apply(UnsafeBufferPointer(attended), rows: rows, intoBFloat16: half, threads: n)
+                layer.output.apply(bfloat16: UnsafeBufferPointer(half), rows: rows, into: hidden, threads: n)
+            }
+        } else {
+            layer.intermediate.apply(UnsafeBufferPointer(attended), rows: rows, into: intermediate, threads: n)
+            layer.output.apply(UnsafeBufferPointer(intermediate), rows: rows, into: hidden, threads: n)
+        }
         layer.outputNormGamma.withUnsafeBufferPointer { g in layer.outputNormBeta.withUnsafeBufferPointer { b in
             Kernels.layerNorm(hidden, rows: rows, width: h, gamma: g, beta: b, eps: eps, residual: UnsafeBufferPointer(attended),
                               threads: n)

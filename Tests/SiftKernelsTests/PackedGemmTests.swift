@@ -91,6 +91,39 @@ import Testing
         #expect(zip(fp32, scalar).contains { abs($0 - $1) > 1e-4 })
     }
 
+    /// bf16 hand-off between layers (`apply(_:intoBFloat16:)` then `apply(bfloat16:)`, as the encoder's FFN does):
+    /// the stored bits are the fp32 output rounded to nearest even, and the next layer's result from them is
+    /// bit-identical to feeding it the fp32 output. Feature tails (70 = 2·32 + 6) use masked stores; nothing past the
+    /// output is written. One and two workers.
+    @Test(arguments: [1, 2])
+    func bf16ActivationHandOffIsExact(threads: Int) throws {
+        try #require(Kernel.best(for: .bfloat16) == .avx512bf16, "CPU has no AVX-512 BF16")
+        let (rows, k, hidden, n) = (31, 37, 70, 45)
+        let x = GemmTests.values(rows * k, seed: 31)
+        let first = PackedLinear(weight: GemmTests.values(hidden * k, seed: 32), bias: GemmTests.values(hidden, seed: 33),
+                                 outFeatures: hidden, inFeatures: k, precision: .bfloat16, activation: .gelu, kernel: .avx512bf16)
+        let second = PackedLinear(weight: GemmTests.values(n * hidden, seed: 34), bias: GemmTests.values(n, seed: 35),
+                                  outFeatures: n, inFeatures: hidden, precision: .bfloat16, kernel: .avx512bf16)
+        #expect(first.exchangesBFloat16 && second.exchangesBFloat16)
+        let viaFloat = Self.run(first, x: x, rows: rows, threads: threads)
+        let sentinel: UInt16 = 0xABCD
+        var half = [UInt16](repeating: sentinel, count: rows * hidden + 8)
+        x.withUnsafeBufferPointer { xp in half.withUnsafeMutableBufferPointer { hp in
+            first.apply(xp, rows: rows, intoBFloat16: hp, threads: threads)
+        } }
+        func roundedToBFloat16(_ v: Float) -> UInt16 {
+            let bits = v.bitPattern
+            return UInt16((bits &+ 0x7FFF &+ ((bits >> 16) & 1)) >> 16)
+        }
+        #expect(Array(half.prefix(rows * hidden)) == viaFloat.map(roundedToBFloat16))
+        #expect(half.suffix(8).allSatisfy { $0 == sentinel }, "written past the output")
+        var fromHalf = [Float](repeating: .nan, count: rows * n)
+        half.withUnsafeBufferPointer { hp in fromHalf.withUnsafeMutableBufferPointer { yp in
+            second.apply(bfloat16: UnsafeBufferPointer(rebasing: hp.prefix(rows * hidden)), rows: rows, into: yp, threads: threads)
+        } }
+        #expect(fromHalf == Self.run(second, x: viaFloat, rows: rows, threads: threads))
+    }
+
     /// Row strides on X and Y (padding columns of Y untouched) with two workers splitting rows give the dense
     /// single-thread result.
     @Test(arguments: PackedLinear.Precision.allCases)

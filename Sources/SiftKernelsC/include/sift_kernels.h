@@ -60,6 +60,15 @@ int sift_packed_linear_precision(const sift_packed_linear *packed);
 int sift_linear(const sift_packed_linear *packed, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
                 int rows, int panel_begin, int panel_end, int kernel);
 
+/* sift_linear for a bf16-packed layer on SIFT_KERNEL_AVX512_BF16 with bf16 activations on either side: x_bf16 ≠ 0
+ * reads X as bf16 rows (uint16 bits, row stride ldx elements; K and ldx even, x 4-byte aligned) instead of rounding
+ * fp32 rows; y_bf16 ≠ 0 stores Y rounded to bf16 (nearest even) as uint16 bits instead of fp32. That rounding is the
+ * one the next bf16 layer applies to an fp32 input, so a bf16-output layer feeding a bf16-input layer computes
+ * exactly what the fp32 hand-off does, without the fp32 round trip. Returns 0, or -1 (invalid arguments, a layer
+ * not packed as bf16, no AVX-512 BF16). */
+int sift_linear_bf16_io(const sift_packed_linear *packed, const void *x, ptrdiff_t ldx, int x_bf16, void *y,
+                        ptrdiff_t ldy, int y_bf16, int rows, int panel_begin, int panel_end);
+
 /* In-place LayerNorm of rows [rows × width] (row stride ld), AVX-512: x = (x − mean)/√(var + eps)·γ + β with the
  * biased variance, after x += residual when residual (same stride) is not NULL. Returns 0, or -1 for invalid
  * arguments or without AVX-512 (x untouched then). */
