@@ -265,30 +265,30 @@ public final class PackedLinear: @unchecked Sendable {
     /// Needs `exchangesBFloat16`.
     public func apply(_ x: UnsafeBufferPointer<Float>, rows: Int, intoBFloat16 y: UnsafeMutableBufferPointer<UInt16>,
                       threads: Int = 1) {
-        precondition(exchangesBFloat16, "PackedLinear.apply(intoBFloat16:): the \(kernel) kernel has no bf16 output")
-        precondition(rows >= 0 && threads >= 1, "PackedLinear.apply: rows=\(rows) threads=\(threads)")
-        if rows == 0 { return }
-        precondition(x.count >= rows * inFeatures && y.count >= rows * outFeatures,
-                     "PackedLinear.apply: x has \(x.count), y \(y.count) elements for \(rows)×\(inFeatures) → \(outFeatures)")
-        precondition(rows <= Int(Int32.max), "PackedLinear.apply: \(rows) rows exceed the C kernel's Int32 range")
-        run(Job(layer: packed!, x: UnsafeRawPointer(x.baseAddress!), xStride: inFeatures, xBF16: false,
-                y: UnsafeMutableRawPointer(y.baseAddress!), yStride: outFeatures, yBF16: true, kernel: selected.cValue),
-            rows: rows, threads: threads)
+        applyBFloat16(x: UnsafeRawPointer(x.baseAddress), xCount: x.count, xBF16: false,
+                      y: UnsafeMutableRawPointer(y.baseAddress), yCount: y.count, yBF16: true, rows: rows, threads: threads)
     }
 
     /// `apply` reading X `[rows × inFeatures]` (contiguous rows) as bf16 bits. Needs `exchangesBFloat16` and an even
     /// `inFeatures` (rows are read in place as bf16 pairs).
     public func apply(bfloat16 x: UnsafeBufferPointer<UInt16>, rows: Int, into y: UnsafeMutableBufferPointer<Float>,
                       threads: Int = 1) {
-        precondition(exchangesBFloat16 && inFeatures % 2 == 0,
-                     "PackedLinear.apply(bfloat16:): needs the bf16 kernel and an even K (\(kernel), K = \(inFeatures))")
+        applyBFloat16(x: UnsafeRawPointer(x.baseAddress), xCount: x.count, xBF16: true,
+                      y: UnsafeMutableRawPointer(y.baseAddress), yCount: y.count, yBF16: false, rows: rows, threads: threads)
+    }
+
+    /// The two bf16 hand-off entry points: contiguous rows, element counts checked before the C call.
+    private func applyBFloat16(x: UnsafeRawPointer?, xCount: Int, xBF16: Bool, y: UnsafeMutableRawPointer?, yCount: Int,
+                               yBF16: Bool, rows: Int, threads: Int) {
+        precondition(exchangesBFloat16 && (!xBF16 || inFeatures % 2 == 0),
+                     "PackedLinear: bf16 activations need the bf16 kernel and, as input, an even K (\(kernel), K = \(inFeatures))")
         precondition(rows >= 0 && threads >= 1, "PackedLinear.apply: rows=\(rows) threads=\(threads)")
         if rows == 0 { return }
-        precondition(x.count >= rows * inFeatures && y.count >= rows * outFeatures,
-                     "PackedLinear.apply: x has \(x.count), y \(y.count) elements for \(rows)×\(inFeatures) → \(outFeatures)")
+        precondition(xCount >= rows * inFeatures && yCount >= rows * outFeatures,
+                     "PackedLinear.apply: x has \(xCount), y \(yCount) elements for \(rows)×\(inFeatures) → \(outFeatures)")
         precondition(rows <= Int(Int32.max), "PackedLinear.apply: \(rows) rows exceed the C kernel's Int32 range")
-        run(Job(layer: packed!, x: UnsafeRawPointer(x.baseAddress!), xStride: inFeatures, xBF16: true,
-                y: UnsafeMutableRawPointer(y.baseAddress!), yStride: outFeatures, yBF16: false, kernel: selected.cValue),
+        run(Job(layer: packed!, x: x!, xStride: inFeatures, xBF16: xBF16, y: y!, yStride: outFeatures, yBF16: yBF16,
+                kernel: selected.cValue),
             rows: rows, threads: threads)
     }
 

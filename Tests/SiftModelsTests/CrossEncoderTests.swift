@@ -82,16 +82,21 @@ import SiftTestSupport
         print("cross-encoder \(precision) (\(model.kernel)) over \(pairs.count) pairs: worst abs diff \(worst), mean \(sum / Float(pairs.count))")
     }
 
+    /// The first 24 fixture pairs, tokenized (lengths vary widely: one packed batch of many shapes).
+    static func fixturePairs(_ model: CrossEncoder) throws -> [TokenSequence] {
+        try ModelFixtures.crossEncoder().pairs.prefix(24).map { pair in
+            let e = try model.tokenizer.encodePair(pair.query, pair.passage, maxLength: 512, truncation: TruncationStrategy.longestFirst)
+            return TokenSequence(ids: e.ids, tokenTypeIDs: e.tokenTypeIDs)
+        }
+    }
+
     /// The classifier runs the last layer for [CLS] alone (`BertEncoder.firstTokenStates`): its logits must be
     /// bit-identical to taking [CLS] from the full last hidden states, in every precision, for pairs of many lengths
     /// in one packed batch (within 1e-5 on the OpenBLAS fallback of CPUs without AVX-512).
     @Test(arguments: ModelPrecision.allCases)
     func lastLayerForClsOnlyIsExact(precision: ModelPrecision) throws {
         let model = try CrossEncoder(directory: Self.checkpoint.get(), maxLength: 512, precision: precision)
-        let pairs: [TokenSequence] = try ModelFixtures.crossEncoder().pairs.prefix(24).map { pair in
-            let e = try model.tokenizer.encodePair(pair.query, pair.passage, maxLength: 512, truncation: TruncationStrategy.longestFirst)
-            return TokenSequence(ids: e.ids, tokenTypeIDs: e.tokenTypeIDs)
-        }
+        let pairs = try Self.fixturePairs(model)
         #expect(Set(pairs.map { $0.ids.count }).count > 10)
         let fast = try model.encoder.classifierLogits(pairs), full = try model.encoder.classifierLogits(pairs, fullLastLayer: true)
         let worst = zip(fast, full).map { abs($0 - $1) }.max() ?? 0
@@ -104,10 +109,7 @@ import SiftTestSupport
     @Test(arguments: ModelPrecision.allCases)
     func workerGroupingIsExact(precision: ModelPrecision) throws {
         let model = try CrossEncoder(directory: Self.checkpoint.get(), maxLength: 512, precision: precision)
-        let pairs: [TokenSequence] = try ModelFixtures.crossEncoder().pairs.prefix(24).map { pair in
-            let e = try model.tokenizer.encodePair(pair.query, pair.passage, maxLength: 512, truncation: TruncationStrategy.longestFirst)
-            return TokenSequence(ids: e.ids, tokenTypeIDs: e.tokenTypeIDs)
-        }
+        let pairs = try Self.fixturePairs(model)
         let split = try model.encoder.classifierLogits(pairs, fullLastLayer: false, grouping: .never)
         #expect(try model.encoder.classifierLogits(pairs, fullLastLayer: false, grouping: .always) == split, "\(precision)")
         #expect(try model.encoder.classifierLogits(pairs) == split, "\(precision)")
