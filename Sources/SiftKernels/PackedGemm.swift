@@ -287,6 +287,8 @@ public final class PackedLinear: @unchecked Sendable {
         precondition(xCount >= rows * inFeatures && yCount >= rows * outFeatures,
                      "PackedLinear.apply: x has \(xCount), y \(yCount) elements for \(rows)×\(inFeatures) → \(outFeatures)")
         precondition(rows <= Int(Int32.max), "PackedLinear.apply: \(rows) rows exceed the C kernel's Int32 range")
+        // The C kernel reads bf16 input rows as 4-byte pairs; anything else would fail there as "out of memory".
+        precondition(!xBF16 || Int(bitPattern: x) % 4 == 0, "PackedLinear.apply(bfloat16:): input must start on a 4-byte boundary")
         run(Job(layer: packed!, x: x!, xStride: inFeatures, xBF16: xBF16, y: y!, yStride: outFeatures, yBF16: yBF16,
                 kernel: selected.cValue),
             rows: rows, threads: threads)
@@ -310,7 +312,6 @@ public final class PackedLinear: @unchecked Sendable {
                 job.run(rows: first..<end, panels: 0..<panels)
             }
         } else {
-            let panels = self.panels
             DispatchQueue.concurrentPerform(iterations: panels) { p in job.run(rows: 0..<rows, panels: p..<(p + 1)) }
         }
     }
