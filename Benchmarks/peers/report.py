@@ -126,7 +126,8 @@ def context_lines(meta, records):
     measured = [r for r in records if "skipped" not in r]
     tasks = {r["task"] for r in measured}
     inputs = ([f"encode {meta['passages']} passages, max_seq_length 256, batch 32"] if "encode" in tasks else []) + \
-             ([f"rerank {meta['pairs']} pairs, max_length 512, batch 32"] if "rerank" in tasks else [])
+             ([f"rerank {meta['pairs']} pairs ({meta.get('cross_encoder', 'random weights')}), max_length 512, batch 32"]
+              if "rerank" in tasks else [])
     rounds = max((r.get("round", 1) for r in measured), default=1)
     if rounds > 1:
         inputs.append(f"{rounds} interleaved rounds: median (min–max), ratios are medians of same-round ratios")

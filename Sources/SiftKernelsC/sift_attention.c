@@ -34,7 +34,7 @@ size_t sift_attention_scratch_floats(int max_length, int head_size) {
 
 /* e^x for x ≤ 0, Cephes expf: n = round(x·log2 e), r = x − n·ln 2 (ln 2 split for an exact product),
  * e^r by a degree-5 minimax polynomial; ~1 ulp. Same formula as Kernels.expApproximation in Swift; the vector
- * kernels use sift_simd.h's exp_nonpositive (degree-6 Taylor, ~2 ulp), the bf16 one exp_nonpositive_fast (~8e-5). */
+ * kernels use sift_simd.h's exp_nonpositive (degree-6 Taylor, ~2 ulp), the bf16 one exp2_fast (~8e-5). */
 static float exp_nonpositive_scalar(float x) {
     if (x < -87.0f) x = -87.0f;
     const float n = __builtin_roundf(x * 1.44269504088896341f);
@@ -281,20 +281,31 @@ INLINE BF16_TARGET void context_bf16(const int mr, const uint32_t *pb, int lp, c
 
 /* bf16 kernel: row s[0, L) ← bf16 pairs (p[2·j2], p[2·j2+1]) of p = e^(s − max) in place at the row's start, in one
  * pass (pair j2 replaces floats ≤ 2·j2: each 32-float chunk is read before its 16 pairs are written over the chunk's
- * first half); lanes past L become 0, so the odd-L pad pair adds nothing. exp_nonpositive_fast, as P is rounded to
- * bf16 anyway. Returns 1/Σ of the unrounded p. */
+ * first half); lanes past L become 0, so the odd-L pad pair adds nothing. Returns 1/Σ of the unrounded p.
+ * e^(s − max) = 2^t with t = s·log2 e − max·log2 e in one FMA, then sift_simd.h's exp2_fast (~8e-5 relative; P is
+ * rounded to bf16 anyway); no clamp is needed because vscalefps flushes 2^n to 0 for very negative n. Full chunks
+ * run without masks and with two sums, the tail chunk masked: about half the vector operations per score of the
+ * masked exp_nonpositive_fast loop. */
 INLINE BF16_TARGET float softmax_to_bf16(float *s, int length, float row_max) {
-    const __m512 max = _mm512_set1_ps(row_max);
-    __m512 sum = _mm512_setzero_ps();
-    for (int j = 0; j < length; j += 32) {
-        const __mmask16 m0 = lanes_mask(length - j), m1 = lanes_mask(length - j - 16);
-        const __m512 e0 = _mm512_maskz_mov_ps(m0, exp_nonpositive_fast(_mm512_sub_ps(_mm512_load_ps(s + j), max)));
-        const __m512 e1 = _mm512_maskz_mov_ps(m1, exp_nonpositive_fast(_mm512_sub_ps(_mm512_load_ps(s + j + 16), max)));
-        sum = _mm512_mask_add_ps(sum, m0, sum, e0);
-        sum = _mm512_mask_add_ps(sum, m1, sum, e1);
+    const __m512 log2e = _mm512_set1_ps(1.44269504f), offset = _mm512_set1_ps(-row_max * 1.44269504f);
+    __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 32 <= length; j += 32) {
+        const __m512 e0 = exp2_fast(_mm512_fmadd_ps(_mm512_load_ps(s + j), log2e, offset));
+        const __m512 e1 = exp2_fast(_mm512_fmadd_ps(_mm512_load_ps(s + j + 16), log2e, offset));
+        sum0 = _mm512_add_ps(sum0, e0);
+        sum1 = _mm512_add_ps(sum1, e1);
         _mm512_storeu_si512((void *)((uint32_t *)s + j / 2), (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
     }
-    return 1.0f / _mm512_reduce_add_ps(sum);
+    if (j < length) {
+        const __mmask16 m0 = lanes_mask(length - j), m1 = lanes_mask(length - j - 16);
+        const __m512 e0 = _mm512_maskz_mov_ps(m0, exp2_fast(_mm512_fmadd_ps(_mm512_load_ps(s + j), log2e, offset)));
+        const __m512 e1 = _mm512_maskz_mov_ps(m1, exp2_fast(_mm512_fmadd_ps(_mm512_load_ps(s + j + 16), log2e, offset)));
+        sum0 = _mm512_add_ps(sum0, e0);
+        sum1 = _mm512_add_ps(sum1, e1);
+        _mm512_storeu_si512((void *)((uint32_t *)s + j / 2), (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
+    }
+    return 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
 }
 
 /* One block of mr query rows (fp32 scores). */

@@ -53,14 +53,12 @@ INLINE F32_TARGET __m512 exp_nonpositive(__m512 x) {
     return _mm512_scalef_ps(p, n);
 }
 
-/* exp(x) for x ≤ 0 to ~8e-5 relative error, for the bf16 attention kernel only: its probabilities are rounded to bf16
- * (8-bit mantissa, relative step 2^-8) before P·V, so exp_nonpositive's 2e-8 buys nothing there. 2^t with t = x·log2 e
- * split as n + f, n = round(t), |f| ≤ ½; 2^f by a degree-3 minimax polynomial (relative error 7.5e-5; the rounding
- * of t adds ≤ 8e-6 at x = −87). 8 vector ops against exp_nonpositive's 12. The softmax normalises by the sum of
+/* 2^t to ~8e-5 relative error, for the bf16 attention kernel's probabilities (and exp_nonpositive_fast): they are
+ * rounded to bf16 (8-bit mantissa, relative step 2^-8) before P·V, so exp_nonpositive's 2e-8 buys nothing there.
+ * t = n + f, n = round(t), |f| ≤ ½; 2^f by a degree-3 minimax polynomial (relative error 7.5e-5), 2^n by vscalefps,
+ * which also flushes to 0 for very negative t (no clamp needed). 6 vector ops. The softmax normalises by the sum of
  * the same values, so the polynomial's common factor (p(0) = 0.99993) cancels. */
-INLINE F32_TARGET __m512 exp_nonpositive_fast(__m512 x) {
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f)); /* also maps NaN/−inf to a finite input */
-    const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504f));
+INLINE F32_TARGET __m512 exp2_fast(__m512 t) {
     const __m512 n = _mm512_roundscale_ps(t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512 f = _mm512_sub_ps(t, n);
     __m512 p = _mm512_set1_ps(0.05517167f);
@@ -68,6 +66,13 @@ INLINE F32_TARGET __m512 exp_nonpositive_fast(__m512 x) {
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.69326097f));
     p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(0.99992806f));
     return _mm512_scalef_ps(p, n);
+}
+
+/* exp(x) for x ≤ 0 through exp2_fast (the rounding of x·log2 e adds ≤ 8e-6 at x = −87); NaN and −inf map to
+ * e^−87. */
+INLINE F32_TARGET __m512 exp_nonpositive_fast(__m512 x) {
+    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
+    return exp2_fast(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504f)));
 }
 
 /* GELU x·½·(1+erf(z)), z = x/√2. erfc(|z|) ≈ t·poly(t)·exp(−z²) with t = 1/(1+p|z|) (Abramowitz–Stegun 7.1.26,
