@@ -303,18 +303,54 @@ public enum Kernels {
                   firstQueryOnly: firstQueryOnly)
     }
 
+    /// Whether `attention(bfloat16QKV:…)` runs here (a CPU with AVX-512 BF16).
+    public static var attentionTakesBFloat16: Bool { AttentionKernel.avx512bf16.isSupported }
+
+    /// `attention` on a QKV matrix of bf16 bits `[tokens × 3·hidden]`, as a bf16 QKV projection stores it
+    /// (`PackedLinear.apply(_:rows:intoBFloat16:)`): the bf16 kernel reads q, k and v in place instead of rounding
+    /// fp32 copies, and applies the `1/√headSize` scale to the fp32 scores rather than to bf16 keys. Needs
+    /// `attentionTakesBFloat16`, an even `headSize` and a 4-byte aligned `qkv`; scratch as for `.bfloat16`.
+    public static func attention(
+        bfloat16QKV qkv: UnsafeBufferPointer<UInt16>, sequenceOffsets: [Int], heads: Int, headSize: Int,
+        output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int = 1,
+        firstQueryOnly: Bool = false
+    ) {
+        precondition(attentionTakesBFloat16, "attention(bfloat16QKV:): this CPU has no AVX-512 BF16")
+        precondition(headSize % 2 == 0, "attention(bfloat16QKV:): headSize \(headSize) must be even (rows are read as bf16 pairs)")
+        precondition(qkv.isEmpty || Int(bitPattern: qkv.baseAddress) % 4 == 0, "attention(bfloat16QKV:): qkv must start on a 4-byte boundary")
+        attention(qkv: .bfloat16(qkv.baseAddress), count: qkv.count, sequenceOffsets: sequenceOffsets, heads: heads,
+                  headSize: headSize, output: output, scratch: scratch, threads: threads, kernel: .avx512bf16,
+                  firstQueryOnly: firstQueryOnly)
+    }
+
     /// `attention` on an explicit kernel (tests compare them all against the reference).
     static func attention(
         qkv: UnsafeBufferPointer<Float>, sequenceOffsets: [Int], heads: Int, headSize: Int,
         output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int,
         kernel: AttentionKernel, firstQueryOnly: Bool = false
     ) {
+        attention(qkv: .float32(qkv.baseAddress), count: qkv.count, sequenceOffsets: sequenceOffsets, heads: heads,
+                  headSize: headSize, output: output, scratch: scratch, threads: threads, kernel: kernel,
+                  firstQueryOnly: firstQueryOnly)
+    }
+
+    /// The QKV matrix of one attention call: fp32, or bf16 bits (the bf16 kernel only).
+    private enum QKVInput {
+        case float32(UnsafePointer<Float>?)
+        case bfloat16(UnsafePointer<UInt16>?)
+    }
+
+    private static func attention(
+        qkv: QKVInput, count: Int, sequenceOffsets: [Int], heads: Int, headSize: Int,
+        output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int,
+        kernel: AttentionKernel, firstQueryOnly: Bool
+    ) {
         let hidden = heads * headSize
         precondition(heads > 0 && headSize > 0 && threads >= 1, "attention: heads \(heads), headSize \(headSize), threads \(threads)")
         precondition(kernel.isSupported, "attention: kernel \(kernel) not supported on this CPU")
         precondition(!sequenceOffsets.isEmpty && sequenceOffsets[0] == 0, "attention: offsets must start at 0")
         let tokens = sequenceOffsets.last!
-        precondition(qkv.count >= tokens * 3 * hidden, "attention: qkv has \(qkv.count) floats, needs \(tokens)×\(3 * hidden)")
+        precondition(count >= tokens * 3 * hidden, "attention: qkv has \(count) elements, needs \(tokens)×\(3 * hidden)")
         precondition(output.count >= tokens * hidden, "attention: output has \(output.count) floats, needs \(tokens)×\(hidden)")
         var maxLength = 0
         for s in 0..<(sequenceOffsets.count - 1) {
@@ -330,7 +366,12 @@ public enum Kernels {
         // Items longest first, so the last ones to run are short and the workers finish together.
         let lengths = (0..<(sequenceOffsets.count - 1)).map { sequenceOffsets[$0 + 1] - sequenceOffsets[$0] }
         let sequences = lengths.indices.filter { lengths[$0] > 0 }.sorted { (lengths[$0], $1) > (lengths[$1], $0) }
-        let job = AttentionJob(qkv: qkv.baseAddress!, output: output.baseAddress!, scratch: scratch.baseAddress!,
+        if tokens == 0 { return }
+        let input: AttentionJob.Input = switch qkv {
+        case .float32(let pointer): .float32(pointer!)
+        case .bfloat16(let pointer): .bfloat16(pointer!)
+        }
+        let job = AttentionJob(qkv: input, output: output.baseAddress!, scratch: scratch.baseAddress!,
                                hidden: hidden, headSize: headSize, heads: heads, scratchStride: scratchStride, kernel: kernel,
                                firstQueryOnly: firstQueryOnly)
         let itemCount = sequences.count * heads
@@ -355,7 +396,8 @@ public enum Kernels {
 
     /// One attention call's arguments; pointers live only for the call.
     private struct AttentionJob: @unchecked Sendable {
-        let qkv: UnsafePointer<Float>
+        enum Input { case float32(UnsafePointer<Float>), bfloat16(UnsafePointer<UInt16>) }
+        let qkv: Input
         let output: UnsafeMutablePointer<Float>
         let scratch: UnsafeMutablePointer<Float>
         let hidden: Int, headSize: Int, heads: Int, scratchStride: Int
@@ -369,8 +411,19 @@ public enum Kernels {
             let ld = 3 * hidden
             let scale = 1 / Float(headSize).squareRoot()
             let work = scratch + worker * scratchStride
-            let q = qkv + start * ld + h * headSize, k = q + hidden, v = q + 2 * hidden
             let out = output + start * hidden + h * headSize
+            let qkv: UnsafePointer<Float>
+            switch self.qkv {
+            case .bfloat16(let bits):
+                let q = bits + start * ld + h * headSize, k = q + hidden, v = q + 2 * hidden
+                // Shapes, alignment and the even head size were checked by `attention(bfloat16QKV:…)`.
+                let status = sift_attention_bf16(q, k, v, ld, out, hidden, Int32(length), Int32(queries), Int32(headSize),
+                                                 scale, work, scratchStride)
+                precondition(status == 0, "attention: bf16-input kernel rejected length \(length), headSize \(headSize)")
+                return
+            case .float32(let values): qkv = values
+            }
+            let q = qkv + start * ld + h * headSize, k = q + hidden, v = q + 2 * hidden
             if let cKernel = kernel.cValue {
                 // Shapes were checked by `attention`: rows of q/k/v/out at strides ld/hidden, scratch per worker.
                 let status = sift_attention(q, k, v, ld, out, hidden, Int32(length), Int32(queries), Int32(headSize),

@@ -166,10 +166,11 @@ INLINE F32_TARGET void scores_f32(const int mr, const float *q, ptrdiff_t ld, co
     }
 }
 
-/* As scores_f32 with bf16 pairs: qb [mr × pairs] holds the block's queries, kt [pairs × lp]. Also returns each row's
- * maximum over the first `length` scores in max[r] (tracked while storing, so the softmax needs no extra pass). */
-INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, int pairs, const uint32_t *kt, int lp, int length,
-                                    float *s, float *max) {
+/* As scores_f32 with bf16 pairs: query row r's pairs at qb[r·qld, r·qld + pairs), kt [pairs × lp]. Also returns
+ * each row's maximum over the first `length` scores in max[r] (tracked while storing, so the softmax needs no extra
+ * pass). */
+INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, ptrdiff_t qld, int pairs, const uint32_t *kt,
+                                    int lp, int length, float *s, float *max) {
     __m512 m[ROWS];
     for (int r = 0; r < mr; r++) m[r] = _mm512_set1_ps(-__builtin_inff());
     for (int j = 0; j < lp; j += 32) {
@@ -179,7 +180,7 @@ INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, int pairs,
             const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(kt + (size_t)c * lp + j));
             const __m512bh b1 = (__m512bh)_mm512_load_si512((const void *)(kt + (size_t)c * lp + j + 16));
             for (int r = 0; r < mr; r++) {
-                const __m512bh a = (__m512bh)_mm512_set1_epi32((int)qb[r * pairs + c]);
+                const __m512bh a = (__m512bh)_mm512_set1_epi32((int)qb[r * qld + c]);
                 c0[r] = _mm512_dpbf16_ps(c0[r], a, b0);
                 c1[r] = _mm512_dpbf16_ps(c1[r], a, b1);
             }
@@ -282,12 +283,13 @@ INLINE BF16_TARGET void context_bf16(const int mr, const uint32_t *pb, int lp, c
 /* bf16 kernel: row s[0, L) ← bf16 pairs (p[2·j2], p[2·j2+1]) of p = e^(s − max) in place at the row's start, in one
  * pass (pair j2 replaces floats ≤ 2·j2: each 32-float chunk is read before its 16 pairs are written over the chunk's
  * first half); lanes past L become 0, so the odd-L pad pair adds nothing. Returns 1/Σ of the unrounded p.
- * e^(s − max) = 2^t with t = s·log2 e − max·log2 e in one FMA, then sift_simd.h's exp2_fast (~8e-5 relative; P is
- * rounded to bf16 anyway); no clamp is needed because vscalefps flushes 2^n to 0 for very negative n. Full chunks
+ * e^(factor·(s − max)) = 2^t with t = s·f − max·f, f = factor·log2 e, in one FMA (factor: the attention scale when
+ * the scores are unscaled, else 1), then sift_simd.h's exp2_fast (~8e-5 relative; P is rounded to bf16 anyway); no clamp is needed because vscalefps flushes 2^n to 0 for very negative n. Full chunks
  * run without masks and with two sums, the tail chunk masked: about half the vector operations per score of the
  * masked exp_nonpositive_fast loop. */
-INLINE BF16_TARGET float softmax_to_bf16(float *s, int length, float row_max) {
-    const __m512 log2e = _mm512_set1_ps(1.44269504f), offset = _mm512_set1_ps(-row_max * 1.44269504f);
+INLINE BF16_TARGET float softmax_to_bf16(float *s, int length, float row_max, float factor) {
+    const float f = factor * 1.44269504f;
+    const __m512 log2e = _mm512_set1_ps(f), offset = _mm512_set1_ps(-row_max * f);
     __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
     int j = 0;
     for (; j + 32 <= length; j += 32) {
@@ -331,8 +333,8 @@ INLINE BF16_TARGET void block_bf16(const int mr, const float *q, ptrdiff_t ld, c
                                      (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
         }
     float max[ROWS];
-    scores_bf16(mr, qb, pairs, kt, lp, length, s, max);
-    for (int r = 0; r < mr; r++) inv[r] = softmax_to_bf16(s + (size_t)r * lp, length, max[r]);
+    scores_bf16(mr, qb, pairs, pairs, kt, lp, length, s, max);
+    for (int r = 0; r < mr; r++) inv[r] = softmax_to_bf16(s + (size_t)r * lp, length, max[r], 1.0f);
     context_bf16(mr, (const uint32_t *)s, lp, (const uint32_t *)vp, dp, length, d, inv, out, ldo);
 }
 
@@ -384,6 +386,86 @@ BF16_TARGET static void attention_bf16(const float *q, const float *k, const flo
 #undef CALL_BF16
     }
 }
+
+/* ---- bf16 inputs: q, k, v already bf16 (the QKV projection stored them so), read in place as (even, odd) pairs. */
+
+static __mmask32 lanes_mask32(int valid) {
+    return valid >= 32 ? (__mmask32)0xffffffffu : valid <= 0 ? (__mmask32)0 : (__mmask32)((1u << valid) - 1);
+}
+
+INLINE void prefetch_row_bf16(const uint16_t *row, int d) {
+    for (int c = 0; c < d; c += 32) __builtin_prefetch(row + c);
+    __builtin_prefetch(row + d - 1);
+}
+
+/* kt[c2·lp + j] = pair c2 of key row j, 0 for L ≤ j < lp. Unscaled: the scale is applied in the softmax's exponent. */
+BF16_TARGET static void pack_keys_from_bf16(const uint16_t *k, ptrdiff_t ld, int length, int pairs, int lp, uint32_t *kt) {
+    for (int c2 = 0; c2 < pairs; c2++) memset(kt + (size_t)c2 * lp + length, 0, sizeof(uint32_t) * (size_t)(lp - length));
+    for (int j = 0; j < length; j++) {
+        const uint16_t *kj = k + (ptrdiff_t)j * ld;
+        prefetch_row_bf16(kj + PREFETCH_ROWS * ld, 2 * pairs);
+        const uint32_t *pair = (const uint32_t *)kj; /* 4-byte aligned: k is, and ld is even */
+#pragma clang loop vectorize(disable)
+        for (int c2 = 0; c2 < pairs; c2++) kt[(size_t)c2 * lp + j] = pair[c2];
+    }
+}
+
+/* vb[j2·dp + c] = (v[2·j2][c], v[2·j2+1][c]) bf16 pairs, zero past d and past L (odd L). */
+BF16_TARGET static void pack_values_from_bf16(const uint16_t *v, ptrdiff_t ld, int length, int d, int dp, uint32_t *vb) {
+    /* permutex2var picks 16-bit lanes from (a, b): index i < 32 is a[i], 32 + i is b[i]. */
+    static const uint16_t low[32] = {0, 32, 1, 33, 2, 34, 3, 35, 4, 36, 5, 37, 6, 38, 7, 39,
+                                     8, 40, 9, 41, 10, 42, 11, 43, 12, 44, 13, 45, 14, 46, 15, 47};
+    static const uint16_t high[32] = {16, 48, 17, 49, 18, 50, 19, 51, 20, 52, 21, 53, 22, 54, 23, 55,
+                                      24, 56, 25, 57, 26, 58, 27, 59, 28, 60, 29, 61, 30, 62, 31, 63};
+    const __m512i lo = _mm512_loadu_si512((const void *)low), hi = _mm512_loadu_si512((const void *)high);
+    for (int j = 0; j < length; j += 2) {
+        const uint16_t *v0 = v + (ptrdiff_t)j * ld, *v1 = v0 + ld;
+        const int second = j + 1 < length;
+        prefetch_row_bf16(v0 + PREFETCH_ROWS * ld, d);
+        prefetch_row_bf16(v1 + PREFETCH_ROWS * ld, d);
+        for (int c = 0; c < dp; c += 32) {
+            const __mmask32 m = lanes_mask32(d - c);
+            const __m512i a = _mm512_maskz_loadu_epi16(m, v0 + c), b = _mm512_maskz_loadu_epi16(second ? m : 0, v1 + c);
+            uint32_t *dst = vb + (size_t)(j / 2) * dp + c;
+            _mm512_store_si512((void *)dst, _mm512_permutex2var_epi16(a, lo, b));
+            _mm512_store_si512((void *)(dst + 16), _mm512_permutex2var_epi16(a, hi, b));
+        }
+    }
+}
+
+/* One block of mr query rows read in place from bf16 q (row stride ld): scores unscaled, the scale in the softmax. */
+INLINE BF16_TARGET void block_bf16_input(const int mr, const uint16_t *q, ptrdiff_t ld, const uint32_t *kt,
+                                         const uint32_t *vb, float *s, int length, int d, int lp, int dp, float scale,
+                                         float *out, ptrdiff_t ldo) {
+    float max[ROWS], inv[ROWS];
+    scores_bf16(mr, (const uint32_t *)q, ld / 2, d / 2, kt, lp, length, s, max);
+    for (int r = 0; r < mr; r++) inv[r] = softmax_to_bf16(s + (size_t)r * lp, length, max[r], scale);
+    context_bf16(mr, (const uint32_t *)s, lp, vb, dp, length, d, inv, out, ldo);
+}
+
+BF16_TARGET static void attention_bf16_input(const uint16_t *q, const uint16_t *k, const uint16_t *v, ptrdiff_t ld,
+                                             float *out, ptrdiff_t ldo, int length, int queries, int d, float scale,
+                                             float *scratch) {
+    const int lp = round32(length), dp = round32(d);
+    /* Same scratch layout as attention_bf16 (Kᵀ pairs in the first d·lp floats, V pairs next, then the scores). */
+    uint32_t *kt = (uint32_t *)scratch, *vb = (uint32_t *)(scratch + (size_t)d * lp);
+    float *s = scratch + (size_t)d * lp + (size_t)length * dp;
+    pack_keys_from_bf16(k, ld, length, d / 2, lp, kt);
+    pack_values_from_bf16(v, ld, length, d, dp, vb);
+    for (int i = 0; i < queries; i += ROWS) {
+        const int mr = queries - i < ROWS ? queries - i : ROWS;
+        const uint16_t *qi = q + (ptrdiff_t)i * ld;
+        float *oi = out + (ptrdiff_t)i * ldo;
+        for (int r = 0; r < ROWS; r++) {
+            prefetch_row_bf16(qi + (ROWS + r) * ld, d);
+            __builtin_prefetch(oi + (ROWS + r) * ldo, 1);
+            __builtin_prefetch(oi + (ROWS + r) * ldo + d - 1, 1);
+        }
+#define CALL_BF16_INPUT(n) block_bf16_input(n, qi, ld, kt, vb, s, length, d, lp, dp, scale, oi, ldo)
+        BLOCK_CASES(CALL_BF16_INPUT)
+#undef CALL_BF16_INPUT
+    }
+}
 #endif
 
 /* ---------------------------------------------------------------- entry point */
@@ -411,4 +493,21 @@ int sift_attention(const float *q, const float *k, const float *v, ptrdiff_t ld,
 #endif
     default: return -1;
     }
+}
+
+int sift_attention_bf16(const uint16_t *q, const uint16_t *k, const uint16_t *v, ptrdiff_t ld, float *out, ptrdiff_t ldo,
+                        int length, int queries, int head_size, float scale, float *scratch, size_t scratch_floats) {
+    if (!q || !k || !v || !out || !scratch || length < 1 || queries < 1 || queries > length || head_size < 1 ||
+        head_size % 2 != 0 || ld < head_size || ld % 2 != 0 || ldo < head_size ||
+        (((uintptr_t)q | (uintptr_t)k | (uintptr_t)v) & 3) != 0 ||
+        scratch_floats < sift_attention_scratch_floats(length, head_size) ||
+        !sift_kernel_supported(SIFT_KERNEL_AVX512_BF16))
+        return -1;
+#if defined(__x86_64__)
+    float *aligned = (float *)(((uintptr_t)scratch + 63) & ~(uintptr_t)63);
+    attention_bf16_input(q, k, v, ld, out, ldo, length, queries, head_size, scale, aligned);
+    return 0;
+#else
+    return -1;
+#endif
 }

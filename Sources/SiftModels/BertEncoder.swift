@@ -338,6 +338,17 @@ public final class BertEncoder: @unchecked Sendable {
     private func selfAttention(_ layer: PackedLayer, tokens: Int, offsets: [Int], _ ws: Workspace, threads: Int,
                                firstQueryOnly: Bool) {
         let c = configuration, h = c.hiddenSize
+        if layer.qkv.count == 1, layer.qkv[0].exchangesBFloat16, Kernels.attentionTakesBFloat16, c.headSize % 2 == 0 {
+            // bf16: the fused projection stores Q, K and V as bf16 (what the attention kernel rounds them to anyway)
+            // in the QKV buffer's own memory, and the kernel reads them in place: no fp32 round trip, no conversion.
+            ws.qkv.withMemoryRebound(to: UInt16.self) { half in
+                layer.qkv[0].apply(UnsafeBufferPointer(ws.hidden), rows: tokens, intoBFloat16: half, threads: threads)
+                Kernels.attention(bfloat16QKV: UnsafeBufferPointer(half), sequenceOffsets: offsets, heads: c.numAttentionHeads,
+                                  headSize: c.headSize, output: ws.context, scratch: ws.attentionScratch, threads: threads,
+                                  firstQueryOnly: firstQueryOnly)
+            }
+            return
+        }
         for (index, part) in layer.qkv.enumerated() {
             let columns = UnsafeMutableBufferPointer(rebasing: ws.qkv[(index * part.outFeatures)...])
             part.apply(UnsafeBufferPointer(ws.hidden), rows: tokens, rowStride: h, into: columns, rowStride: 3 * h, threads: threads)

@@ -139,6 +139,65 @@ import Testing
             let tolerance: Float = kernel == .avx512bf16 ? 6e-3 : 1e-5
             #expect(worst <= tolerance, "attention \(kernel): uniform attention off by \(worst)")
         }
+        // The bf16-input kernel scales inside the exponent: scores of ~1e4 must still cancel against the row maximum.
+        guard Kernels.attentionTakesBFloat16 else { return }
+        let bits = qkv.map { UInt16(truncatingIfNeeded: ($0.bitPattern &+ 0x7FFF &+ (($0.bitPattern >> 16) & 1)) >> 16) }
+        var output = [Float](repeating: .nan, count: length * hidden)
+        var scratch = [Float](repeating: 0, count: Kernels.attentionScratchCount(maxLength: length, headSize: headSize,
+                                                                                 threads: 1, precision: .bfloat16))
+        bits.withUnsafeBufferPointer { qp in output.withUnsafeMutableBufferPointer { op in
+            scratch.withUnsafeMutableBufferPointer { sp in
+                Kernels.attention(bfloat16QKV: qp, sequenceOffsets: [0, length], heads: heads, headSize: headSize,
+                                  output: op, scratch: sp)
+            }
+        } }
+        var worst: Float = 0
+        for t in 0..<length { for c in 0..<hidden { worst = max(worst, abs(output[t * hidden + c] - mean[c])) } }
+        #expect(worst <= 6e-3, "attention bf16 input: uniform attention off by \(worst)")
+    }
+
+    /// `attention(bfloat16QKV:)` (q, k, v given as bf16 bits, as a bf16 QKV projection stores them) against the
+    /// reference on the bf16-rounded inputs, within the bf16 kernel's tolerance, for even head sizes (pairs) incl.
+    /// masked ones; within 1e-2 of the fp32-input bf16 kernel (which rounds scale·k instead of k); 2 workers
+    /// bit-identical; `firstQueryOnly` rows bit-identical to the full call's, other rows untouched.
+    @Test(arguments: [32, 24, 8, 48])
+    func bfloat16InputMatchesReference(headSize: Int) throws {
+        try #require(Kernels.attentionTakesBFloat16, "CPU has no AVX-512 BF16")
+        let test = Case(heads: 2, headSize: headSize, lengths: Self.lengths)
+        let hidden = 2 * headSize
+        // Round to nearest even, as the projection's store does (inputs here are finite).
+        let bits = test.qkv.map { v -> UInt16 in
+            let b = v.bitPattern
+            return UInt16((b &+ 0x7FFF &+ ((b >> 16) & 1)) >> 16)
+        }
+        let maxLength = Self.lengths.max()!
+        func run(threads: Int, firstQueryOnly: Bool = false) -> [Float] {
+            var output = [Float](repeating: .nan, count: test.expected.count)
+            var scratch = [Float](repeating: .nan, count: Kernels.attentionScratchCount(
+                maxLength: maxLength, headSize: headSize, threads: threads, precision: .bfloat16))
+            bits.withUnsafeBufferPointer { qp in output.withUnsafeMutableBufferPointer { op in
+                scratch.withUnsafeMutableBufferPointer { sp in
+                    Kernels.attention(bfloat16QKV: qp, sequenceOffsets: test.offsets, heads: 2, headSize: headSize, output: op,
+                                      scratch: sp, threads: threads, firstQueryOnly: firstQueryOnly)
+                }
+            } }
+            return output
+        }
+        let output = run(threads: 1)
+        KernelsTests.expectClose(output, test.expected, tolerance: Self.tolerance(.avx512bf16), "bf16 input, headSize \(headSize)")
+        KernelsTests.expectClose(output, test.run(.avx512bf16, threads: 1), tolerance: 1e-2,
+                                 "bf16 input vs fp32-input bf16 kernel, headSize \(headSize)")
+        #expect(run(threads: 2) == output, "bf16 input, headSize \(headSize): 2 threads differ")
+        let first = run(threads: 2, firstQueryOnly: true)
+        let starts = Set(test.offsets.dropLast())
+        for t in 0..<test.offsets.last! {
+            let row = Array(first[(t * hidden)..<((t + 1) * hidden)])
+            if starts.contains(t) {
+                #expect(row == Array(output[(t * hidden)..<((t + 1) * hidden)]), "bf16 input: first row \(t) differs")
+            } else {
+                #expect(row.allSatisfy { $0.isNaN }, "bf16 input: row \(t) was written")
+            }
+        }
     }
 
     /// The public entry point sizes its scratch with `attentionScratchCount` and runs the kernel `best` picks.

@@ -21,6 +21,7 @@
  * are deterministic. The function is single-threaded and reentrant: give each thread its own scratch.
  */
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +35,14 @@ size_t sift_attention_scratch_floats(int max_length, int head_size);
 int sift_attention(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out, ptrdiff_t ldo,
                    int length, int queries, int head_size, float scale, float *scratch, size_t scratch_floats,
                    int kernel);
+
+/* SIFT_KERNEL_AVX512_BF16 on q, k, v given as bf16 bits (uint16, row stride ld in elements), as a bf16 QKV projection
+ * stores them: read in place as (even, odd) pairs, so head_size and ld must be even and q, k, v 4-byte aligned. Same
+ * output, scratch and arithmetic as the fp32-input bf16 kernel except where the scale goes: that one rounds
+ * scale·k to bf16, this one scales the fp32 scores inside the softmax's exponent (no extra rounding). Returns 0, or
+ * -1 for invalid arguments or a CPU without AVX-512 BF16. */
+int sift_attention_bf16(const uint16_t *q, const uint16_t *k, const uint16_t *v, ptrdiff_t ld, float *out, ptrdiff_t ldo,
+                        int length, int queries, int head_size, float scale, float *scratch, size_t scratch_floats);
 
 #ifdef __cplusplus
 }
