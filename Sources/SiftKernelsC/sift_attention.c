@@ -13,7 +13,8 @@
  *   2. per block of up to ROWS query rows: scores [ROWS × Lp] (each loaded key vector is reused by every row of
  *      the block), softmax in place per row, then P·V with the 1/Σ normalisation applied to the output
  *      accumulators instead of to P.
- * Lp and Dp are L and d rounded up to 32 (two zmm): tiles are always two vectors wide, pads are zero.
+ * Lp and Dp are L and d rounded up to 32 (two zmm): tiles are two vectors wide, pads are zero (the bf16 scores skip a
+ * last half-chunk that holds only pads).
  * The bf16 kernel packs Kᵀ and V as (even, odd) bf16 pairs along the reduction (head dim for q·kᵀ, key position for
  * P·V) so vdpbf16ps does two multiply-adds per lane: about a quarter less attention time than fp32 on Zen 4, with the
  * MiniLM bf16 embedding cosine vs fp32 unchanged at 0.99997 (the bf16 linear layers' rounding dominates).
@@ -166,14 +167,49 @@ INLINE F32_TARGET void scores_f32(const int mr, const float *q, ptrdiff_t ld, co
     }
 }
 
+/* Horizontal sums (or maxima) of the ROWS vectors v[0..ROWS) at once → [ROWS] in one ymm: each vector's halves
+ * added lane-wise, then three levels of pairwise shuffles across vectors. A block's eight reductions this way take
+ * ~25 vector operations instead of eight serial shuffle-and-add chains. */
+_Static_assert(ROWS == 8, "reduce_rows reduces eight rows");
+
+INLINE BF16_TARGET __m256 reduce_rows(const __m512 *v, int maximum) {
+#define REDUCE_OP(a, b) (maximum ? _mm256_max_ps((a), (b)) : _mm256_add_ps((a), (b)))
+    __m256 y[ROWS];
+    for (int r = 0; r < ROWS; r++) y[r] = REDUCE_OP(_mm512_castps512_ps256(v[r]), _mm512_extractf32x8_ps(v[r], 1));
+    __m256 h[ROWS / 2]; /* h[i] lanes: pairs of y[2i] then of y[2i+1], per 128-bit half */
+    for (int i = 0; i < ROWS / 2; i++)
+        h[i] = REDUCE_OP(_mm256_shuffle_ps(y[2 * i], y[2 * i + 1], 0x88), _mm256_shuffle_ps(y[2 * i], y[2 * i + 1], 0xdd));
+    const __m256 t0 = REDUCE_OP(_mm256_shuffle_ps(h[0], h[1], 0x88), _mm256_shuffle_ps(h[0], h[1], 0xdd));
+    const __m256 t1 = REDUCE_OP(_mm256_shuffle_ps(h[2], h[3], 0x88), _mm256_shuffle_ps(h[2], h[3], 0xdd));
+    return REDUCE_OP(_mm256_permute2f128_ps(t0, t1, 0x20), _mm256_permute2f128_ps(t0, t1, 0x31));
+#undef REDUCE_OP
+}
+
 /* As scores_f32 with bf16 pairs: query row r's pairs at qb[r·qld, r·qld + pairs), kt [pairs × lp]. Also returns
  * each row's maximum over the first `length` scores in max[r] (tracked while storing, so the softmax needs no extra
  * pass). */
 INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, ptrdiff_t qld, int pairs, const uint32_t *kt,
                                     int lp, int length, float *s, float *max) {
     __m512 m[ROWS];
-    for (int r = 0; r < mr; r++) m[r] = _mm512_set1_ps(-__builtin_inff());
+    for (int r = 0; r < ROWS; r++) m[r] = _mm512_set1_ps(-__builtin_inff()); /* rows ≥ mr: reduced, never used */
     for (int j = 0; j < lp; j += 32) {
+        if (length - j <= 16) {
+            /* Last chunk with ≤ 16 keys: one vector per row (the softmax masks the other 16 lanes, P·V never reads
+             * them), saving the padded half of the chunk — 1/12 of the scores at L = 172. */
+            __m512 c0[ROWS];
+            for (int r = 0; r < mr; r++) c0[r] = _mm512_setzero_ps();
+            for (int c = 0; c < pairs; c++) {
+                const __m512bh b0 = (__m512bh)_mm512_load_si512((const void *)(kt + (size_t)c * lp + j));
+                for (int r = 0; r < mr; r++)
+                    c0[r] = _mm512_dpbf16_ps(c0[r], (__m512bh)_mm512_set1_epi32((int)qb[r * qld + c]), b0);
+            }
+            const __mmask16 valid0 = lanes_mask(length - j);
+            for (int r = 0; r < mr; r++) {
+                _mm512_store_ps(s + (size_t)r * lp + j, c0[r]);
+                m[r] = _mm512_mask_max_ps(m[r], valid0, m[r], c0[r]);
+            }
+            break;
+        }
         __m512 c0[ROWS], c1[ROWS];
         for (int r = 0; r < mr; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
         for (int c = 0; c < pairs; c++) {
@@ -193,7 +229,7 @@ INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, ptrdiff_t 
             m[r] = _mm512_mask_max_ps(m[r], valid1, m[r], c1[r]);
         }
     }
-    for (int r = 0; r < mr; r++) max[r] = _mm512_reduce_max_ps(m[r]);
+    _mm256_storeu_ps(max, reduce_rows(m, 1));
 }
 
 /* fp32 kernel: row s[0, L) ← e^(s − max s) in place; returns 1/Σ. Lanes past L are excluded from max and Σ. */
@@ -282,12 +318,13 @@ INLINE BF16_TARGET void context_bf16(const int mr, const uint32_t *pb, int lp, c
 
 /* bf16 kernel: row s[0, L) ← bf16 pairs (p[2·j2], p[2·j2+1]) of p = e^(s − max) in place at the row's start, in one
  * pass (pair j2 replaces floats ≤ 2·j2: each 32-float chunk is read before its 16 pairs are written over the chunk's
- * first half); lanes past L become 0, so the odd-L pad pair adds nothing. Returns 1/Σ of the unrounded p.
+ * first half); lanes past L become 0, so the odd-L pad pair adds nothing. Returns the lane sums of the unrounded
+ * p (the block reduces its rows' sums together).
  * e^(factor·(s − max)) = 2^t with t = s·f − max·f, f = factor·log2 e, in one FMA (factor: the attention scale when
  * the scores are unscaled, else 1), then sift_simd.h's exp2_fast (~8e-5 relative; P is rounded to bf16 anyway); no clamp is needed because vscalefps flushes 2^n to 0 for very negative n. Full chunks
  * run without masks and with two sums, the tail chunk masked: about half the vector operations per score of the
  * masked exp_nonpositive_fast loop. */
-INLINE BF16_TARGET float softmax_to_bf16(float *s, int length, float row_max, float factor) {
+INLINE BF16_TARGET __m512 softmax_to_bf16(float *s, int length, float row_max, float factor) {
     const float f = factor * 1.44269504f;
     const __m512 log2e = _mm512_set1_ps(f), offset = _mm512_set1_ps(-row_max * f);
     __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
@@ -307,7 +344,16 @@ INLINE BF16_TARGET float softmax_to_bf16(float *s, int length, float row_max, fl
         sum1 = _mm512_add_ps(sum1, e1);
         _mm512_storeu_si512((void *)((uint32_t *)s + j / 2), (__m512i)_mm512_cvtne2ps_pbh(e1, e0));
     }
-    return 1.0f / _mm512_reduce_add_ps(_mm512_add_ps(sum0, sum1));
+    return _mm512_add_ps(sum0, sum1);
+}
+
+/* inv[r] = 1/Σ p of each row from the rows' lane sums (rows ≥ mr are padded and their results unused). */
+INLINE BF16_TARGET void softmax_block_bf16(const int mr, float *s, int lp, int length, const float *max, float factor,
+                                          float *inv) {
+    __m512 sums[ROWS];
+    for (int r = 0; r < ROWS; r++) sums[r] = _mm512_set1_ps(1.0f);
+    for (int r = 0; r < mr; r++) sums[r] = softmax_to_bf16(s + (size_t)r * lp, length, max[r], factor);
+    _mm256_storeu_ps(inv, _mm256_div_ps(_mm256_set1_ps(1.0f), reduce_rows(sums, 0)));
 }
 
 /* One block of mr query rows (fp32 scores). */
@@ -334,7 +380,7 @@ INLINE BF16_TARGET void block_bf16(const int mr, const float *q, ptrdiff_t ld, c
         }
     float max[ROWS];
     scores_bf16(mr, qb, pairs, pairs, kt, lp, length, s, max);
-    for (int r = 0; r < mr; r++) inv[r] = softmax_to_bf16(s + (size_t)r * lp, length, max[r], 1.0f);
+    softmax_block_bf16(mr, s, lp, length, max, 1.0f, inv);
     context_bf16(mr, (const uint32_t *)s, lp, (const uint32_t *)vp, dp, length, d, inv, out, ldo);
 }
 
@@ -439,7 +485,7 @@ INLINE BF16_TARGET void block_bf16_input(const int mr, const uint16_t *q, ptrdif
                                          float *out, ptrdiff_t ldo) {
     float max[ROWS], inv[ROWS];
     scores_bf16(mr, (const uint32_t *)q, ld / 2, d / 2, kt, lp, length, s, max);
-    for (int r = 0; r < mr; r++) inv[r] = softmax_to_bf16(s + (size_t)r * lp, length, max[r], scale);
+    softmax_block_bf16(mr, s, lp, length, max, scale, inv);
     context_bf16(mr, (const uint32_t *)s, lp, vb, dp, length, d, inv, out, ldo);
 }
 
