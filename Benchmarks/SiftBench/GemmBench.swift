@@ -21,6 +21,9 @@ struct GemmBench: ParsableCommand {
     @Option(help: "Timed repetitions per measurement; the best is reported (the CPU is shared, so take the best).")
     var repeats: Int = 5
 
+    @Option(help: "Sequence lengths for the fused attention kernel (comma-separated; 172 is the benchmark passages' mean).")
+    var lengths: String = "100,172,256"
+
     func run() throws {
         let rowCounts = try Self.integers(rows, "rows"), threadCounts = try Self.integers(threads, "threads")
         guard repeats >= 1 else { throw ValidationError("--repeats must be ≥ 1") }
@@ -36,10 +39,16 @@ struct GemmBench: ParsableCommand {
             // GELU fused into the kernel vs OpenBLAS followed by the separate Kernels.gelu pass.
             for th in threadCounts { measureLinear(name: "intermediate+GELU", rows: t, n: 1536, k: 384, threads: th, gelu: true) }
         }
-        // Attention per head (S = 200, head dim 32): the operand is packed on every call, so packing is timed.
+        // Attention per head (S = 200, head dim 32) as two GEMMs: the operand is packed on every call, so packing is timed.
         for th in threadCounts {
             measureAttention(name: "scores Q·Kᵀ 200×200×32", rows: 200, n: 200, k: 32, threads: th)
             measureAttention(name: "context P·V 200×32×200", rows: 200, n: 32, k: 200, threads: th)
+        }
+        // The fused attention kernel the encoder runs (scores, softmax, P·V per block of query rows, K/V packing).
+        print("fused attention, one sequence × 12 heads × head dim 32, GFLOP/s (4·L²·384 per call), best of \(repeats)")
+        print(pad("length", 34) + pad("thr", 4) + pad("fp32", 10) + pad("bf16 (bf16 QKV)", 18) + pad("bf16 (fp32 QKV, int8 models)", 30))
+        for length in try Self.integers(lengths, "lengths") {
+            for th in threadCounts { measureFusedAttention(length: length, threads: th) }
         }
     }
 
@@ -126,6 +135,38 @@ struct GemmBench: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// `Kernels.attention` on one sequence of `length` tokens, 12 heads of 32 (MiniLM): fp32, the bf16 kernel reading
+    /// bf16 Q/K/V in place (bf16 models), and the bf16 kernel rounding fp32 Q/K/V (int8 models).
+    func measureFusedAttention(length: Int, threads: Int) {
+        let (heads, headSize) = (12, 32), hidden = 12 * 32
+        let qkv = Self.values(length * 3 * hidden, seed: 6).map { 2 * $0 }
+        let bits = qkv.map { v -> UInt16 in UInt16(truncatingIfNeeded: (v.bitPattern &+ 0x7FFF &+ ((v.bitPattern >> 16) & 1)) >> 16) }
+        var output = [Float](repeating: 0, count: length * hidden)
+        var scratch = [Float](repeating: 0, count: Kernels.attentionScratchCount(maxLength: length, headSize: headSize,
+                                                                                 threads: threads, precision: .bfloat16))
+        let flop = 4.0 * Double(length * length * hidden)
+        let offsets = [0, length]
+        let (f, i) = qkv.withUnsafeBufferPointer { qp in output.withUnsafeMutableBufferPointer { op in
+            scratch.withUnsafeMutableBufferPointer { sp in
+                (bestTime { Kernels.attention(qkv: qp, sequenceOffsets: offsets, heads: heads, headSize: headSize, output: op,
+                                              scratch: sp, threads: threads, precision: .float32) },
+                 bestTime { Kernels.attention(qkv: qp, sequenceOffsets: offsets, heads: heads, headSize: headSize, output: op,
+                                              scratch: sp, threads: threads, precision: .int8) })
+            }
+        } }
+        var b = Double.nan
+        if Kernels.attentionTakesBFloat16 {
+            b = bits.withUnsafeBufferPointer { qp in output.withUnsafeMutableBufferPointer { op in
+                scratch.withUnsafeMutableBufferPointer { sp in
+                    bestTime { Kernels.attention(bfloat16QKV: qp, sequenceOffsets: offsets, heads: heads, headSize: headSize,
+                                                 output: op, scratch: sp, threads: threads) }
+                }
+            } }
+        }
+        func rate(_ seconds: Double) -> String { seconds.isNaN ? "-" : String(format: "%.1f", flop / seconds / 1e9) }
+        print(pad("L=\(length)", 34) + pad("\(threads)", 4) + pad(rate(f), 10) + pad(rate(b), 18) + pad(rate(i), 30))
     }
 
     /// One table line; `int8` nil prints "-" (attention products have no int8 path).
