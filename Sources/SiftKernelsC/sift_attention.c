@@ -146,33 +146,12 @@ F32_TARGET static void pack_values(const float *v, ptrdiff_t ld, int length, int
     }
 }
 
-/* s[r·lp + j] = q_r · kt[·][j] for the block's mr rows, all lp columns (pads come out 0). mr is a compile-time
- * constant after inlining, so the 2·mr accumulators stay in registers across the d-long reduction. */
-INLINE F32_TARGET void scores_f32(const int mr, const float *q, ptrdiff_t ld, const float *kt, int lp, int d, float *s) {
-    for (int j = 0; j < lp; j += 32) {
-        __m512 c0[ROWS], c1[ROWS];
-        for (int r = 0; r < mr; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
-        for (int c = 0; c < d; c++) {
-            const __m512 b0 = _mm512_load_ps(kt + (size_t)c * lp + j), b1 = _mm512_load_ps(kt + (size_t)c * lp + j + 16);
-            for (int r = 0; r < mr; r++) {
-                const __m512 a = _mm512_set1_ps(q[r * ld + c]);
-                c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
-                c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
-            }
-        }
-        for (int r = 0; r < mr; r++) {
-            _mm512_store_ps(s + (size_t)r * lp + j, c0[r]);
-            _mm512_store_ps(s + (size_t)r * lp + j + 16, c1[r]);
-        }
-    }
-}
-
 /* Horizontal sums (or maxima) of the ROWS vectors v[0..ROWS) at once → [ROWS] in one ymm: each vector's halves
  * added lane-wise, then three levels of pairwise shuffles across vectors. A block's eight reductions this way take
  * ~25 vector operations instead of eight serial shuffle-and-add chains. */
 _Static_assert(ROWS == 8, "reduce_rows reduces eight rows");
 
-INLINE BF16_TARGET __m256 reduce_rows(const __m512 *v, int maximum) {
+INLINE F32_TARGET __m256 reduce_rows(const __m512 *v, int maximum) {
 #define REDUCE_OP(a, b) (maximum ? _mm256_max_ps((a), (b)) : _mm256_add_ps((a), (b)))
     __m256 y[ROWS];
     for (int r = 0; r < ROWS; r++) y[r] = REDUCE_OP(_mm512_castps512_ps256(v[r]), _mm512_extractf32x8_ps(v[r], 1));
@@ -183,6 +162,50 @@ INLINE BF16_TARGET __m256 reduce_rows(const __m512 *v, int maximum) {
     const __m256 t1 = REDUCE_OP(_mm256_shuffle_ps(h[2], h[3], 0x88), _mm256_shuffle_ps(h[2], h[3], 0xdd));
     return REDUCE_OP(_mm256_permute2f128_ps(t0, t1, 0x20), _mm256_permute2f128_ps(t0, t1, 0x31));
 #undef REDUCE_OP
+}
+
+/* s[r·lp + j] = q_r · kt[·][j] for the block's mr rows and the lp columns (pads come out 0; a last half-chunk of pads
+ * only is skipped, see scores_bf16), and each row's maximum over the first `length` scores in max[r], tracked while
+ * storing. mr is a compile-time constant after inlining, so the 2·mr accumulators stay in registers across the
+ * d-long reduction. */
+INLINE F32_TARGET void scores_f32(const int mr, const float *q, ptrdiff_t ld, const float *kt, int lp, int length, int d,
+                                  float *s, float *max) {
+    __m512 m[ROWS];
+    for (int r = 0; r < ROWS; r++) m[r] = _mm512_set1_ps(-__builtin_inff()); /* rows ≥ mr: reduced, never used */
+    for (int j = 0; j < lp; j += 32) {
+        if (length - j <= 16) {
+            __m512 c0[ROWS];
+            for (int r = 0; r < mr; r++) c0[r] = _mm512_setzero_ps();
+            for (int c = 0; c < d; c++) {
+                const __m512 b0 = _mm512_load_ps(kt + (size_t)c * lp + j);
+                for (int r = 0; r < mr; r++) c0[r] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * ld + c]), b0, c0[r]);
+            }
+            const __mmask16 valid0 = lanes_mask(length - j);
+            for (int r = 0; r < mr; r++) {
+                _mm512_store_ps(s + (size_t)r * lp + j, c0[r]);
+                m[r] = _mm512_mask_max_ps(m[r], valid0, m[r], c0[r]);
+            }
+            break;
+        }
+        __m512 c0[ROWS], c1[ROWS];
+        for (int r = 0; r < mr; r++) { c0[r] = _mm512_setzero_ps(); c1[r] = _mm512_setzero_ps(); }
+        for (int c = 0; c < d; c++) {
+            const __m512 b0 = _mm512_load_ps(kt + (size_t)c * lp + j), b1 = _mm512_load_ps(kt + (size_t)c * lp + j + 16);
+            for (int r = 0; r < mr; r++) {
+                const __m512 a = _mm512_set1_ps(q[r * ld + c]);
+                c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);
+                c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);
+            }
+        }
+        const __mmask16 valid0 = lanes_mask(length - j), valid1 = lanes_mask(length - j - 16);
+        for (int r = 0; r < mr; r++) {
+            _mm512_store_ps(s + (size_t)r * lp + j, c0[r]);
+            _mm512_store_ps(s + (size_t)r * lp + j + 16, c1[r]);
+            m[r] = _mm512_mask_max_ps(m[r], valid0, m[r], c0[r]);
+            m[r] = _mm512_mask_max_ps(m[r], valid1, m[r], c1[r]);
+        }
+    }
+    _mm256_storeu_ps(max, reduce_rows(m, 1));
 }
 
 /* As scores_f32 with bf16 pairs: query row r's pairs at qb[r·qld, r·qld + pairs), kt [pairs × lp]. Also returns
@@ -232,20 +255,30 @@ INLINE BF16_TARGET void scores_bf16(const int mr, const uint32_t *qb, ptrdiff_t 
     _mm256_storeu_ps(max, reduce_rows(m, 1));
 }
 
-/* fp32 kernel: row s[0, L) ← e^(s − max s) in place; returns 1/Σ. Lanes past L are excluded from max and Σ. */
-INLINE F32_TARGET float softmax_unnormalised(float *s, int length) {
-    __m512 m = _mm512_set1_ps(-__builtin_inff());
-    for (int j = 0; j < length; j += 16)
-        m = _mm512_max_ps(m, _mm512_mask_load_ps(m, lanes_mask(length - j), s + j));
-    const __m512 max = _mm512_set1_ps(_mm512_reduce_max_ps(m));
-    __m512 sum = _mm512_setzero_ps();
-    for (int j = 0; j < length; j += 16) {
-        const __m512 x = _mm512_sub_ps(_mm512_load_ps(s + j), max);
-        const __m512 e = exp_nonpositive(x);
-        _mm512_store_ps(s + j, e); /* lanes past L: harmless values inside the lp-wide row, never read by P·V */
-        sum = _mm512_mask_add_ps(sum, lanes_mask(length - j), sum, e);
+/* fp32 kernel: row s[0, L) ← e^(s − max) in place (lanes past L: harmless values inside the lp-wide row, never read
+ * by P·V); returns the lane sums (lanes past L excluded). Full 32-score chunks unmasked with two sums. */
+INLINE F32_TARGET __m512 softmax_unnormalised(float *s, int length, float row_max) {
+    const __m512 max = _mm512_set1_ps(row_max);
+    __m512 sum0 = _mm512_setzero_ps(), sum1 = _mm512_setzero_ps();
+    int j = 0;
+    for (; j + 32 <= length; j += 32) {
+        const __m512 e0 = exp_nonpositive(_mm512_sub_ps(_mm512_load_ps(s + j), max));
+        const __m512 e1 = exp_nonpositive(_mm512_sub_ps(_mm512_load_ps(s + j + 16), max));
+        _mm512_store_ps(s + j, e0);
+        _mm512_store_ps(s + j + 16, e1);
+        sum0 = _mm512_add_ps(sum0, e0);
+        sum1 = _mm512_add_ps(sum1, e1);
     }
-    return 1.0f / _mm512_reduce_add_ps(sum);
+    if (j < length) {
+        const __mmask16 m0 = lanes_mask(length - j), m1 = lanes_mask(length - j - 16);
+        const __m512 e0 = _mm512_maskz_mov_ps(m0, exp_nonpositive(_mm512_sub_ps(_mm512_load_ps(s + j), max)));
+        const __m512 e1 = _mm512_maskz_mov_ps(m1, exp_nonpositive(_mm512_sub_ps(_mm512_load_ps(s + j + 16), max)));
+        _mm512_store_ps(s + j, e0);
+        _mm512_store_ps(s + j + 16, e1);
+        sum0 = _mm512_add_ps(sum0, e0);
+        sum1 = _mm512_add_ps(sum1, e1);
+    }
+    return _mm512_add_ps(sum0, sum1);
 }
 
 /* out_r[c, c+32) = inv_r · Σ_j p_r[j]·vp[j][c, c+32) for the block's rows, each 32-column chunk of d. */
@@ -359,9 +392,12 @@ INLINE BF16_TARGET void softmax_block_bf16(const int mr, float *s, int lp, int l
 /* One block of mr query rows (fp32 scores). */
 INLINE F32_TARGET void block_f32(const int mr, const float *q, ptrdiff_t ld, const float *kt, const float *vp,
                                  float *s, int length, int d, int lp, int dp, float *out, ptrdiff_t ldo) {
-    float inv[ROWS];
-    scores_f32(mr, q, ld, kt, lp, d, s);
-    for (int r = 0; r < mr; r++) inv[r] = softmax_unnormalised(s + (size_t)r * lp, length);
+    float max[ROWS], inv[ROWS];
+    scores_f32(mr, q, ld, kt, lp, length, d, s, max);
+    __m512 sums[ROWS];
+    for (int r = 0; r < ROWS; r++) sums[r] = _mm512_set1_ps(1.0f);
+    for (int r = 0; r < mr; r++) sums[r] = softmax_unnormalised(s + (size_t)r * lp, length, max[r]);
+    _mm256_storeu_ps(inv, _mm256_div_ps(_mm256_set1_ps(1.0f), reduce_rows(sums, 0)));
     context_f32(mr, s, lp, vp, dp, length, d, inv, out, ldo);
 }
 
