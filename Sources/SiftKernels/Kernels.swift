@@ -318,7 +318,7 @@ public enum Kernels {
         precondition(attentionTakesBFloat16, "attention(bfloat16QKV:): this CPU has no AVX-512 BF16")
         precondition(headSize % 2 == 0, "attention(bfloat16QKV:): headSize \(headSize) must be even (rows are read as bf16 pairs)")
         precondition(qkv.isEmpty || Int(bitPattern: qkv.baseAddress) % 4 == 0, "attention(bfloat16QKV:): qkv must start on a 4-byte boundary")
-        attention(qkv: .bfloat16(qkv.baseAddress), count: qkv.count, sequenceOffsets: sequenceOffsets, heads: heads,
+        attention(qkv: qkv.baseAddress.map { .bfloat16($0) }, count: qkv.count, sequenceOffsets: sequenceOffsets, heads: heads,
                   headSize: headSize, output: output, scratch: scratch, threads: threads, kernel: .avx512bf16,
                   firstQueryOnly: firstQueryOnly)
     }
@@ -329,19 +329,14 @@ public enum Kernels {
         output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int,
         kernel: AttentionKernel, firstQueryOnly: Bool = false
     ) {
-        attention(qkv: .float32(qkv.baseAddress), count: qkv.count, sequenceOffsets: sequenceOffsets, heads: heads,
+        attention(qkv: qkv.baseAddress.map { .float32($0) }, count: qkv.count, sequenceOffsets: sequenceOffsets, heads: heads,
                   headSize: headSize, output: output, scratch: scratch, threads: threads, kernel: kernel,
                   firstQueryOnly: firstQueryOnly)
     }
 
-    /// The QKV matrix of one attention call: fp32, or bf16 bits (the bf16 kernel only).
-    private enum QKVInput {
-        case float32(UnsafePointer<Float>?)
-        case bfloat16(UnsafePointer<UInt16>?)
-    }
-
+    /// The shared body: `qkv` is nil only for an empty buffer (`count` 0).
     private static func attention(
-        qkv: QKVInput, count: Int, sequenceOffsets: [Int], heads: Int, headSize: Int,
+        qkv: AttentionJob.Input?, count: Int, sequenceOffsets: [Int], heads: Int, headSize: Int,
         output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int,
         kernel: AttentionKernel, firstQueryOnly: Bool
     ) {
@@ -366,12 +361,8 @@ public enum Kernels {
         // Items longest first, so the last ones to run are short and the workers finish together.
         let lengths = (0..<(sequenceOffsets.count - 1)).map { sequenceOffsets[$0 + 1] - sequenceOffsets[$0] }
         let sequences = lengths.indices.filter { lengths[$0] > 0 }.sorted { (lengths[$0], $1) > (lengths[$1], $0) }
-        if tokens == 0 { return }
-        let input: AttentionJob.Input = switch qkv {
-        case .float32(let pointer): .float32(pointer!)
-        case .bfloat16(let pointer): .bfloat16(pointer!)
-        }
-        let job = AttentionJob(qkv: input, output: output.baseAddress!, scratch: scratch.baseAddress!,
+        guard tokens > 0, let qkv else { return }
+        let job = AttentionJob(qkv: qkv, output: output.baseAddress!, scratch: scratch.baseAddress!,
                                hidden: hidden, headSize: headSize, heads: heads, scratchStride: scratchStride, kernel: kernel,
                                firstQueryOnly: firstQueryOnly)
         let itemCount = sequences.count * heads
@@ -396,6 +387,7 @@ public enum Kernels {
 
     /// One attention call's arguments; pointers live only for the call.
     private struct AttentionJob: @unchecked Sendable {
+        /// The QKV matrix: fp32, or bf16 bits (the bf16 kernel only).
         enum Input { case float32(UnsafePointer<Float>), bfloat16(UnsafePointer<UInt16>) }
         let qkv: Input
         let output: UnsafeMutablePointer<Float>
@@ -412,8 +404,8 @@ public enum Kernels {
             let scale = 1 / Float(headSize).squareRoot()
             let work = scratch + worker * scratchStride
             let out = output + start * hidden + h * headSize
-            let qkv: UnsafePointer<Float>
-            switch self.qkv {
+            let values: UnsafePointer<Float>
+            switch qkv {
             case .bfloat16(let bits):
                 let q = bits + start * ld + h * headSize, k = q + hidden, v = q + 2 * hidden
                 // Shapes, alignment and the even head size were checked by `attention(bfloat16QKV:…)`.
@@ -421,9 +413,9 @@ public enum Kernels {
                                                  scale, work, scratchStride)
                 precondition(status == 0, "attention: bf16-input kernel rejected length \(length), headSize \(headSize)")
                 return
-            case .float32(let values): qkv = values
+            case .float32(let pointer): values = pointer
             }
-            let q = qkv + start * ld + h * headSize, k = q + hidden, v = q + 2 * hidden
+            let q = values + start * ld + h * headSize, k = q + hidden, v = q + 2 * hidden
             if let cKernel = kernel.cValue {
                 // Shapes were checked by `attention`: rows of q/k/v/out at strides ld/hidden, scratch per worker.
                 let status = sift_attention(q, k, v, ld, out, hidden, Int32(length), Int32(queries), Int32(headSize),
