@@ -13,8 +13,8 @@
  *   2. per block of up to ROWS query rows: scores [ROWS × Lp] (each loaded key vector is reused by every row of
  *      the block), softmax in place per row, then P·V with the 1/Σ normalisation applied to the output
  *      accumulators instead of to P.
- * Lp and Dp are L and d rounded up to 32 (two zmm): tiles are two vectors wide, pads are zero (the bf16 scores skip a
- * last half-chunk that holds only pads).
+ * Lp and Dp are L and d rounded up to 32 (two zmm): tiles are two vectors wide, pads are zero (the scores skip a last
+ * half-chunk that holds only pads).
  * The bf16 kernel packs Kᵀ and V as (even, odd) bf16 pairs along the reduction (head dim for q·kᵀ, key position for
  * P·V) so vdpbf16ps does two multiply-adds per lane: about a quarter less attention time than fp32 on Zen 4, with the
  * MiniLM bf16 embedding cosine vs fp32 unchanged at 0.99997 (the bf16 linear layers' rounding dominates).
@@ -162,6 +162,12 @@ INLINE F32_TARGET __m256 reduce_rows(const __m512 *v, int maximum) {
     const __m256 t1 = REDUCE_OP(_mm256_shuffle_ps(h[2], h[3], 0x88), _mm256_shuffle_ps(h[2], h[3], 0xdd));
     return REDUCE_OP(_mm256_permute2f128_ps(t0, t1, 0x20), _mm256_permute2f128_ps(t0, t1, 0x31));
 #undef REDUCE_OP
+}
+
+/* inv[r] = 1/Σ of each row from its lane sums sums[r]; rows ≥ mr must hold a nonzero placeholder (their results are
+ * unused), so one division serves the block. */
+INLINE F32_TARGET void store_inverse_sums(const __m512 *sums, float *inv) {
+    _mm256_storeu_ps(inv, _mm256_div_ps(_mm256_set1_ps(1.0f), reduce_rows(sums, 0)));
 }
 
 /* s[r·lp + j] = q_r · kt[·][j] for the block's mr rows and the lp columns (pads come out 0; a last half-chunk of pads
@@ -354,9 +360,9 @@ INLINE BF16_TARGET void context_bf16(const int mr, const uint32_t *pb, int lp, c
  * first half); lanes past L become 0, so the odd-L pad pair adds nothing. Returns the lane sums of the unrounded
  * p (the block reduces its rows' sums together).
  * e^(factor·(s − max)) = 2^t with t = s·f − max·f, f = factor·log2 e, in one FMA (factor: the attention scale when
- * the scores are unscaled, else 1), then sift_simd.h's exp2_fast (~8e-5 relative; P is rounded to bf16 anyway); no clamp is needed because vscalefps flushes 2^n to 0 for very negative n. Full chunks
- * run without masks and with two sums, the tail chunk masked: about half the vector operations per score of the
- * masked exp_nonpositive_fast loop. */
+ * the scores are unscaled, else 1), then sift_simd.h's exp2_fast (~8e-5 relative; P is rounded to bf16 anyway); no
+ * clamp is needed because vscalefps flushes 2^n to 0 for very negative n. Full chunks run without masks and with two
+ * sums, the tail chunk masked. */
 INLINE BF16_TARGET __m512 softmax_to_bf16(float *s, int length, float row_max, float factor) {
     const float f = factor * 1.44269504f;
     const __m512 log2e = _mm512_set1_ps(f), offset = _mm512_set1_ps(-row_max * f);
@@ -386,7 +392,7 @@ INLINE BF16_TARGET void softmax_block_bf16(const int mr, float *s, int lp, int l
     __m512 sums[ROWS];
     for (int r = 0; r < ROWS; r++) sums[r] = _mm512_set1_ps(1.0f);
     for (int r = 0; r < mr; r++) sums[r] = softmax_to_bf16(s + (size_t)r * lp, length, max[r], factor);
-    _mm256_storeu_ps(inv, _mm256_div_ps(_mm256_set1_ps(1.0f), reduce_rows(sums, 0)));
+    store_inverse_sums(sums, inv);
 }
 
 /* One block of mr query rows (fp32 scores). */
@@ -397,7 +403,7 @@ INLINE F32_TARGET void block_f32(const int mr, const float *q, ptrdiff_t ld, con
     __m512 sums[ROWS];
     for (int r = 0; r < ROWS; r++) sums[r] = _mm512_set1_ps(1.0f);
     for (int r = 0; r < mr; r++) sums[r] = softmax_unnormalised(s + (size_t)r * lp, length, max[r]);
-    _mm256_storeu_ps(inv, _mm256_div_ps(_mm256_set1_ps(1.0f), reduce_rows(sums, 0)));
+    store_inverse_sums(sums, inv);
     context_f32(mr, s, lp, vp, dp, length, d, inv, out, ldo);
 }
 
