@@ -213,7 +213,7 @@ VNNI_TARGET static void quantize_rows_vnni(const float *x, ptrdiff_t ldx, int ro
  * int32, times the panel's s8 quads), then either the raw int32 or act(acc·s_a·s_w + bias) is stored. */
 INLINE VNNI_TARGET void tile_int8(const int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b, int steps,
                                   const float *sa, const int32_t *za, const sift_int8_linear *p, int panel,
-                                  void *out, ptrdiff_t ldo, __mmask16 m0, __mmask16 m1, int raw) {
+                                  void *out, ptrdiff_t ldo, __mmask16 m0, __mmask16 m1, int raw, int act) {
     __m512i c0[MR], c1[MR];
     const int32_t *colsum = p->colsum + (size_t)panel * NR;
     const __m512i cs0 = _mm512_load_si512((const void *)colsum), cs1 = _mm512_load_si512((const void *)(colsum + 16));
@@ -244,12 +244,12 @@ INLINE VNNI_TARGET void tile_int8(const int mr, const uint32_t *a, ptrdiff_t lda
     const float *scale = p->scale + (size_t)panel * NR, *bias = p->bias + (size_t)panel * NR;
     const __m512 sw0 = _mm512_load_ps(scale), sw1 = _mm512_load_ps(scale + 16);
     const __m512 bias0 = _mm512_load_ps(bias), bias1 = _mm512_load_ps(bias + 16);
-    for (int r = 0; r < mr; r++) {
+    UNROLL_FULL for (int r = 0; r < mr; r++) {
         const __m512 s = _mm512_set1_ps(sa[r]);
         __m512 y0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(c0[r]), _mm512_mul_ps(s, sw0), bias0);
         __m512 y1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(c1[r]), _mm512_mul_ps(s, sw1), bias1);
         /* gelu_fast: the next (int8) layer quantizes these outputs to 8 bits per row anyway. */
-        if (p->activation == SIFT_ACTIVATION_GELU) { y0 = gelu_fast(y0); y1 = gelu_fast(y1); }
+        if (act == SIFT_ACTIVATION_GELU) { y0 = gelu_fast(y0); y1 = gelu_fast(y1); }
         _mm512_mask_storeu_ps((float *)out + r * ldo, m0, y0);
         _mm512_mask_storeu_ps((float *)out + r * ldo + 16, m1, y1);
     }
@@ -258,23 +258,30 @@ INLINE VNNI_TARGET void tile_int8(const int mr, const uint32_t *a, ptrdiff_t lda
 VNNI_TARGET static void tile_int8_any(int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b, int steps,
                                       const float *sa, const int32_t *za, const sift_int8_linear *p, int panel,
                                       void *out, ptrdiff_t ldo, __mmask16 m0, __mmask16 m1, int raw) {
-#define TILE_INT8(n) tile_int8(n, a, lda, b, steps, sa, za, p, panel, out, ldo, m0, m1, raw); break
-    switch (mr) {
-    case 14: TILE_INT8(14);
-    case 13: TILE_INT8(13);
-    case 12: TILE_INT8(12);
-    case 11: TILE_INT8(11);
-    case 10: TILE_INT8(10);
-    case 9: TILE_INT8(9);
-    case 8: TILE_INT8(8);
-    case 7: TILE_INT8(7);
-    case 6: TILE_INT8(6);
-    case 5: TILE_INT8(5);
-    case 4: TILE_INT8(4);
-    case 3: TILE_INT8(3);
-    case 2: TILE_INT8(2);
-    default: TILE_INT8(1);
+/* raw and the activation are compile-time constants in each instance (as for the bf16 tiles: GELU's temporaries
+ * in the same function made the compiler spill every tile's accumulators). */
+#define TILE_INT8(n, raw_, act_) tile_int8(n, a, lda, b, steps, sa, za, p, panel, out, ldo, m0, m1, raw_, act_); break
+#define TILE_INT8_CASES(raw_, act_)                                                                                 \
+    switch (mr) {                                                                                                   \
+    case 14: TILE_INT8(14, raw_, act_);                                                                             \
+    case 13: TILE_INT8(13, raw_, act_);                                                                             \
+    case 12: TILE_INT8(12, raw_, act_);                                                                             \
+    case 11: TILE_INT8(11, raw_, act_);                                                                             \
+    case 10: TILE_INT8(10, raw_, act_);                                                                             \
+    case 9: TILE_INT8(9, raw_, act_);                                                                               \
+    case 8: TILE_INT8(8, raw_, act_);                                                                               \
+    case 7: TILE_INT8(7, raw_, act_);                                                                               \
+    case 6: TILE_INT8(6, raw_, act_);                                                                               \
+    case 5: TILE_INT8(5, raw_, act_);                                                                               \
+    case 4: TILE_INT8(4, raw_, act_);                                                                               \
+    case 3: TILE_INT8(3, raw_, act_);                                                                               \
+    case 2: TILE_INT8(2, raw_, act_);                                                                               \
+    default: TILE_INT8(1, raw_, act_);                                                                              \
     }
+    if (raw) { TILE_INT8_CASES(1, SIFT_ACTIVATION_NONE) }
+    else if (p->activation == SIFT_ACTIVATION_GELU) { TILE_INT8_CASES(0, SIFT_ACTIVATION_GELU) }
+    else { TILE_INT8_CASES(0, SIFT_ACTIVATION_NONE) }
+#undef TILE_INT8_CASES
 #undef TILE_INT8
 }
 

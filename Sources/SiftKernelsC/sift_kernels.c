@@ -204,7 +204,7 @@ INLINE F32_TARGET void tile_f32(const int mr, const float *a, ptrdiff_t lda, con
         }
     }
     if (act == SIFT_ACTIVATION_GELU)
-        for (int r = 0; r < mr; r++) { c0[r] = gelu(c0[r]); c1[r] = gelu(c1[r]); }
+        UNROLL_FULL for (int r = 0; r < mr; r++) { c0[r] = gelu(c0[r]); c1[r] = gelu(c1[r]); }
     for (int r = 0; r < mr; r++) {
         _mm512_mask_storeu_ps(y + r * ldy, m0, c0[r]);
         _mm512_mask_storeu_ps(y + r * ldy + 16, m1, c1[r]);
@@ -236,7 +236,7 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda
         }
     }
     if (act == SIFT_ACTIVATION_GELU) /* gelu_fast: the next layer rounds these outputs to bf16 anyway */
-        for (int r = 0; r < mr; r++) { c0[r] = gelu_fast(c0[r]); c1[r] = gelu_fast(c1[r]); }
+        UNROLL_FULL for (int r = 0; r < mr; r++) { c0[r] = gelu_fast(c0[r]); c1[r] = gelu_fast(c1[r]); }
     if (y_bf16) {
         const __mmask32 m = (__mmask32)m0 | ((__mmask32)m1 << 16);
         for (int r = 0; r < mr; r++)
@@ -267,17 +267,35 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda
     default: fn(1, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                       \
     }
 
+/* The activation and the store type are compile-time constants in each instance: a tile without GELU then keeps its
+ * accumulators in registers from the k loop to the stores (with GELU's temporaries in the same function, the
+ * compiler spilled every tile's 2·mr accumulators and bias copies through the stack). */
+#define TILE_F32_NONE(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_f32(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_NONE)
+#define TILE_F32_GELU(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_f32(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_GELU)
 F32_TARGET static void tile_f32_any(int mr, const float *a, ptrdiff_t lda, const float *b, const float *bias,
                                     int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1, int act) {
-    TILE_CASES(tile_f32)
+    if (act == SIFT_ACTIVATION_GELU) { TILE_CASES(TILE_F32_GELU) }
+    else { TILE_CASES(TILE_F32_NONE) }
 }
+#undef TILE_F32_NONE
+#undef TILE_F32_GELU
 
-#define TILE_BF16_Y(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_bf16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act, y_bf16)
+#define TILE_BF16_NONE_F32(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_bf16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_NONE, 0)
+#define TILE_BF16_NONE_BF16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_bf16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_NONE, 1)
+#define TILE_BF16_GELU_F32(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_bf16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_GELU, 0)
+#define TILE_BF16_GELU_BF16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_bf16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_GELU, 1)
 BF16_TARGET static void tile_bf16_any(int mr, const uint32_t *a, ptrdiff_t lda, const uint32_t *b, const float *bias,
                                       int steps, void *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1, int act, int y_bf16) {
-    TILE_CASES(TILE_BF16_Y)
+    if (act == SIFT_ACTIVATION_GELU) {
+        if (y_bf16) { TILE_CASES(TILE_BF16_GELU_BF16) } else { TILE_CASES(TILE_BF16_GELU_F32) }
+    } else {
+        if (y_bf16) { TILE_CASES(TILE_BF16_NONE_BF16) } else { TILE_CASES(TILE_BF16_NONE_F32) }
+    }
 }
-#undef TILE_BF16_Y
+#undef TILE_BF16_NONE_F32
+#undef TILE_BF16_NONE_BF16
+#undef TILE_BF16_GELU_F32
+#undef TILE_BF16_GELU_BF16
 
 /* Row blocks → (bf16: convert the block's rows once, unless X is already bf16) → for each W panel, every 14-row tile
  * of the block. fp32 broadcasts straight from X, so it needs no copy of X at all. x_bf16 / y_bf16 (bf16 only): X
@@ -289,6 +307,7 @@ static int linear_avx512(const sift_packed_linear *p, const void *x, ptrdiff_t l
     uint32_t *abuf = NULL;
     if (bf16 && !x_bf16 && !(abuf = sift_alloc64(4 * (size_t)stride * tiles_per_block * MR))) return -1;
     const size_t y_elem = y_bf16 ? 2 : 4;
+    const int tile_rows = p->activation == SIFT_ACTIVATION_GELU ? GELU_TILE_ROWS : MR;
     for (int r0 = 0; r0 < rows; r0 += tiles_per_block * MR) {
         const int block_rows = rows - r0 < tiles_per_block * MR ? rows - r0 : tiles_per_block * MR;
         const uint32_t *a = abuf;
@@ -303,8 +322,8 @@ static int linear_avx512(const sift_packed_linear *p, const void *x, ptrdiff_t l
             __mmask16 m0, m1;
             sift_panel_masks(p->n - panel * NR, &m0, &m1);
             const float *bias = p->bias + (size_t)panel * NR;
-            for (int t = 0; t < block_rows; t += MR) {
-                const int mr = block_rows - t < MR ? block_rows - t : MR;
+            for (int t = 0; t < block_rows; t += tile_rows) {
+                const int mr = block_rows - t < tile_rows ? block_rows - t : tile_rows;
                 char *yt = (char *)y + ((ptrdiff_t)(r0 + t) * ldy + panel * NR) * y_elem;
                 if (bf16)
                     tile_bf16_any(mr, a + (size_t)t * lda, lda,

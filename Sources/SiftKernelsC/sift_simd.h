@@ -22,6 +22,13 @@ static inline void *sift_alloc64(size_t bytes) {
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
 #define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,fma")))
 #define INLINE static inline __attribute__((always_inline))
+/* Fully unrolled epilogue loops keep a tile's accumulator arrays in registers: a rolled loop (GELU's body is too
+ * large for the default unroller) indexes them, so the compiler kept them on the stack around the whole k loop. */
+#define UNROLL_FULL _Pragma("clang loop unroll(full)")
+
+/* Rows per tile when GELU runs in the tile's store: 2×12 accumulators leave GELU its temporaries in registers
+ * (with 2×14 live the compiler spilled every accumulator around the k loop). */
+#define GELU_TILE_ROWS 12
 
 /* Rows per block, in tiles of SIFT_TILE_ROWS rows: the block's X rows (or their bf16 / int8 copy, row_bytes each)
  * stay within ~192 KiB of the 1 MiB L2 while each 32-wide W panel streams over them once per block. */
