@@ -268,8 +268,8 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda
     }
 
 /* The activation and the store type are compile-time constants in each instance: a tile without GELU then keeps its
- * accumulators in registers from the k loop to the stores (with GELU's temporaries in the same function, the
- * compiler spilled every tile's 2·mr accumulators and bias copies through the stack). */
+ * accumulators in registers from the k loop to the stores (with GELU's rolled loop in the same function as a run-time
+ * branch, the compiler kept every tile's 2·mr accumulators and bias copies on the stack around the k loop). */
 #define TILE_F32_NONE(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_f32(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_NONE)
 #define TILE_F32_GELU(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_f32(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_GELU)
 F32_TARGET static void tile_f32_any(int mr, const float *a, ptrdiff_t lda, const float *b, const float *bias,
@@ -298,8 +298,9 @@ BF16_TARGET static void tile_bf16_any(int mr, const uint32_t *a, ptrdiff_t lda, 
 #undef TILE_BF16_GELU_BF16
 
 /* Row blocks → (bf16: convert the block's rows once, unless X is already bf16) → for each W panel, every 14-row tile
- * of the block. fp32 broadcasts straight from X, so it needs no copy of X at all. x_bf16 / y_bf16 (bf16 only): X
- * is uint16 bf16 rows (K even, ldx even) read in place as pairs; Y is stored as uint16 bf16. */
+ * (GELU_TILE_ROWS with GELU) of the block. fp32 broadcasts straight from X, so it needs no copy of X at all.
+ * x_bf16 / y_bf16 (bf16 only): X is uint16 bf16 rows (K even, ldx even) read in place as pairs; Y is stored as
+ * uint16 bf16. */
 static int linear_avx512(const sift_packed_linear *p, const void *x, ptrdiff_t ldx, void *y, ptrdiff_t ldy,
                          int rows, int pb, int pe, int bf16, int x_bf16, int y_bf16) {
     const int stride = (p->kpairs + 15) / 16 * 16; /* bf16 copy: pairs per row */

@@ -26,8 +26,8 @@ static inline void *sift_alloc64(size_t bytes) {
  * large for the default unroller) indexes them, so the compiler kept them on the stack around the whole k loop. */
 #define UNROLL_FULL _Pragma("clang loop unroll(full)")
 
-/* Rows per tile when GELU runs in the tile's store: 2×12 accumulators leave GELU its temporaries in registers
- * (with 2×14 live the compiler spilled every accumulator around the k loop). */
+/* Rows per tile when GELU runs in the bf16/fp32 tile's store: 2×12 accumulators leave the unrolled GELU registers
+ * for its temporaries and constants (fewer spills; +0.7 % on the bf16 GELU layer, none for int8, which keeps 14). */
 #define GELU_TILE_ROWS 12
 
 /* Rows per block, in tiles of SIFT_TILE_ROWS rows: the block's X rows (or their bf16 / int8 copy, row_bytes each)
