@@ -428,15 +428,9 @@ INLINE BF16_TARGET void block_bf16(const int mr, const float *q, ptrdiff_t ld, c
 
 #define BLOCK_CASES(call)                                                                                     \
     switch (mr) {                                                                                             \
-    case 8: call(8); break;                                                                                   \
-    case 7: call(7); break;                                                                                   \
-    case 6: call(6); break;                                                                                   \
-    case 5: call(5); break;                                                                                   \
-    case 4: call(4); break;                                                                                   \
-    case 3: call(3); break;                                                                                   \
-    case 2: call(2); break;                                                                                   \
-    default: call(1); break;                                                                                  \
+    ROW_CASES_8_TO_1(call)                                                                                    \
     }
+_Static_assert(ROWS == 8, "BLOCK_CASES lists the block sizes 8 … 1");
 
 F32_TARGET static void attention_f32(const float *q, const float *k, const float *v, ptrdiff_t ld, float *out,
                                      ptrdiff_t ldo, int length, int queries, int d, float scale, float *scratch) {

@@ -258,31 +258,17 @@ INLINE VNNI_TARGET void tile_int8(const int mr, const uint32_t *a, ptrdiff_t lda
 VNNI_TARGET static void tile_int8_any(int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b, int steps,
                                       const float *sa, const int32_t *za, const sift_int8_linear *p, int panel,
                                       void *out, ptrdiff_t ldo, __mmask16 m0, __mmask16 m1, int raw) {
-/* raw and the activation are compile-time constants in each instance (as for the bf16 tiles: GELU's temporaries
- * in the same function made the compiler spill every tile's accumulators). */
-#define TILE_INT8(n, raw_, act_) tile_int8(n, a, lda, b, steps, sa, za, p, panel, out, ldo, m0, m1, raw_, act_); break
-#define TILE_INT8_CASES(raw_, act_)                                                                                 \
-    switch (mr) {                                                                                                   \
-    case 14: TILE_INT8(14, raw_, act_);                                                                             \
-    case 13: TILE_INT8(13, raw_, act_);                                                                             \
-    case 12: TILE_INT8(12, raw_, act_);                                                                             \
-    case 11: TILE_INT8(11, raw_, act_);                                                                             \
-    case 10: TILE_INT8(10, raw_, act_);                                                                             \
-    case 9: TILE_INT8(9, raw_, act_);                                                                               \
-    case 8: TILE_INT8(8, raw_, act_);                                                                               \
-    case 7: TILE_INT8(7, raw_, act_);                                                                               \
-    case 6: TILE_INT8(6, raw_, act_);                                                                               \
-    case 5: TILE_INT8(5, raw_, act_);                                                                               \
-    case 4: TILE_INT8(4, raw_, act_);                                                                               \
-    case 3: TILE_INT8(3, raw_, act_);                                                                               \
-    case 2: TILE_INT8(2, raw_, act_);                                                                               \
-    default: TILE_INT8(1, raw_, act_);                                                                              \
-    }
-    if (raw) { TILE_INT8_CASES(1, SIFT_ACTIVATION_NONE) }
-    else if (p->activation == SIFT_ACTIVATION_GELU) { TILE_INT8_CASES(0, SIFT_ACTIVATION_GELU) }
-    else { TILE_INT8_CASES(0, SIFT_ACTIVATION_NONE) }
-#undef TILE_INT8_CASES
-#undef TILE_INT8
+/* raw and the activation are compile-time constants in each instance (as for the bf16 tiles: with GELU behind a
+ * run-time branch the compiler kept every tile's accumulators on the stack around the k loop). */
+#define TILE_INT8_RAW(n) tile_int8(n, a, lda, b, steps, sa, za, p, panel, out, ldo, m0, m1, 1, SIFT_ACTIVATION_NONE)
+#define TILE_INT8_GELU(n) tile_int8(n, a, lda, b, steps, sa, za, p, panel, out, ldo, m0, m1, 0, SIFT_ACTIVATION_GELU)
+#define TILE_INT8_NONE(n) tile_int8(n, a, lda, b, steps, sa, za, p, panel, out, ldo, m0, m1, 0, SIFT_ACTIVATION_NONE)
+    if (raw) { TILE_ROW_CASES(TILE_INT8_RAW) }
+    else if (p->activation == SIFT_ACTIVATION_GELU) { TILE_ROW_CASES(TILE_INT8_GELU) }
+    else { TILE_ROW_CASES(TILE_INT8_NONE) }
+#undef TILE_INT8_RAW
+#undef TILE_INT8_GELU
+#undef TILE_INT8_NONE
 }
 
 /* Row blocks → quantize the block's rows once → for each W panel, every 14-row tile of the block. */

@@ -249,47 +249,29 @@ INLINE BF16_TARGET void tile_bf16(const int mr, const uint32_t *a, ptrdiff_t lda
     }
 }
 
-#define TILE_CASES(fn)                                                                                        \
-    switch (mr) {                                                                                             \
-    case 14: fn(14, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                      \
-    case 13: fn(13, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                      \
-    case 12: fn(12, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                      \
-    case 11: fn(11, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                      \
-    case 10: fn(10, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                      \
-    case 9: fn(9, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
-    case 8: fn(8, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
-    case 7: fn(7, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
-    case 6: fn(6, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
-    case 5: fn(5, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
-    case 4: fn(4, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
-    case 3: fn(3, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
-    case 2: fn(2, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                        \
-    default: fn(1, a, lda, b, bias, steps, y, ldy, m0, m1, act); break;                                       \
-    }
-
 /* The activation and the store type are compile-time constants in each instance: a tile without GELU then keeps its
  * accumulators in registers from the k loop to the stores (with GELU's rolled loop in the same function as a run-time
  * branch, the compiler kept every tile's 2·mr accumulators and bias copies on the stack around the k loop). */
-#define TILE_F32_NONE(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_f32(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_NONE)
-#define TILE_F32_GELU(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_f32(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_GELU)
+#define TILE_F32_NONE(n) tile_f32(n, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_NONE)
+#define TILE_F32_GELU(n) tile_f32(n, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_GELU)
 F32_TARGET static void tile_f32_any(int mr, const float *a, ptrdiff_t lda, const float *b, const float *bias,
                                     int steps, float *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1, int act) {
-    if (act == SIFT_ACTIVATION_GELU) { TILE_CASES(TILE_F32_GELU) }
-    else { TILE_CASES(TILE_F32_NONE) }
+    if (act == SIFT_ACTIVATION_GELU) { TILE_ROW_CASES(TILE_F32_GELU) }
+    else { TILE_ROW_CASES(TILE_F32_NONE) }
 }
 #undef TILE_F32_NONE
 #undef TILE_F32_GELU
 
-#define TILE_BF16_NONE_F32(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_bf16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_NONE, 0)
-#define TILE_BF16_NONE_BF16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_bf16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_NONE, 1)
-#define TILE_BF16_GELU_F32(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_bf16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_GELU, 0)
-#define TILE_BF16_GELU_BF16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, act) tile_bf16(mr_, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_GELU, 1)
+#define TILE_BF16_NONE_F32(n) tile_bf16(n, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_NONE, 0)
+#define TILE_BF16_NONE_BF16(n) tile_bf16(n, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_NONE, 1)
+#define TILE_BF16_GELU_F32(n) tile_bf16(n, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_GELU, 0)
+#define TILE_BF16_GELU_BF16(n) tile_bf16(n, a, lda, b, bias, steps, y, ldy, m0, m1, SIFT_ACTIVATION_GELU, 1)
 BF16_TARGET static void tile_bf16_any(int mr, const uint32_t *a, ptrdiff_t lda, const uint32_t *b, const float *bias,
                                       int steps, void *y, ptrdiff_t ldy, __mmask16 m0, __mmask16 m1, int act, int y_bf16) {
     if (act == SIFT_ACTIVATION_GELU) {
-        if (y_bf16) { TILE_CASES(TILE_BF16_GELU_BF16) } else { TILE_CASES(TILE_BF16_GELU_F32) }
+        if (y_bf16) { TILE_ROW_CASES(TILE_BF16_GELU_BF16) } else { TILE_ROW_CASES(TILE_BF16_GELU_F32) }
     } else {
-        if (y_bf16) { TILE_CASES(TILE_BF16_NONE_BF16) } else { TILE_CASES(TILE_BF16_NONE_F32) }
+        if (y_bf16) { TILE_ROW_CASES(TILE_BF16_NONE_BF16) } else { TILE_ROW_CASES(TILE_BF16_NONE_F32) }
     }
 }
 #undef TILE_BF16_NONE_F32

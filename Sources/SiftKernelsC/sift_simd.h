@@ -26,6 +26,30 @@ static inline void *sift_alloc64(size_t bytes) {
  * large for the default unroller) indexes them, so the compiler kept them on the stack around the whole k loop. */
 #define UNROLL_FULL _Pragma("clang loop unroll(full)")
 
+/* Dispatch a block of `mr` rows to an instance where the row count is a compile-time constant, so the block's
+ * accumulators live in zmm registers: `call(n)` is the call for n rows. ROW_CASES_8_TO_1 holds the case labels
+ * for 8 … 1 (attention's query blocks); TILE_ROW_CASES is the whole switch for GEMM tiles of 1 … SIFT_TILE_ROWS. */
+#define ROW_CASES_8_TO_1(call)                                                                                    \
+    case 8: call(8); break;                                                                                       \
+    case 7: call(7); break;                                                                                       \
+    case 6: call(6); break;                                                                                       \
+    case 5: call(5); break;                                                                                       \
+    case 4: call(4); break;                                                                                       \
+    case 3: call(3); break;                                                                                       \
+    case 2: call(2); break;                                                                                       \
+    default: call(1); break;
+#define TILE_ROW_CASES(call)                                                                                      \
+    switch (mr) {                                                                                                 \
+    case 14: call(14); break;                                                                                     \
+    case 13: call(13); break;                                                                                     \
+    case 12: call(12); break;                                                                                     \
+    case 11: call(11); break;                                                                                     \
+    case 10: call(10); break;                                                                                     \
+    case 9: call(9); break;                                                                                       \
+    ROW_CASES_8_TO_1(call)                                                                                        \
+    }
+_Static_assert(SIFT_TILE_ROWS == 14, "TILE_ROW_CASES lists the row counts 14 … 1");
+
 /* Rows per tile when GELU runs in the bf16/fp32 tile's store: 2×12 accumulators leave the unrolled GELU registers
  * for its temporaries and constants (fewer spills; +0.7 % on the bf16 GELU layer, none for int8, which keeps 14). */
 #define GELU_TILE_ROWS 12
