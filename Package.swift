@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "SiftChunkerTests", dependencies: ["SiftChunker", "SiftTokenizer", "SiftTestSupport"]),
         .testTarget(name: "SiftTokenizerTests", dependencies: ["SiftTokenizer", "SiftTestSupport"]),
         .testTarget(name: "SiftKernelsTests", dependencies: ["SiftKernels", "SiftTestSupport"]),
-        .testTarget(name: "SiftModelsTests", dependencies: ["SiftModels", "SiftTestSupport"]),
+        .testTarget(name: "SiftModelsTests", dependencies: ["SiftModels", "SiftKernels", "SiftTestSupport"]),
         .testTarget(name: "SiftIndexTests", dependencies: ["SiftIndex", "SiftTestSupport"]),
         .testTarget(name: "SiftEvalTests", dependencies: ["SiftEval", "SiftIndex", "SiftModels", "SiftTestSupport"]),
         .testTarget(name: "SiftPipelineTests", dependencies: ["SiftPipeline", "SiftTestSupport"]),

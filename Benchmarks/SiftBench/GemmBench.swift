@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Dispatch
 import SiftKernels
+import SiftPipeline
 
 /// GFLOP/s of OpenBLAS sgemm vs PackedLinear float32 / bfloat16 / int8 on the MiniLM-L6 linear shapes
 /// (Y[T×N] = X[T×K]·Wᵀ + b; int8 counts its integer multiply-adds the same way, and its time includes quantizing X)
@@ -9,7 +10,16 @@ import SiftKernels
 struct GemmBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gemm",
-        abstract: "GFLOP/s of OpenBLAS vs Sift's packed AVX-512 fp32/bf16/int8 kernels on the encoder's matmul shapes."
+        abstract: "GFLOP/s of OpenBLAS vs Sift's packed fp32/bf16/int8 kernels on the encoder's matmul shapes.",
+        discussion: """
+        Measures the kernels of the active tier (the fastest this CPU has; SIFT_KERNELS=avx2|portable forces a lower \
+        one). With --peak (per-core fp32 FMA ceiling from Benchmarks/gemm/peak.c) each fp32 rate is also given as a \
+        fraction of it.
+
+        Examples:
+          sift-bench gemm --rows 6400,200 --threads 1
+          SIFT_KERNELS=avx2 sift-bench gemm --threads 1 --peak 113.7
+        """
     )
 
     @Option(help: "Token rows T to measure (comma-separated).")
@@ -24,11 +34,14 @@ struct GemmBench: ParsableCommand {
     @Option(help: "Sequence lengths for the fused attention kernel (comma-separated; 172 is the benchmark passages' mean).")
     var lengths: String = "100,172,256"
 
+    @Option(help: "Per-core fp32 FMA peak in GFLOP/s (Benchmarks/gemm/peak.c), to report fp32 rates as a fraction of it.")
+    var peak: Double?
+
     func run() throws {
         let rowCounts = try Self.integers(rows, "rows"), threadCounts = try Self.integers(threads, "threads")
         guard repeats >= 1 else { throw ValidationError("--repeats must be ≥ 1") }
-        print("kernels: fp32 = \(PackedLinear.activeKernel(for: .float32)), bf16 = \(PackedLinear.activeKernel(for: .bfloat16)), "
-              + "int8 = \(PackedLinear.activeKernel(for: .int8))")
+        print("CPU: \(RuntimeInfo.cpuModel)\n\(RuntimeInfo.kernels)")
+        if let peak { print(String(format: "fp32 FMA peak given: %.1f GFLOP/s per core; fp32 cells show %% of peak × threads", peak)) }
         print("GFLOP/s (int8: GOP/s), best of \(repeats); speedup vs OpenBLAS in parentheses")
         print(pad("shape", 34) + pad("thr", 4) + pad("openblas", 10) + pad("fp32", 18) + pad("bf16", 18) + pad("int8", 18))
         let linearShapes = [("qkv fused", 1152, 384), ("q/k/v or attn out", 384, 384), ("intermediate", 1536, 384), ("output", 384, 1536)]
@@ -173,8 +186,9 @@ struct GemmBench: ParsableCommand {
     func report(_ shape: String, threads: Int, flop: Double, blas: Double, fp32: Double, bf16: Double, int8: Double? = nil) {
         func rate(_ seconds: Double) -> String { String(format: "%.1f", flop / seconds / 1e9) }
         func withRatio(_ seconds: Double) -> String { rate(seconds) + String(format: " (%.2f×)", blas / seconds) }
-        print(pad(shape, 34) + pad("\(threads)", 4) + pad(rate(blas), 10) + pad(withRatio(fp32), 18) + pad(withRatio(bf16), 18)
-              + pad(int8.map(withRatio) ?? "-", 18))
+        let ofPeak = peak.map { String(format: " %.0f%%", 100 * flop / fp32 / 1e9 / ($0 * Double(threads))) } ?? ""
+        print(pad(shape, 34) + pad("\(threads)", 4) + pad(rate(blas), 10) + pad(withRatio(fp32) + ofPeak, 18 + ofPeak.count)
+              + pad(withRatio(bf16), 18) + pad(int8.map(withRatio) ?? "-", 18))
     }
 }
 

@@ -37,8 +37,12 @@ def cpu_model():
         return "unknown CPU"
     fields = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
     get = lambda key: fields.get(key, "?").strip()  # noqa: E731
-    return (f"{get('Model name')}, {get('CPU(s)')} CPUs ({get('Socket(s)')} socket × {get('Core(s) per socket')} cores × "
-            f"{get('Thread(s) per core')} thread)")
+    # The vector features that decide Sift's kernel tier (the same model name covers Zen 3 and Zen 4 VMs here).
+    wanted = ["avx2", "fma", "avx_vnni", "avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512_bf16", "avx512_vnni"]
+    flags = [f for f in wanted if f in get("Flags").split()]
+    return (f"{get('Model name')} (family {get('CPU family')}, model {get('Model')}), {get('CPU(s)')} CPUs "
+            f"({get('Socket(s)')} socket × {get('Core(s) per socket')} cores × {get('Thread(s) per core')} thread); "
+            f"flags: {' '.join(flags) or 'none of ' + ' '.join(wanted)}")
 
 
 def spread(values, fmt):

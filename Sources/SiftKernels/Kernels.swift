@@ -42,24 +42,40 @@ public enum Kernels {
         residual: UnsafeBufferPointer<Float>? = nil, threads: Int = 1
     ) {
         layerNorm(x, rows: rows, width: width, gamma: gamma, beta: beta, eps: eps, residual: residual, threads: threads,
-                  native: nativeLayerNorm)
+                  kernel: .best)
     }
 
-    /// Whether `layerNorm` runs the AVX-512 C rows (`sift_layer_norm`) rather than the portable Swift ones.
-    static let nativeLayerNorm = sift_kernel_supported(Int32(SIFT_KERNEL_AVX512)) != 0
+    /// Which layer-norm rows run (C, sift_norm.c). Internal so tests can force each one.
+    enum LayerNormKernel: Sendable, CaseIterable {
+        case avx512, avx2, portable
 
-    /// `native` (tests): the AVX-512 C rows, or the Swift rows (same two-pass arithmetic, SSE-wide on x86-64).
+        var cValue: Int32 {
+            switch self {
+            case .avx512: Int32(SIFT_KERNEL_AVX512)
+            case .avx2: Int32(SIFT_KERNEL_AVX2)
+            case .portable: Int32(SIFT_KERNEL_SCALAR)
+            }
+        }
+
+        var isSupported: Bool { sift_kernel_supported(cValue) != 0 }
+
+        /// The widest rows the active tier allows.
+        static let best: LayerNormKernel = [.avx512, .avx2].first(where: \.isSupported) ?? .portable
+    }
+
+    /// `layerNorm` on an explicit kernel (tests compare them all against the reference).
     static func layerNorm(
         _ x: UnsafeMutableBufferPointer<Float>, rows: Int, width: Int,
         gamma: UnsafeBufferPointer<Float>, beta: UnsafeBufferPointer<Float>, eps: Float,
-        residual: UnsafeBufferPointer<Float>?, threads: Int, native: Bool
+        residual: UnsafeBufferPointer<Float>?, threads: Int, kernel: LayerNormKernel
     ) {
-        precondition(!native || nativeLayerNorm, "layerNorm: the native rows need AVX-512")
+        precondition(kernel.isSupported, "layerNorm: kernel \(kernel) not supported here")
         precondition(width > 0 && x.count >= rows * width, "layerNorm: buffer has \(x.count) floats, needs \(rows)×\(width)")
+        precondition(width <= Int(Int32.max) && rows <= Int(Int32.max), "layerNorm: \(rows)×\(width) exceeds the C kernel's range")
         precondition(gamma.count == width && beta.count == width, "layerNorm: gamma/beta have \(gamma.count)/\(beta.count) floats, need \(width)")
         precondition(residual == nil || residual!.count >= rows * width, "layerNorm: residual too small")
         let job = LayerNormJob(x: x.baseAddress!, residual: residual?.baseAddress, gamma: gamma.baseAddress!, beta: beta.baseAddress!,
-                               width: width, eps: eps, native: native)
+                               width: width, eps: eps, kernel: kernel.cValue)
         // Rows are independent; below ~64 rows a dispatch costs more than it saves.
         parallelChunks(rows, threads: rows >= 64 ? threads : 1) { job.run($0) }
     }
@@ -78,42 +94,13 @@ public enum Kernels {
         let residual: UnsafePointer<Float>?
         let gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>
         let width: Int, eps: Float
-        let native: Bool
+        let kernel: Int32
 
         func run(_ rows: Range<Int>) {
-            if native {
-                let status = sift_layer_norm(x + rows.lowerBound * width, residual.map { $0 + rows.lowerBound * width }, width,
-                                             Int32(rows.count), Int32(width), gamma, beta, eps)
-                precondition(status == 0, "layerNorm: sift_layer_norm rejected \(rows.count)×\(width)")
-                return
-            }
-            let g = gamma, bt = beta
-            for r in rows { row(x + r * width, residual.map { $0 + r * width }, g, bt) }
-        }
-
-        @inline(__always)
-        private func row(_ row: UnsafeMutablePointer<Float>, _ res: UnsafePointer<Float>?,
-                         _ g: UnsafePointer<Float>, _ bt: UnsafePointer<Float>) {
-            if let res {
-                for i in 0..<width { row[i] += res[i] }
-            }
-            // Two passes with a Float accumulator in 8 lanes: close to PyTorch's own reduction order
-            // error (~1e-7 relative) and vectorisable.
-            var sum = SIMD8<Float>(), i = 0
-            while i + 8 <= width { sum += UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self); i += 8 }
-            var total = sum.sum()
-            while i < width { total += row[i]; i += 1 }
-            let mean = total / Float(width)
-            var sq = SIMD8<Float>(); i = 0
-            while i + 8 <= width {
-                let d = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - mean
-                sq += d * d; i += 8
-            }
-            var variance = sq.sum()
-            while i < width { let d = row[i] - mean; variance += d * d; i += 1 }
-            variance /= Float(width)
-            let inv = 1 / (variance + eps).squareRoot()
-            for j in 0..<width { row[j] = (row[j] - mean) * inv * g[j] + bt[j] }
+            // Shapes were checked by `layerNorm`; the kernel is supported.
+            let status = sift_layer_norm(x + rows.lowerBound * width, residual.map { $0 + rows.lowerBound * width }, width,
+                                         Int32(rows.count), Int32(width), gamma, beta, eps, kernel)
+            precondition(status == 0, "layerNorm: sift_layer_norm rejected \(rows.count)×\(width)")
         }
     }
 
@@ -224,24 +211,36 @@ public enum Kernels {
         case avx512
         /// Fused C kernel with both products in bf16 (`vdpbf16ps`, fp32 accumulation); softmax in fp32.
         case avx512bf16
-        /// The fused kernel's portable C version (tests only: slower than OpenBLAS).
+        /// Fused C kernel in AVX2 + FMA, fp32 (CPUs without AVX-512, or the forced `avx2` tier).
+        case avx2
+        /// The fused kernel's plain C version (the `portable` tier; any CPU).
         case scalar
-        /// OpenBLAS sgemm for the two products, Swift softmax: the path for CPUs without AVX-512.
+        /// OpenBLAS sgemm for the two products, Swift softmax (the `openblas` tier).
         case openBLAS
 
-        /// The fastest kernel this CPU supports for a model of `precision`. Reduced-precision models (bf16, int8)
-        /// also get bf16 attention: in fp32 it was 23 % of an int8 encode, and its bf16 rounding is small next to
-        /// int8's (fixture cosine to fp32 unchanged to 4 decimals).
+        /// The fastest kernel the active tier runs for a model of `precision`. Reduced-precision models (bf16, int8)
+        /// also get bf16 attention where the CPU has AVX-512 BF16: in fp32 it was 23 % of an int8 encode, and its
+        /// bf16 rounding is small next to int8's (fixture cosine to fp32 unchanged to 4 decimals).
         static func best(for precision: PackedLinear.Precision) -> AttentionKernel {
-            guard sift_kernel_supported(Int32(SIFT_KERNEL_AVX512)) != 0 else { return .openBLAS }
-            if precision != .float32, sift_kernel_supported(Int32(SIFT_KERNEL_AVX512_BF16)) != 0 { return .avx512bf16 }
-            return .avx512
+            best(for: precision, tier: KernelTier.active)
+        }
+
+        static func best(for precision: PackedLinear.Precision, tier: KernelTier) -> AttentionKernel {
+            switch tier {
+            case .openblas: return .openBLAS
+            case .portable: return .scalar
+            case .avx512 where AttentionKernel.avx512.isSupported:
+                if precision != .float32, AttentionKernel.avx512bf16.isSupported { return .avx512bf16 }
+                return .avx512
+            case .avx512, .avx2: return AttentionKernel.avx2.isSupported ? .avx2 : .openBLAS
+            }
         }
 
         var isSupported: Bool {
             switch self {
             case .avx512: sift_kernel_supported(Int32(SIFT_KERNEL_AVX512)) != 0
             case .avx512bf16: sift_kernel_supported(Int32(SIFT_KERNEL_AVX512_BF16)) != 0
+            case .avx2: sift_kernel_supported(Int32(SIFT_KERNEL_AVX2)) != 0
             case .scalar, .openBLAS: true
             }
         }
@@ -251,6 +250,7 @@ public enum Kernels {
             switch self {
             case .avx512: Int32(SIFT_KERNEL_AVX512)
             case .avx512bf16: Int32(SIFT_KERNEL_AVX512_BF16)
+            case .avx2: Int32(SIFT_KERNEL_AVX2)
             case .scalar: Int32(SIFT_KERNEL_SCALAR)
             case .openBLAS: nil
             }
@@ -291,8 +291,9 @@ public enum Kernels {
     /// - `firstQueryOnly`: compute only each sequence's first query row (its [CLS] token, attending to every key);
     ///   the other output rows are left untouched. The rows computed are bit-identical to a full call's on the native
     ///   kernels, equal within float rounding on the OpenBLAS fallback.
-    /// Scores are `q·kᵀ / √headSize`, softmaxed over keys. With AVX-512 each item runs the fused C kernel
-    /// (packed K/V, scores, softmax and `P·V` per block of query rows, in L1/L2); otherwise OpenBLAS + Swift softmax.
+    /// Scores are `q·kᵀ / √headSize`, softmaxed over keys. Each item runs a fused C kernel (packed K/V, scores,
+    /// softmax and `P·V` per block of query rows, in L1/L2: AVX-512, AVX2 or plain C by `KernelTier.active`); the
+    /// `openblas` tier runs OpenBLAS + Swift softmax.
     public static func attention(
         qkv: UnsafeBufferPointer<Float>, sequenceOffsets: [Int], heads: Int, headSize: Int,
         output: UnsafeMutableBufferPointer<Float>, scratch: UnsafeMutableBufferPointer<Float>, threads: Int = 1,

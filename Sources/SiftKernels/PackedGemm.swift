@@ -43,17 +43,20 @@ public final class PackedLinear: @unchecked Sendable {
         case gelu
     }
 
-    /// Which implementation runs. Internal so tests can force the portable scalar kernel or the OpenBLAS path.
-    /// `.scalar` computes the layer's own precision (float32, bfloat16 or int8) in plain C.
-    enum Kernel: Sendable, Equatable {
-        case avx512, avx512bf16, avx512vnni, scalar, openBLAS
+    /// Which implementation runs. Internal so tests can force every kernel the CPU has.
+    /// `.scalar` computes the layer's own precision (float32, bfloat16 emulation or int8) in plain C.
+    enum Kernel: Sendable, Equatable, CaseIterable {
+        case avx512, avx512bf16, avx512vnni, avx2, avx2int8, avxvnni, scalar, openBLAS
 
         var name: String {
             switch self {
             case .avx512: "avx512-fp32"
             case .avx512bf16: "avx512-bf16"
             case .avx512vnni: "avx512-vnni-int8"
-            case .scalar: "scalar-c"
+            case .avx2: "avx2-fp32"
+            case .avx2int8: "avx2-int8"
+            case .avxvnni: "avx-vnni-int8"
+            case .scalar: "portable-c"
             case .openBLAS: "openblas"
             }
         }
@@ -63,18 +66,60 @@ public final class PackedLinear: @unchecked Sendable {
             case .avx512: Int32(SIFT_KERNEL_AVX512)
             case .avx512bf16: Int32(SIFT_KERNEL_AVX512_BF16)
             case .avx512vnni: Int32(SIFT_KERNEL_AVX512_VNNI)
+            case .avx2: Int32(SIFT_KERNEL_AVX2)
+            case .avx2int8: Int32(SIFT_KERNEL_AVX2_INT8)
+            case .avxvnni: Int32(SIFT_KERNEL_AVX_VNNI)
             case .scalar, .openBLAS: Int32(SIFT_KERNEL_SCALAR)
             }
         }
 
-        static func supported(_ kernel: Int32) -> Bool { sift_kernel_supported(kernel) != 0 }
+        /// The arithmetic the kernel itself does: what a layer asking for another precision actually gets.
+        var precision: Precision? {
+            switch self {
+            case .avx512, .avx2, .openBLAS: .float32
+            case .avx512bf16: .bfloat16
+            case .avx512vnni, .avx2int8, .avxvnni: .int8
+            case .scalar: nil // the layer's own
+            }
+        }
 
-        /// The fastest kernel this CPU supports for `precision`; int8 falls back to bf16, bf16 to fp32.
+        /// Whether this process may run the kernel (the CPU has it and the tier allows it).
+        var isSupported: Bool {
+            switch self {
+            case .scalar, .openBLAS: true
+            default: sift_kernel_supported(cValue) != 0
+            }
+        }
+
+        /// Rows per register tile: the row split between workers cuts at multiples of it.
+        var tileRows: Int {
+            switch self {
+            case .avx2, .avx2int8, .avxvnni: 6
+            default: Int(SIFT_TILE_ROWS)
+            }
+        }
+
+        /// The fastest kernel the active tier (`KernelTier.active`) runs for `precision`. int8 falls back to bf16,
+        /// bf16 to fp32: a CPU without AVX-512 BF16 runs a bf16 request on the fp32 kernel of its tier, which is the
+        /// fastest there is for it (rounding to bf16 without a bf16 dot product would only cost time).
         static func best(for precision: Precision) -> Kernel {
-            guard supported(Int32(SIFT_KERNEL_AVX512)) else { return .openBLAS }
-            if precision == .int8, supported(Int32(SIFT_KERNEL_AVX512_VNNI)) { return .avx512vnni }
-            if precision != .float32, supported(Int32(SIFT_KERNEL_AVX512_BF16)) { return .avx512bf16 }
-            return .avx512
+            best(for: precision, tier: KernelTier.active)
+        }
+
+        /// The fastest kernel of `tier` for `precision` on this CPU (tests run each tier the CPU has).
+        static func best(for precision: Precision, tier: KernelTier) -> Kernel {
+            switch tier {
+            case .openblas: return .openBLAS
+            case .portable: return .scalar
+            case .avx512 where Kernel.avx512.isSupported:
+                if precision == .int8, Kernel.avx512vnni.isSupported { return .avx512vnni }
+                if precision != .float32, Kernel.avx512bf16.isSupported { return .avx512bf16 }
+                return .avx512
+            case .avx512, .avx2:
+                guard Kernel.avx2.isSupported else { return .openBLAS }
+                if precision == .int8 { return Kernel.avxvnni.isSupported ? .avxvnni : .avx2int8 }
+                return .avx2
+            }
         }
     }
 
@@ -86,8 +131,8 @@ public final class PackedLinear: @unchecked Sendable {
     public let precision: Precision
     /// Applied to every output.
     public let activation: Activation
-    /// Name of the kernel this layer runs: "avx512-vnni-int8", "avx512-bf16", "avx512-fp32", "openblas"
-    /// (or "scalar-c" in tests).
+    /// Name of the kernel this layer runs: "avx512-vnni-int8", "avx512-bf16", "avx512-fp32", "avx-vnni-int8",
+    /// "avx2-int8", "avx2-fp32", "portable-c" or "openblas".
     public var kernel: String { selected.name }
 
     let selected: Kernel
@@ -98,10 +143,11 @@ public final class PackedLinear: @unchecked Sendable {
     private let blasWeight: [Float]
     private let blasBias: [Float]
 
-    /// True when the native AVX-512 kernels run on this CPU (otherwise every layer uses OpenBLAS).
+    /// True when Sift's own kernels run (any tier but `openblas`): single-threaded and reentrant, so callers split
+    /// work over threads themselves.
     public static var isAvailable: Bool { Kernel.best(for: .float32) != .openBLAS }
 
-    /// Kernel a float32 layer runs on this CPU: "avx512-fp32" or "openblas".
+    /// Kernel a float32 layer runs on this CPU: "avx512-fp32", "avx2-fp32", "portable-c" or "openblas".
     public static var activeKernel: String { Kernel.best(for: .float32).name }
 
     /// Kernel a layer of `precision` runs on this CPU.
@@ -134,15 +180,19 @@ public final class PackedLinear: @unchecked Sendable {
                   outFeatures: outFeatures, inFeatures: inFeatures, precision: precision, activation: activation, kernel: kernel)
     }
 
-    /// Row-major `[outFeatures × inFeatures]` weight with an explicit kernel (tests force scalar / OpenBLAS).
+    /// Row-major `[outFeatures × inFeatures]` weight with an explicit kernel (tests force each one). `packedFor`
+    /// (int8 only) packs for another kernel's weight levels, so the plain C kernel can run an AVX2 int8 packing and be
+    /// compared with it bit for bit.
     convenience init(weight: [Float], bias: [Float]?, outFeatures: Int, inFeatures: Int, precision: Precision,
-                     activation: Activation = .none, inputMagnitude: [Float]? = nil, kernel: Kernel) {
+                     activation: Activation = .none, inputMagnitude: [Float]? = nil, kernel: Kernel, packedFor: Kernel? = nil) {
         precondition(weight.count == outFeatures * inFeatures,
                      "PackedLinear: weight has \(weight.count) elements, expected \(outFeatures)×\(inFeatures)")
+        precondition(packedFor == nil || (kernel == .scalar && precision == .int8 && packedFor!.precision == .int8),
+                     "PackedLinear: packedFor is for the plain C kernel running an int8 packing")
         let storage = weight.withUnsafeBufferPointer { w in
             Self.pack(w, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures, featureStride: inFeatures,
                       inputStride: 1, precision: precision, activation: activation, inputMagnitude: inputMagnitude,
-                      kernel: kernel)
+                      kernel: kernel, levelsOf: packedFor ?? kernel)
         }
         self.init(storage: storage, outFeatures: outFeatures, inFeatures: inFeatures, precision: precision,
                   activation: activation, kernel: kernel)
@@ -190,7 +240,7 @@ public final class PackedLinear: @unchecked Sendable {
     /// Packs for the C kernels, or copies W densely for the OpenBLAS path.
     private static func pack(_ weight: UnsafeBufferPointer<Float>, bias: [Float]?, outFeatures: Int, inFeatures: Int,
                              featureStride: Int, inputStride: Int, precision: Precision, activation: Activation,
-                             inputMagnitude: [Float]?, kernel: Kernel) -> Storage {
+                             inputMagnitude: [Float]?, kernel: Kernel, levelsOf levelKernel: Kernel? = nil) -> Storage {
         precondition(outFeatures > 0 && inFeatures > 0, "PackedLinear: bad shape \(outFeatures)×\(inFeatures)")
         precondition(featureStride >= 0 && inputStride >= 0, "PackedLinear: negative stride")
         let lastIndex = (outFeatures - 1) * featureStride + (inFeatures - 1) * inputStride
@@ -207,17 +257,18 @@ public final class PackedLinear: @unchecked Sendable {
             }
             return Storage(packed: nil, blasWeight: dense, blasBias: bias ?? [Float](repeating: 0, count: outFeatures))
         }
-        let int8 = kernel == .avx512vnni || (kernel == .scalar && precision == .int8)
+        let int8 = kernel.precision == .int8 || (kernel == .scalar && precision == .int8)
         if int8 {
             precondition(inFeatures <= Int(SIFT_INT8_MAX_K), "PackedLinear: int8 needs K ≤ \(SIFT_INT8_MAX_K), got \(inFeatures)")
         }
-        let bf16 = kernel == .avx512bf16 || (kernel == .scalar && precision == .bfloat16)
+        let bf16 = kernel.precision == .bfloat16 || (kernel == .scalar && precision == .bfloat16)
         let cPrecision = Int32(bf16 ? SIFT_PRECISION_BF16 : SIFT_PRECISION_F32)
         let cActivation = Int32(activation == .gelu ? SIFT_ACTIVATION_GELU : SIFT_ACTIVATION_NONE)
         let layer: OpaquePointer? = withOptionalBuffer(bias) { b in
             withOptionalBuffer(inputMagnitude) { m in
+                // The int8 weight levels depend on the kernel (vpmaddubsw needs ±64); the plain C kernel runs any packing.
                 int8 ? sift_pack_linear_int8(weight.baseAddress, featureStride, inputStride, b, Int32(outFeatures),
-                                             Int32(inFeatures), cActivation, m)
+                                             Int32(inFeatures), cActivation, m, (levelKernel ?? kernel).cValue)
                      : sift_pack_linear(weight.baseAddress, featureStride, inputStride, b, Int32(outFeatures),
                                         Int32(inFeatures), cPrecision, cActivation)
             }
@@ -296,7 +347,7 @@ public final class PackedLinear: @unchecked Sendable {
 
     /// Runs `job` over `rows` on `threads` workers.
     private func run(_ job: Job, rows: Int, threads: Int) {
-        let tileRows = Int(SIFT_TILE_ROWS)
+        let tileRows = selected.tileRows
         let tiles = (rows + tileRows - 1) / tileRows
         // Rows are the natural split (each chunk streams all of W); with fewer than two tiles per worker,
         // split output panels instead so small batches still use every core. Work is cut into several chunks
@@ -305,7 +356,7 @@ public final class PackedLinear: @unchecked Sendable {
         if threads == 1 || (tiles < 2 * threads && panels < 2 * threads) {
             job.run(rows: 0..<rows, panels: 0..<panels)
         } else if tiles >= 2 * threads {
-            let chunkTiles = max(1, min(Self.chunkTiles, tiles / (2 * threads)))
+            let chunkTiles = max(1, min(Self.chunkRows / tileRows, tiles / (2 * threads)))
             let chunks = (tiles + chunkTiles - 1) / chunkTiles
             DispatchQueue.concurrentPerform(iterations: chunks) { c in
                 let first = c * chunkTiles * tileRows, end = min(rows, (c + 1) * chunkTiles * tileRows)
@@ -331,9 +382,9 @@ public final class PackedLinear: @unchecked Sendable {
         return acc
     }
 
-    /// Row tiles per dynamically scheduled chunk (8 × 14 = 112 rows: W is re-streamed from L2/L3 per chunk,
-    /// ~60 FLOP per byte of W, still compute-bound).
-    static let chunkTiles = 8
+    /// Rows per dynamically scheduled chunk, at most (8 tiles of 14 rows, 18 of 6): W is re-streamed from L2/L3 per
+    /// chunk, ~60 FLOP per byte of W, still compute-bound.
+    static let chunkRows = 112
 
     /// One `sift_linear` call's arguments; the pointers live only for the duration of `apply`. X and Y are fp32, or
     /// bf16 bits where `xBF16` / `yBF16` (strides in elements either way).

@@ -12,6 +12,7 @@
 
 struct sift_int8_linear {
     int n, k, kquads, panels, activation;
+    int levels;      /* L: ŵ ∈ [−L, L], 64 for SIFT_KERNEL_AVX2_INT8 (vpmaddubsw's int16 pair sums), else 127 */
     float *bias;     /* [panels*NR], zero past n */
     float *scale;    /* s_w [panels*NR], zero past n */
     int32_t *colsum; /* Σ_k ŵ[n][k] [panels*NR]: the zero-point correction */
@@ -41,12 +42,16 @@ static float *smoothing_factors(const float *w, ptrdiff_t stride_n, ptrdiff_t st
 /* ---------------------------------------------------------------- packing */
 
 sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, const float *bias,
-                                        int n, int k, int activation, const float *input_magnitude) {
+                                        int n, int k, int activation, const float *input_magnitude, int kernel) {
     if (!w || n <= 0 || k <= 0 || k > SIFT_INT8_MAX_K ||
-        (activation != SIFT_ACTIVATION_NONE && activation != SIFT_ACTIVATION_GELU))
+        (activation != SIFT_ACTIVATION_NONE && activation != SIFT_ACTIVATION_GELU) ||
+        (kernel != SIFT_KERNEL_SCALAR && kernel != SIFT_KERNEL_AVX512_VNNI && kernel != SIFT_KERNEL_AVX2_INT8 &&
+         kernel != SIFT_KERNEL_AVX_VNNI))
         return NULL;
     sift_int8_linear *p = calloc(1, sizeof *p);
     if (!p) return NULL;
+    /* vpmaddubsw sums two u8×s8 products into a saturating int16: 2·255·64 = 32640 ≤ 32767, 2·255·127 is not. */
+    p->levels = kernel == SIFT_KERNEL_AVX2_INT8 ? 64 : 127;
     p->n = n;
     p->k = k;
     p->kquads = (k + 3) / 4;
@@ -84,12 +89,12 @@ sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrd
         float amax = 0.0f;
         for (int kk = 0; kk < k; kk++) amax = fmaxf(amax, fabsf(SMOOTHED(kk)));
         if (amax == 0.0f) continue; /* all-zero feature: ŵ = 0, output = bias */
-        const float s = amax / 127.0f;
+        const float s = amax / (float)p->levels;
         p->scale[col] = s;
         int32_t sum = 0;
         for (int kk = 0; kk < k; kk++) {
             long v = lrintf(SMOOTHED(kk) / s);
-            v = v > 127 ? 127 : v < -127 ? -127 : v;
+            v = v > p->levels ? p->levels : v < -p->levels ? -p->levels : v;
             bytes[(((size_t)panel * p->kquads + kk / 4) * NR + j) * 4 + kk % 4] = (int8_t)v;
             sum += (int32_t)v;
         }
@@ -111,6 +116,8 @@ void sift_int8_linear_free(sift_int8_linear *packed) {
 }
 
 int sift_int8_linear_panels(const sift_int8_linear *packed) { return packed->panels; }
+
+int sift_int8_linear_levels(const sift_int8_linear *packed) { return packed->levels; }
 
 /* ---------------------------------------------------------------- activation quantization */
 
@@ -309,6 +316,238 @@ static int linear_int8_vnni(const sift_int8_linear *p, const float *x, ptrdiff_t
 }
 #endif
 
+/* ---------------------------------------------------------------- AVX2 (vpmaddubsw) and AVX-VNNI kernels */
+
+#if defined(__x86_64__)
+
+/* quantize_rows_vnni in 8 lanes: bit-identical to quantize_row_scalar (exact min / max, the same row_parameters and
+ * multiplies, vcvtps2dq rounding to nearest even like lrintf, the same clamp). Writes bytes [0, k rounded up to 8),
+ * which covers the row's k quads (bytes past k are don't-care: W is zero there) and stays within `stride`. */
+AVX2_TARGET static void quantize_rows_avx2(const float *x, ptrdiff_t ldx, int rows, int k, const float *unsmooth,
+                                           uint8_t *a, int stride, float *scale, int32_t *zero) {
+    const int body = k & ~7;
+    const __m256i tail = avx2_lanes(k - body);
+#define LOAD_INPUT(c) (unsmooth ? _mm256_mul_ps(_mm256_loadu_ps(src + (c)), _mm256_loadu_ps(unsmooth + (c))) \
+                                : _mm256_loadu_ps(src + (c)))
+    /* The last k % 8 inputs; masked-off lanes (past k) read 0, which lies inside [lo, hi] anyway. */
+#define LOAD_TAIL()                                                                                                \
+    (unsmooth ? _mm256_mul_ps(_mm256_maskload_ps(src + body, tail), _mm256_maskload_ps(unsmooth + body, tail))     \
+              : _mm256_maskload_ps(src + body, tail))
+    /* round(x·inverse) (vcvtps2dq: nearest even, as lrintf) + z, clamped to [0, 255] */
+#define QUANTIZE(v)                                                                                                \
+    _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v, inv)), z),              \
+                                      _mm256_setzero_si256()),                                                     \
+                     top)
+    /* 8 values in [0, 255] to 8 bytes: the low byte of each int32 lane, gathered within each 128-bit half (vpshufb
+     * does not cross halves), then the two halves' 4 bytes joined. */
+    const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                               0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+#define STORE8(c, q)                                                                                               \
+    do {                                                                                                           \
+        const __m256i t_ = _mm256_shuffle_epi8(q, low_bytes);                                                      \
+        _mm_storel_epi64((__m128i *)(dst + (c)),                                                                   \
+                         _mm_unpacklo_epi32(_mm256_castsi256_si128(t_), _mm256_extracti128_si256(t_, 1)));         \
+    } while (0)
+    for (int r = 0; r < rows; r++) {
+        const float *src = x + (ptrdiff_t)r * ldx;
+        __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+        /* min(v, lo) keeps lo where v is NaN, as fminf does. */
+        for (int c = 0; c < body; c += 8) {
+            const __m256 v = LOAD_INPUT(c);
+            lo = _mm256_min_ps(v, lo);
+            hi = _mm256_max_ps(v, hi);
+        }
+        if (body < k) {
+            const __m256 v = LOAD_TAIL();
+            lo = _mm256_min_ps(v, lo);
+            hi = _mm256_max_ps(v, hi);
+        }
+        float inverse;
+        row_parameters(avx2_hmin(lo), avx2_hmax(hi), &scale[r], &inverse, &zero[r]);
+        const __m256 inv = _mm256_set1_ps(inverse);
+        const __m256i z = _mm256_set1_epi32(zero[r]), top = _mm256_set1_epi32(255);
+        uint8_t *dst = a + (size_t)r * stride;
+        int c = 0;
+        for (; c + 32 <= k; c += 32) {
+            /* 32 values in [0, 255]: vpackssdw / vpackuswb interleave the 128-bit halves, vpermd restores order. */
+            const __m256i q0 = QUANTIZE(LOAD_INPUT(c)), q1 = QUANTIZE(LOAD_INPUT(c + 8));
+            const __m256i q2 = QUANTIZE(LOAD_INPUT(c + 16)), q3 = QUANTIZE(LOAD_INPUT(c + 24));
+            const __m256i packed = _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+            _mm256_storeu_si256((__m256i *)(dst + c),
+                                _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+        }
+        for (; c < body; c += 8) STORE8(c, QUANTIZE(LOAD_INPUT(c)));
+        if (body < k) STORE8(body, QUANTIZE(LOAD_TAIL()));
+    }
+#undef LOAD_INPUT
+#undef LOAD_TAIL
+#undef QUANTIZE
+#undef STORE8
+}
+
+/* Register tiles: rows × I8_VECS ymm of 8 int32 features, i.e. a 16-feature half of the 32-wide panel (one cache
+ * line of each W quad group, so the half panel's W, kquads lines, stays in L1 across the tiles of a row block).
+ * vpmaddubsw + vpmaddwd: the accumulator chain is only the 1-cycle vpaddd, so 4 rows (8 accumulators, 2 W, the
+ * broadcast, the ones and a temporary: 13 of 16 ymm) already keep Zen 3's two multiply pipes busy; 5 rows × 2 and
+ * 2 rows × 4 measured the same, 6 rows × 2 spills. vpdpbusd accumulates in place, and its latency (5 cycles on
+ * Golden Cove, two per cycle) needs ≥ 10 chains in flight: 6 rows (12 accumulators + 2 W + broadcast). */
+enum { I8_VECS = 2, I8_WIDTH = 8 * I8_VECS, AVX2_INT8_ROWS = 4, AVXVNNI_ROWS = 6 };
+_Static_assert(NR % I8_WIDTH == 0, "a panel splits into whole tile parts");
+
+/* acc + Σ of 4 u8×s8 products per int32 lane. vpmaddubsw sums product pairs into int16, exactly while
+ * 2·255·|ŵ| ≤ 32767 (hence ±64 levels), and vpmaddwd by 1 sums the pairs into int32: vpdpbusd's result. */
+INLINE AVX2_TARGET __m256i dot_maddubs(__m256i acc, __m256i a, __m256i w) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), _mm256_set1_epi16(1)));
+}
+INLINE AVXVNNI_TARGET __m256i dot_avxvnni(__m256i acc, __m256i a, __m256i w) {
+    return _mm256_dpbusd_avx_epi32(acc, a, w);
+}
+
+/* Accumulators start at −z·colsum, the zero-point correction. */
+INLINE AVX2_TARGET void init_int8_avx2(const int mr, __m256i c[][I8_VECS], const int32_t *za, const int32_t *colsum,
+                                       const void *out, ptrdiff_t ldo, int tile_rows) {
+    for (int r = 0; r < mr; r++) {
+        const __m256i nz = _mm256_set1_epi32(-za[r]);
+        for (int v = 0; v < I8_VECS; v++)
+            c[r][v] = _mm256_mullo_epi32(nz, _mm256_load_si256((const __m256i *)(colsum + 8 * v)));
+        /* Y lines of the next tile down (the driver's next call): their write misses overlap this tile's math
+         * (+1–3 % on 6400-row layers, whose Y goes to DRAM). */
+        __builtin_prefetch((const float *)out + (r + tile_rows) * ldo, 1, 3);
+    }
+}
+
+/* Stores the raw int32 accumulators or act(fma(acc, s_a·s_w, bias)) for the tile's `valid` real features (lanes
+ * past them masked; vectors wholly past them not touched at all). */
+INLINE AVX2_TARGET void store_int8_avx2(const int mr, __m256i c[][I8_VECS], const float *sa, const float *scale,
+                                        const float *bias, void *out, ptrdiff_t ldo, int valid, int raw, int act) {
+    if (raw) {
+        for (int r = 0; r < mr; r++) {
+            int32_t *dst = (int32_t *)out + r * ldo;
+            for (int v = 0; v < I8_VECS; v++) {
+                if (valid >= I8_WIDTH) _mm256_storeu_si256((__m256i *)(dst + 8 * v), c[r][v]);
+                else if (valid > 8 * v) _mm256_maskstore_epi32(dst + 8 * v, avx2_lanes(valid - 8 * v), c[r][v]);
+            }
+        }
+        return;
+    }
+    __m256 sw[I8_VECS], b[I8_VECS];
+    for (int v = 0; v < I8_VECS; v++) { sw[v] = _mm256_load_ps(scale + 8 * v); b[v] = _mm256_load_ps(bias + 8 * v); }
+    UNROLL_FULL for (int r = 0; r < mr; r++) {
+        const __m256 s = _mm256_set1_ps(sa[r]);
+        float *dst = (float *)out + r * ldo;
+        for (int v = 0; v < I8_VECS; v++) {
+            __m256 y = _mm256_fmadd_ps(_mm256_cvtepi32_ps(c[r][v]), _mm256_mul_ps(s, sw[v]), b[v]);
+            /* gelu_fast: the next (int8) layer quantizes these outputs to 8 bits per row anyway. */
+            if (act == SIFT_ACTIVATION_GELU) y = gelu_fast_avx2(y);
+            if (valid >= I8_WIDTH) _mm256_storeu_ps(dst + 8 * v, y);
+            else if (valid > 8 * v) _mm256_maskstore_ps(dst + 8 * v, avx2_lanes(valid - 8 * v), y);
+        }
+    }
+}
+
+/* One mr × I8_WIDTH tile over `steps` k quads: each row's 4 quantized bytes broadcast to every int32 lane, times
+ * the half panel's s8 quads (quad s at b[s·NR]), then the store. The two instances differ only in the dot product
+ * (hence in target, which an inline function cannot take as a parameter) and in rows, hence a macro. */
+#define DEFINE_TILE_INT8_AVX2(name, TARGET, DOT, ROWS)                                                            \
+    INLINE TARGET void name(const int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b, int steps,          \
+                            const float *sa, const int32_t *za, const sift_int8_linear *p, int col0, void *out,    \
+                            ptrdiff_t ldo, int valid, int raw, int act) {                                          \
+        __m256i c[ROWS][I8_VECS];                                                                                 \
+        init_int8_avx2(mr, c, za, p->colsum + col0, out, ldo, ROWS);                                              \
+        for (int s = 0; s < steps; s++) {                                                                         \
+            __m256i w[I8_VECS];                                                                                   \
+            for (int v = 0; v < I8_VECS; v++) w[v] = _mm256_load_si256((const __m256i *)(b + (size_t)s * NR + 8 * v)); \
+            for (int r = 0; r < mr; r++) {                                                                        \
+                const __m256i av = _mm256_set1_epi32((int)a[r * lda + s]);                                        \
+                for (int v = 0; v < I8_VECS; v++) c[r][v] = DOT(c[r][v], av, w[v]);                               \
+            }                                                                                                     \
+        }                                                                                                         \
+        store_int8_avx2(mr, c, sa, p->scale + col0, p->bias + col0, out, ldo, valid, raw, act);                   \
+    }
+DEFINE_TILE_INT8_AVX2(tile_int8_avx2, AVX2_TARGET, dot_maddubs, AVX2_INT8_ROWS)
+DEFINE_TILE_INT8_AVX2(tile_int8_avxvnni, AVXVNNI_TARGET, dot_avxvnni, AVXVNNI_ROWS)
+#undef DEFINE_TILE_INT8_AVX2
+
+#define ROWS_4_TO_1(call)                                                                                         \
+    case 4: call(4); break;                                                                                       \
+    case 3: call(3); break;                                                                                       \
+    case 2: call(2); break;                                                                                       \
+    default: call(1); break;
+#define ROWS_6_TO_1(call)                                                                                         \
+    case 6: call(6); break;                                                                                       \
+    case 5: call(5); break;                                                                                       \
+    ROWS_4_TO_1(call)
+_Static_assert(AVX2_INT8_ROWS == 4 && AVXVNNI_ROWS == 6, "the row-count switches list 4 … 1 and 6 … 1");
+
+/* Instances with mr, raw and the activation compile-time constants (see tile_int8_any). */
+#define DEFINE_TILE_INT8_AVX2_ANY(name, TARGET, CASES)                                                            \
+    TARGET static void name(int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b, int steps, const float *sa, \
+                            const int32_t *za, const sift_int8_linear *p, int col0, void *out, ptrdiff_t ldo,       \
+                            int valid, int raw) {                                                                 \
+        if (raw) { switch (mr) { CASES(RAW) } }                                                                   \
+        else if (p->activation == SIFT_ACTIVATION_GELU) { switch (mr) { CASES(GELU) } }                           \
+        else { switch (mr) { CASES(NONE) } }                                                                      \
+    }
+#define RAW(n) TILE(n, 1, SIFT_ACTIVATION_NONE)
+#define GELU(n) TILE(n, 0, SIFT_ACTIVATION_GELU)
+#define NONE(n) TILE(n, 0, SIFT_ACTIVATION_NONE)
+#define TILE(n, raw_, act_) tile_int8_avx2(n, a, lda, b, steps, sa, za, p, col0, out, ldo, valid, raw_, act_)
+DEFINE_TILE_INT8_AVX2_ANY(tile_int8_avx2_any, AVX2_TARGET, ROWS_4_TO_1)
+#undef TILE
+#define TILE(n, raw_, act_) tile_int8_avxvnni(n, a, lda, b, steps, sa, za, p, col0, out, ldo, valid, raw_, act_)
+DEFINE_TILE_INT8_AVX2_ANY(tile_int8_avxvnni_any, AVXVNNI_TARGET, ROWS_6_TO_1)
+#undef TILE
+#undef RAW
+#undef GELU
+#undef NONE
+#undef DEFINE_TILE_INT8_AVX2_ANY
+#undef ROWS_4_TO_1
+#undef ROWS_6_TO_1
+
+/* Row blocks → quantize the block's rows once → for each W half panel → every tile of the block. vnni: vpdpbusd
+ * (AVX-VNNI) instead of vpmaddubsw + vpmaddwd. */
+static int linear_int8_avx2(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, void *out, ptrdiff_t ldo,
+                            int rows, int pb, int pe, int raw, int vnni) {
+    const int tile_rows = vnni ? AVXVNNI_ROWS : AVX2_INT8_ROWS;
+    const int stride = (p->kquads * 4 + 63) / 64 * 64; /* bytes per quantized row: whole cache lines */
+    int block = sift_block_tiles(stride) * MR / tile_rows * tile_rows;
+    if (block > rows) block = rows; /* a small call (one thread's chunk) allocates only what it quantizes */
+    uint8_t *abuf = sift_alloc64((size_t)stride * block);
+    float *sa = malloc(sizeof(float) * block);
+    int32_t *za = malloc(sizeof(int32_t) * block);
+    if (!abuf || !sa || !za) {
+        free(abuf);
+        free(sa);
+        free(za);
+        return -1;
+    }
+    const size_t elem = raw ? sizeof(int32_t) : sizeof(float);
+    for (int r0 = 0; r0 < rows; r0 += block) {
+        const int block_rows = rows - r0 < block ? rows - r0 : block;
+        quantize_rows_avx2(x + (ptrdiff_t)r0 * ldx, ldx, block_rows, p->k, p->unsmooth, abuf, stride, sa, za);
+        for (int panel = pb; panel < pe; panel++) {
+            for (int col0 = panel * NR; col0 < (panel + 1) * NR && col0 < p->n; col0 += I8_WIDTH) {
+                const int valid = p->n - col0;
+                const int32_t *b = p->w + (size_t)panel * p->kquads * NR + (col0 - panel * NR);
+                for (int t = 0; t < block_rows; t += tile_rows) {
+                    const int mr = block_rows - t < tile_rows ? block_rows - t : tile_rows;
+                    char *ot = (char *)out + ((ptrdiff_t)(r0 + t) * ldo + col0) * elem;
+                    const uint32_t *at = (const uint32_t *)(abuf + (size_t)t * stride);
+                    if (vnni)
+                        tile_int8_avxvnni_any(mr, at, stride / 4, b, p->kquads, sa + t, za + t, p, col0, ot, ldo, valid, raw);
+                    else
+                        tile_int8_avx2_any(mr, at, stride / 4, b, p->kquads, sa + t, za + t, p, col0, ot, ldo, valid, raw);
+                }
+            }
+        }
+    }
+    free(abuf);
+    free(sa);
+    free(za);
+    return 0;
+}
+#endif
+
 /* ---------------------------------------------------------------- entry points */
 
 static int run(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, void *out, ptrdiff_t ldo, int rows,
@@ -316,11 +555,15 @@ static int run(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, void *o
     if (!p || !x || !out || rows < 0 || ldx < p->k || ldo < p->n || panel_begin < 0 || panel_end > p->panels ||
         panel_begin > panel_end || !sift_kernel_supported(kernel))
         return -1;
+    /* ±127 weights would saturate vpmaddubsw's int16 pair sums (see the header). */
+    if (kernel == SIFT_KERNEL_AVX2_INT8 && p->levels > 64) return -1;
     if (rows == 0 || panel_begin == panel_end) return 0;
     switch (kernel) {
     case SIFT_KERNEL_SCALAR: return linear_int8_scalar(p, x, ldx, out, ldo, rows, panel_begin, panel_end, raw);
 #if defined(__x86_64__)
     case SIFT_KERNEL_AVX512_VNNI: return linear_int8_vnni(p, x, ldx, out, ldo, rows, panel_begin, panel_end, raw);
+    case SIFT_KERNEL_AVX2_INT8: return linear_int8_avx2(p, x, ldx, out, ldo, rows, panel_begin, panel_end, raw, 0);
+    case SIFT_KERNEL_AVX_VNNI: return linear_int8_avx2(p, x, ldx, out, ldo, rows, panel_begin, panel_end, raw, 1);
 #endif
     default: return -1;
     }

@@ -21,6 +21,9 @@ static inline void *sift_alloc64(size_t bytes) {
 #define F32_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma")))
 #define BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,fma")))
 #define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512vnni,fma")))
+/* The AVX2 tier (Zen 3, Intel client cores since Haswell): 16 ymm registers, no masks, no bf16. */
+#define AVX2_TARGET __attribute__((target("avx2,fma")))
+#define AVXVNNI_TARGET __attribute__((target("avx2,fma,avxvnni")))
 #define INLINE static inline __attribute__((always_inline))
 /* Fully unrolled epilogue loops keep a tile's accumulator arrays in registers: a rolled loop (GELU's body is too
  * large for the default unroller) indexes them, so the compiler kept them on the stack around the whole k loop. */
@@ -145,6 +148,84 @@ INLINE F32_TARGET __m512 gelu_fast(__m512 x) {
     const __m512 g = _mm512_mul_ps(x, _mm512_fmadd_ps(x, q, _mm512_set1_ps(0.5f)));
     const __mmask16 outside = _mm512_cmp_ps_mask(u, _mm512_set1_ps(4.3f * 4.3f), _CMP_GT_OQ);
     return _mm512_mask_max_ps(g, outside, x, _mm512_setzero_ps());
+}
+/* ---------------------------------------------------------------- AVX2 + FMA versions (8 lanes, no masks) */
+
+/* Lanes [0, valid) all ones, the rest zero: the mask operand of vmaskmovps / vpmaskmovd (valid may be ≤ 0 or ≥ 8). */
+INLINE AVX2_TARGET __m256i avx2_lanes(int valid) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* 2^n for integer-valued n in [−126, 127], from the exponent bits (AVX2 has no vscalefps). */
+INLINE AVX2_TARGET __m256 avx2_pow2i(__m256 n) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23));
+}
+
+/* exp_nonpositive in 8 lanes: the same range reduction and degree-6 polynomial (relative error ≈ 2e-8); the clamp
+ * at −87 keeps n ≥ −126, where 2^n is still a normal float. NaN maps to e^−87. */
+INLINE AVX2_TARGET __m256 exp_nonpositive_avx2(__m256 x) {
+    x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.0f / 720);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    return _mm256_mul_ps(p, avx2_pow2i(n));
+}
+
+/* gelu in 8 lanes (Abramowitz–Stegun 7.1.26 erf, |error| ≤ 1.5e-7 on erf). */
+INLINE AVX2_TARGET __m256 gelu_avx2(__m256 x) {
+    const __m256 z = _mm256_mul_ps(x, _mm256_set1_ps(0.70710678118654752f));
+    const __m256 az = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+    const __m256 t = _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_fmadd_ps(az, _mm256_set1_ps(0.3275911f), _mm256_set1_ps(1.0f)));
+    __m256 q = _mm256_set1_ps(1.061405429f);
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(-1.453152027f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(1.421413741f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(-0.284496736f));
+    q = _mm256_fmadd_ps(q, t, _mm256_set1_ps(0.254829592f));
+    q = _mm256_mul_ps(_mm256_mul_ps(q, t), exp_nonpositive_avx2(_mm256_mul_ps(_mm256_sub_ps(_mm256_setzero_ps(), z), z)));
+    const __m256 negative = _mm256_cmp_ps(z, _mm256_setzero_ps(), _CMP_LT_OQ);
+    const __m256 one_plus_erf = _mm256_blendv_ps(_mm256_sub_ps(_mm256_set1_ps(2.0f), q), q, negative);
+    return _mm256_mul_ps(_mm256_mul_ps(x, _mm256_set1_ps(0.5f)), one_plus_erf);
+}
+
+/* gelu_fast in 8 lanes (same polynomial, |error| ≤ 4e-5): the int8 GEMM stores. */
+INLINE AVX2_TARGET __m256 gelu_fast_avx2(__m256 x) {
+    const __m256 u = _mm256_mul_ps(x, x);
+    __m256 q = _mm256_set1_ps(4.173823787e-11f);
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-4.229902206e-09f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(1.895899970e-07f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-4.995038125e-06f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(8.700695616e-05f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-1.070767990e-03f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(9.693356231e-03f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(-6.615336984e-02f));
+    q = _mm256_fmadd_ps(q, u, _mm256_set1_ps(3.988012969e-01f));
+    const __m256 g = _mm256_mul_ps(x, _mm256_fmadd_ps(x, q, _mm256_set1_ps(0.5f)));
+    const __m256 outside = _mm256_cmp_ps(u, _mm256_set1_ps(4.3f * 4.3f), _CMP_GT_OQ);
+    return _mm256_blendv_ps(g, _mm256_max_ps(x, _mm256_setzero_ps()), outside);
+}
+
+/* Horizontal sum / max of 8 lanes. */
+INLINE AVX2_TARGET float avx2_hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+INLINE AVX2_TARGET float avx2_hmax(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)));
+}
+INLINE AVX2_TARGET float avx2_hmin(__m256 v) {
+    __m128 s = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_min_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_min_ss(s, _mm_movehdup_ps(s)));
 }
 #endif
 

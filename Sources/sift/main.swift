@@ -19,7 +19,11 @@ struct SiftCommand: ParsableCommand {
           sift prompt -p Pipelines/python-docs.yaml
           sift eval -p Pipelines/python-faq-eval.yaml
           sift similarity "A man is eating food." "A man eats." "The sky is blue."
+
+        Environment: SIFT_KERNELS=avx512|avx2|portable|openblas forces a lower kernel tier (default: the fastest \
+        this CPU has); `sift --version` shows the CPU and the kernels in use.
         """,
+        version: RuntimeInfo.versionText,
         subcommands: [IndexCommand.self, AskCommand.self, BatchCommand.self, PromptCommand.self, EvalCommand.self,
                       InspectCommand.self, EmbedCommand.self, SimilarityCommand.self, SearchCommand.self,
                       MineCommand.self, RerankCommand.self]
@@ -29,6 +33,10 @@ struct SiftCommand: ParsableCommand {
 // Parse and run; failures end with one `sift: error: …` line on stderr (plus the list of problems for an
 // invalid pipeline) and a non-zero exit code. Help and usage output stay ArgumentParser's.
 do {
+    // A mistyped tier must not silently run other kernels than the user asked for (--version still reports it).
+    if let problem = RuntimeInfo.kernelTierProblem, !CommandLine.arguments.contains("--version") {
+        Terminal.fail(problem, code: 2)
+    }
     var command = try SiftCommand.parseAsRoot()
     try command.run()
 } catch let error as PipelineError {

@@ -31,11 +31,10 @@ import Testing
         Self.expectClose(out, KernelReference.linear(input: x, rows: rows, inFeatures: inF, weight: w, bias: withBias ? b : nil, outFeatures: outF), "linear")
     }
 
-    /// Both row kernels (AVX-512 C where the CPU has it, and the portable Swift one) against the reference, widths with
-    /// and without a partial 16-lane tail.
-    @Test(arguments: [7, 37, 384], [true, false])
-    func layerNormWithResidual(width: Int, native: Bool) {
-        guard !native || Kernels.nativeLayerNorm else { return }
+    /// Every row kernel this process can run (AVX-512, AVX2, plain C) against the reference, widths with and without
+    /// a partial 16- or 8-lane tail.
+    @Test(arguments: [7, 37, 384], Kernels.LayerNormKernel.allCases.filter(\.isSupported))
+    func layerNormWithResidual(width: Int, kernel: Kernels.LayerNormKernel) {
         let rows = 3
         var x = Self.values(rows * width, seed: 4, scale: 3).map { $0 + 2 }
         let residual = Self.values(rows * width, seed: 5)
@@ -45,16 +44,16 @@ import Testing
         x.withUnsafeMutableBufferPointer { xp in residual.withUnsafeBufferPointer { rp in
             gamma.withUnsafeBufferPointer { gp in beta.withUnsafeBufferPointer { bp in
                 Kernels.layerNorm(xp, rows: rows, width: width, gamma: gp, beta: bp, eps: 1e-12, residual: rp, threads: 1,
-                                  native: native)
+                                  kernel: kernel)
             } }
         } }
-        Self.expectClose(x, expected, "layerNorm (native \(native))")
+        Self.expectClose(x, expected, "layerNorm (\(kernel))")
         // Without a residual too.
         var plain = summed
         plain.withUnsafeMutableBufferPointer { xp in gamma.withUnsafeBufferPointer { gp in beta.withUnsafeBufferPointer { bp in
-            Kernels.layerNorm(xp, rows: rows, width: width, gamma: gp, beta: bp, eps: 1e-12, residual: nil, threads: 1, native: native)
+            Kernels.layerNorm(xp, rows: rows, width: width, gamma: gp, beta: bp, eps: 1e-12, residual: nil, threads: 1, kernel: kernel)
         } } }
-        Self.expectClose(plain, expected, "layerNorm without residual (native \(native))")
+        Self.expectClose(plain, expected, "layerNorm without residual (\(kernel))")
     }
 
     @Test func geluTanhAddL2() {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import SiftModels
+import SiftKernels
 import SiftTestSupport
 
 /// all-MiniLM-L6-v2 against sentence-transformers (fixture from make_model_fixtures.py).
@@ -58,6 +59,17 @@ import SiftTestSupport
             #expect(cosine >= 0.995, "\(entry.id): bf16 cosine \(cosine)")
         }
         print("MiniLM bf16 (\(model.kernel)) over \(vectors.count) texts: worst cosine \(worstCosine)")
+    }
+
+    /// Where bf16 has no dot-product instruction (no AVX-512 BF16, or a tier below avx512), a bf16 request runs the
+    /// fp32 kernels: bit-identical to asking for fp32, so it loses neither accuracy nor time.
+    @Test(.enabled(if: !Kernels.attentionTakesBFloat16, "this CPU runs bf16 natively (AVX-512 BF16)"))
+    func bfloat16WithoutHardwareIsTheFloat32Path() throws {
+        let folder = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let texts = Array(try Self.fixture.get().texts.map(\.value).prefix(40))
+        let bf16 = try BiEncoder(directory: folder, precision: .bfloat16), fp32 = try BiEncoder(directory: folder, precision: .float32)
+        #expect(bf16.kernel == fp32.kernel, "bf16 runs \(bf16.kernel), fp32 \(fp32.kernel)")
+        #expect(try bf16.encode(texts) == fp32.encode(texts))
     }
 
     @Test func embeddingDoesNotDependOnBatchMates() throws {

@@ -16,7 +16,9 @@
  *   SIFT_KERNEL_AVX512_BF16  both products with vdpbf16ps: q, k, v and the softmax probabilities rounded to bf16,
  *                            fp32 accumulation; softmax itself in fp32 with a
  *                            cheaper exp (~8e-5 relative, below the bf16 rounding of P).
- *   SIFT_KERNEL_SCALAR       portable C, fp32 (reference for the vector kernels, and the non-x86 path).
+ *   SIFT_KERNEL_AVX2         fp32 throughout in AVX2 + FMA: blocks of 6 query rows, 6×16 ymm tiles (16 registers).
+ *   SIFT_KERNEL_SCALAR       portable C, fp32 (reference for the vector kernels, and the non-x86 path); written so a
+ *                            compiler vectorises it (SSE2 on x86-64, NEON on aarch64) without reordering any sum.
  * Every kernel computes an item with the same arithmetic whatever the thread or position in the batch, so results
  * are deterministic. The function is single-threaded and reentrant: give each thread its own scratch.
  */

@@ -28,6 +28,17 @@ enum {
     SIFT_KERNEL_AVX512 = 1,       /* fp32 FMA, 14×32 register tile; needs AVX-512 F/BW/DQ/VL */
     SIFT_KERNEL_AVX512_BF16 = 2,  /* vdpbf16ps, 14×32 tile, fp32 accumulate; needs AVX-512 BF16 */
     SIFT_KERNEL_AVX512_VNNI = 3,  /* vpdpbusd u8×s8, int32 accumulate (int8 layers, sift_int8.h); needs AVX-512 VNNI */
+    SIFT_KERNEL_AVX2 = 4,         /* fp32 FMA, 6×16 ymm register tile; needs AVX2 + FMA */
+    SIFT_KERNEL_AVX2_INT8 = 5,    /* vpmaddubsw + vpmaddwd u8×s8 (int8 layers; weights limited to ±64, sift_int8.h) */
+    SIFT_KERNEL_AVX_VNNI = 6,     /* vpdpbusd on ymm (int8 layers, VEX-encoded AVX-VNNI); needs AVX2 + AVX-VNNI */
+};
+
+/* Kernel tiers, from fastest down; sift_kernel_supported honours a cap set by sift_set_kernel_tier (or by the
+ * environment variable SIFT_KERNELS=avx512|avx2|portable|openblas, read once at the first query). */
+enum {
+    SIFT_TIER_AVX512 = 0,   /* everything the CPU has */
+    SIFT_TIER_AVX2 = 1,     /* no AVX-512 kernel, even where the CPU has one */
+    SIFT_TIER_PORTABLE = 2, /* no x86 vector kernel: plain C (SIFT_KERNEL_SCALAR) only */
 };
 
 enum {
@@ -41,8 +52,16 @@ enum { SIFT_PANEL_WIDTH = 32, SIFT_TILE_ROWS = 14 };
 
 typedef struct sift_packed_linear sift_packed_linear;
 
-/* 1 if this CPU (and OS) can run the kernel, else 0. */
+/* 1 if this CPU (and OS) can run the kernel and the tier cap allows it, else 0. */
 int sift_kernel_supported(int kernel);
+
+/* 1 if the CPU itself can run the kernel, whatever the tier cap. */
+int sift_kernel_supported_by_cpu(int kernel);
+
+/* Caps the kernels sift_kernel_supported reports at `tier` (a SIFT_TIER_*; the CPU still limits what runs).
+ * Returns 0, or -1 for an unknown tier. Meant to be called once, before any kernel runs (the environment variable
+ * SIFT_KERNELS does the same at the first query): callers choose kernels from it and must not see it change. */
+int sift_set_kernel_tier(int tier);
 
 /* Packs W; element (n, k) is w[n*stride_n + k*stride_k] (stride_n = K, stride_k = 1 for row-major [N×K]).
  * bias may be NULL (zero). activation is applied to every output (fused into the tile store).
@@ -54,7 +73,7 @@ int sift_packed_linear_panels(const sift_packed_linear *packed);
 int sift_packed_linear_precision(const sift_packed_linear *packed);
 
 /* Y[rows×N] (row stride ldy) = X[rows×K] (row stride ldx) · Wᵀ + bias, for output features of panels
- * [panel_begin, panel_end). kernel must be supported and match the packing (SIFT_KERNEL_AVX512 needs fp32,
+ * [panel_begin, panel_end). kernel must be supported and match the packing (SIFT_KERNEL_AVX512 and _AVX2 need fp32,
  * SIFT_KERNEL_AVX512_BF16 needs bf16; scalar takes either).
  * Returns 0, or -1 for invalid arguments / allocation failure (Y untouched then). */
 int sift_linear(const sift_packed_linear *packed, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
@@ -69,13 +88,13 @@ int sift_linear(const sift_packed_linear *packed, const float *x, ptrdiff_t ldx,
 int sift_linear_bf16_io(const sift_packed_linear *packed, const void *x, ptrdiff_t ldx, int x_bf16, void *y,
                         ptrdiff_t ldy, int y_bf16, int rows, int panel_begin, int panel_end);
 
-/* In-place LayerNorm of rows [rows × width] (row stride ld), AVX-512: x = (x − mean)/√(var + eps)·γ + β with the
- * biased variance, after x += residual when residual (same stride) is not NULL. Returns 0, or -1 for invalid
- * arguments or without AVX-512 (x untouched then). */
+/* In-place LayerNorm of rows [rows × width] (row stride ld): x = (x − mean)/√(var + eps)·γ + β with the biased
+ * variance, after x += residual when residual (same stride) is not NULL. kernel: SIFT_KERNEL_AVX512, SIFT_KERNEL_AVX2
+ * or SIFT_KERNEL_SCALAR. Returns 0, or -1 for invalid arguments or an unsupported kernel (x untouched then). */
 int sift_layer_norm(float *x, const float *residual, ptrdiff_t ld, int rows, int width, const float *gamma,
-                    const float *beta, float eps);
+                    const float *beta, float eps, int kernel);
 
-/* The AVX-512 element-wise functions the kernels fuse (internal sift_simd.h), for their accuracy tests. */
+/* The element-wise functions the vector kernels fuse (internal sift_simd.h), for their accuracy tests. */
 enum {
     SIFT_VECTOR_EXP = 0,       /* e^x for x ≤ 0, ~2e-8 relative: fp32 attention softmax */
     SIFT_VECTOR_EXP_FAST = 1,  /* e^x for x ≤ 0, ~8e-5 relative: bf16 attention softmax (P is rounded to bf16) */
@@ -83,9 +102,9 @@ enum {
     SIFT_VECTOR_GELU_FAST = 3, /* polynomial GELU, |err| ≤ 4e-5: bf16 and int8 GEMM stores */
 };
 
-/* Test hook: y[i] = function(x[i]) for i < n with the AVX-512 code. Returns 0, or -1 if AVX-512 is unavailable or
- * function is unknown (y untouched then). */
-int sift_vector_function(int function, const float *x, float *y, size_t n);
+/* Test hook: y[i] = function(x[i]) for i < n with the code of `kernel` (SIFT_KERNEL_AVX512 or SIFT_KERNEL_AVX2).
+ * Returns 0, or -1 if that kernel is unavailable or function is unknown (y untouched then). */
+int sift_vector_function(int function, const float *x, float *y, size_t n, int kernel);
 
 #ifdef __cplusplus
 }
