@@ -44,9 +44,11 @@ public final class PackedLinear: @unchecked Sendable {
     }
 
     /// Which implementation runs. Internal so tests can force every kernel the CPU has.
-    /// `.scalar` computes the layer's own precision (float32, bfloat16 emulation or int8) in plain C.
+    /// `.portable` is the `portable` tier's plain C fp32 kernel (bf16 and int8 requests run it too: without a bf16 or
+    /// int8 dot-product instruction, rounding would only cost time). `.scalar` is the plain C reference of the layer's
+    /// own precision (fp32, bf16 emulation or int8), for tests.
     enum Kernel: Sendable, Equatable, CaseIterable {
-        case avx512, avx512bf16, avx512vnni, avx2, avx2int8, avxvnni, scalar, openBLAS
+        case avx512, avx512bf16, avx512vnni, avx2, avx2int8, avxvnni, portable, scalar, openBLAS
 
         var name: String {
             switch self {
@@ -56,7 +58,8 @@ public final class PackedLinear: @unchecked Sendable {
             case .avx2: "avx2-fp32"
             case .avx2int8: "avx2-int8"
             case .avxvnni: "avx-vnni-int8"
-            case .scalar: "portable-c"
+            case .portable: "portable-c"
+            case .scalar: "scalar-c"
             case .openBLAS: "openblas"
             }
         }
@@ -69,14 +72,14 @@ public final class PackedLinear: @unchecked Sendable {
             case .avx2: Int32(SIFT_KERNEL_AVX2)
             case .avx2int8: Int32(SIFT_KERNEL_AVX2_INT8)
             case .avxvnni: Int32(SIFT_KERNEL_AVX_VNNI)
-            case .scalar, .openBLAS: Int32(SIFT_KERNEL_SCALAR)
+            case .portable, .scalar, .openBLAS: Int32(SIFT_KERNEL_SCALAR)
             }
         }
 
         /// The arithmetic the kernel itself does: what a layer asking for another precision actually gets.
         var precision: Precision? {
             switch self {
-            case .avx512, .avx2, .openBLAS: .float32
+            case .avx512, .avx2, .portable, .openBLAS: .float32
             case .avx512bf16: .bfloat16
             case .avx512vnni, .avx2int8, .avxvnni: .int8
             case .scalar: nil // the layer's own
@@ -86,7 +89,7 @@ public final class PackedLinear: @unchecked Sendable {
         /// Whether this process may run the kernel (the CPU has it and the tier allows it).
         var isSupported: Bool {
             switch self {
-            case .scalar, .openBLAS: true
+            case .portable, .scalar, .openBLAS: true
             default: sift_kernel_supported(cValue) != 0
             }
         }
@@ -110,7 +113,7 @@ public final class PackedLinear: @unchecked Sendable {
         static func best(for precision: Precision, tier: KernelTier) -> Kernel {
             switch tier {
             case .openblas: return .openBLAS
-            case .portable: return .scalar
+            case .portable: return .portable
             case .avx512 where Kernel.avx512.isSupported:
                 if precision == .int8, Kernel.avx512vnni.isSupported { return .avx512vnni }
                 if precision != .float32, Kernel.avx512bf16.isSupported { return .avx512bf16 }
@@ -180,19 +183,15 @@ public final class PackedLinear: @unchecked Sendable {
                   outFeatures: outFeatures, inFeatures: inFeatures, precision: precision, activation: activation, kernel: kernel)
     }
 
-    /// Row-major `[outFeatures × inFeatures]` weight with an explicit kernel (tests force each one). `packedFor`
-    /// (int8 only) packs for another kernel's weight levels, so the plain C kernel can run an AVX2 int8 packing and be
-    /// compared with it bit for bit.
+    /// Row-major `[outFeatures × inFeatures]` weight with an explicit kernel (tests force each one).
     convenience init(weight: [Float], bias: [Float]?, outFeatures: Int, inFeatures: Int, precision: Precision,
-                     activation: Activation = .none, inputMagnitude: [Float]? = nil, kernel: Kernel, packedFor: Kernel? = nil) {
+                     activation: Activation = .none, inputMagnitude: [Float]? = nil, kernel: Kernel) {
         precondition(weight.count == outFeatures * inFeatures,
                      "PackedLinear: weight has \(weight.count) elements, expected \(outFeatures)×\(inFeatures)")
-        precondition(packedFor == nil || (kernel == .scalar && precision == .int8 && packedFor!.precision == .int8),
-                     "PackedLinear: packedFor is for the plain C kernel running an int8 packing")
         let storage = weight.withUnsafeBufferPointer { w in
             Self.pack(w, bias: bias, outFeatures: outFeatures, inFeatures: inFeatures, featureStride: inFeatures,
                       inputStride: 1, precision: precision, activation: activation, inputMagnitude: inputMagnitude,
-                      kernel: kernel, levelsOf: packedFor ?? kernel)
+                      kernel: kernel)
         }
         self.init(storage: storage, outFeatures: outFeatures, inFeatures: inFeatures, precision: precision,
                   activation: activation, kernel: kernel)
@@ -240,7 +239,7 @@ public final class PackedLinear: @unchecked Sendable {
     /// Packs for the C kernels, or copies W densely for the OpenBLAS path.
     private static func pack(_ weight: UnsafeBufferPointer<Float>, bias: [Float]?, outFeatures: Int, inFeatures: Int,
                              featureStride: Int, inputStride: Int, precision: Precision, activation: Activation,
-                             inputMagnitude: [Float]?, kernel: Kernel, levelsOf levelKernel: Kernel? = nil) -> Storage {
+                             inputMagnitude: [Float]?, kernel: Kernel) -> Storage {
         precondition(outFeatures > 0 && inFeatures > 0, "PackedLinear: bad shape \(outFeatures)×\(inFeatures)")
         precondition(featureStride >= 0 && inputStride >= 0, "PackedLinear: negative stride")
         let lastIndex = (outFeatures - 1) * featureStride + (inFeatures - 1) * inputStride
@@ -266,9 +265,9 @@ public final class PackedLinear: @unchecked Sendable {
         let cActivation = Int32(activation == .gelu ? SIFT_ACTIVATION_GELU : SIFT_ACTIVATION_NONE)
         let layer: OpaquePointer? = withOptionalBuffer(bias) { b in
             withOptionalBuffer(inputMagnitude) { m in
-                // The int8 weight levels depend on the kernel (vpmaddubsw needs ±64); the plain C kernel runs any packing.
+                // The AVX2 int8 kernel also gets an int16 copy of the weights; the plain C kernel runs any packing.
                 int8 ? sift_pack_linear_int8(weight.baseAddress, featureStride, inputStride, b, Int32(outFeatures),
-                                             Int32(inFeatures), cActivation, m, (levelKernel ?? kernel).cValue)
+                                             Int32(inFeatures), cActivation, m, kernel.cValue)
                      : sift_pack_linear(weight.baseAddress, featureStride, inputStride, b, Int32(outFeatures),
                                         Int32(inFeatures), cPrecision, cActivation)
             }

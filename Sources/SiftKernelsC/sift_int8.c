@@ -10,13 +10,17 @@
 #define NR SIFT_PANEL_WIDTH /* output features per panel: two zmm vectors of 16 int32 */
 #define MR SIFT_TILE_ROWS   /* rows per micro-tile: 2×14 accumulators + 2 W vectors + broadcasts in 32 zmm */
 
+/* ŵ ∈ [−127, 127], activations q ∈ [0, 255] (header). */
+enum { WEIGHT_LEVELS = 127, ACTIVATION_TOP = 255 };
+
 struct sift_int8_linear {
-    int n, k, kquads, panels, activation;
-    int levels;      /* L: ŵ ∈ [−L, L], 64 for SIFT_KERNEL_AVX2_INT8 (vpmaddubsw's int16 pair sums), else 127 */
+    int n, k, kquads, kpairs, panels, activation;
     float *bias;     /* [panels*NR], zero past n */
     float *scale;    /* s_w [panels*NR], zero past n */
     int32_t *colsum; /* Σ_k ŵ[n][k] [panels*NR]: the zero-point correction */
     int32_t *w;      /* [panels][kquads][NR], each int32 four int8 ŵ[n][4g…4g+3] (little-endian byte order) */
+    int32_t *w16;    /* [panels][kpairs][NR], each int32 two int16 ŵ[n][2m], ŵ[n][2m+1] (low half first), zero past k;
+                      * only in a packing for SIFT_KERNEL_AVX2_INT8 (its vpmaddwd operands), else NULL */
     float *unsmooth; /* 1/s_k [kquads*4] (zero past k), or NULL: activations are quantized as x_k/s_k */
 };
 
@@ -50,11 +54,10 @@ sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrd
         return NULL;
     sift_int8_linear *p = calloc(1, sizeof *p);
     if (!p) return NULL;
-    /* vpmaddubsw sums two u8×s8 products into a saturating int16: 2·255·64 = 32640 ≤ 32767, 2·255·127 is not. */
-    p->levels = kernel == SIFT_KERNEL_AVX2_INT8 ? 64 : 127;
     p->n = n;
     p->k = k;
     p->kquads = (k + 3) / 4;
+    p->kpairs = (k + 1) / 2;
     p->panels = (n + NR - 1) / NR;
     p->activation = activation;
     const size_t features = (size_t)p->panels * NR;
@@ -62,12 +65,16 @@ sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrd
     p->scale = sift_alloc64(sizeof(float) * features);
     p->colsum = sift_alloc64(sizeof(int32_t) * features);
     p->w = sift_alloc64(sizeof(int32_t) * features * p->kquads);
+    /* The int16 pair copy only for the kernel that reads it (the quad layout stays: the scalar kernel reads it). */
+    const int pairs = kernel == SIFT_KERNEL_AVX2_INT8;
+    if (pairs) p->w16 = sift_alloc64(sizeof(int32_t) * features * p->kpairs);
     float *smooth = NULL;
     if (input_magnitude) {
         smooth = smoothing_factors(w, stride_n, stride_k, n, k, input_magnitude);
         p->unsmooth = sift_alloc64(sizeof(float) * (size_t)p->kquads * 4);
     }
-    if (!p->bias || !p->scale || !p->colsum || !p->w || (input_magnitude && (!smooth || !p->unsmooth))) {
+    if (!p->bias || !p->scale || !p->colsum || !p->w || (pairs && !p->w16) ||
+        (input_magnitude && (!smooth || !p->unsmooth))) {
         free(smooth);
         sift_int8_linear_free(p);
         return NULL;
@@ -77,7 +84,9 @@ sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrd
         for (int kk = 0; kk < k; kk++) p->unsmooth[kk] = 1.0f / smooth[kk];
     }
     memset(p->w, 0, sizeof(int32_t) * features * p->kquads);
+    if (pairs) memset(p->w16, 0, sizeof(int32_t) * features * p->kpairs);
     int8_t *bytes = (int8_t *)p->w;
+    int16_t *halves = (int16_t *)p->w16;
     for (size_t col = 0; col < features; col++) {
         const int row = (int)col, panel = row / NR, j = row % NR;
         p->bias[col] = (bias && row < n) ? bias[row] : 0.0f;
@@ -89,13 +98,14 @@ sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrd
         float amax = 0.0f;
         for (int kk = 0; kk < k; kk++) amax = fmaxf(amax, fabsf(SMOOTHED(kk)));
         if (amax == 0.0f) continue; /* all-zero feature: ŵ = 0, output = bias */
-        const float s = amax / (float)p->levels;
+        const float s = amax / (float)WEIGHT_LEVELS;
         p->scale[col] = s;
         int32_t sum = 0;
         for (int kk = 0; kk < k; kk++) {
             long v = lrintf(SMOOTHED(kk) / s);
-            v = v > p->levels ? p->levels : v < -p->levels ? -p->levels : v;
+            v = v > WEIGHT_LEVELS ? WEIGHT_LEVELS : v < -WEIGHT_LEVELS ? -WEIGHT_LEVELS : v;
             bytes[(((size_t)panel * p->kquads + kk / 4) * NR + j) * 4 + kk % 4] = (int8_t)v;
+            if (pairs) halves[(((size_t)panel * p->kpairs + kk / 2) * NR + j) * 2 + kk % 2] = (int16_t)v;
             sum += (int32_t)v;
         }
         p->colsum[col] = sum;
@@ -111,25 +121,24 @@ void sift_int8_linear_free(sift_int8_linear *packed) {
     free(packed->scale);
     free(packed->colsum);
     free(packed->w);
+    free(packed->w16);
     free(packed->unsmooth);
     free(packed);
 }
 
 int sift_int8_linear_panels(const sift_int8_linear *packed) { return packed->panels; }
 
-int sift_int8_linear_levels(const sift_int8_linear *packed) { return packed->levels; }
-
 /* ---------------------------------------------------------------- activation quantization */
 
 /* Scale, its inverse and the zero point for a row whose values span [lo, hi] (lo ≤ 0 ≤ hi). An all-zero row gets
  * scale 0 (every product then dequantizes to 0, the output is the bias); so does a range too small to invert. */
 static void row_parameters(float lo, float hi, float *scale, float *inverse, int32_t *zero) {
-    const float s = (hi - lo) / 255.0f, inv = 1.0f / s;
+    const float s = (hi - lo) / (float)ACTIVATION_TOP, inv = 1.0f / s;
     if (!(s > 0.0f) || !(inv < INFINITY)) { *scale = 0.0f; *inverse = 0.0f; *zero = 0; return; }
     *scale = s;
     *inverse = inv;
     long z = lrintf(-lo * *inverse);
-    *zero = (int32_t)(z > 255 ? 255 : z);
+    *zero = (int32_t)(z > ACTIVATION_TOP ? ACTIVATION_TOP : z);
 }
 
 /* Plain C quantization of one row: the reference for quantize_rows_vnni (same operations, same rounding). */
@@ -142,7 +151,7 @@ static void quantize_row_scalar(const float *x, int k, const float *unsmooth, ui
     row_parameters(lo, hi, scale, &inverse, zero);
     for (int kk = 0; kk < k; kk++) {
         long v = lrintf(INPUT(kk) * inverse) + *zero;
-        q[kk] = (uint8_t)(v > 255 ? 255 : v < 0 ? 0 : v);
+        q[kk] = (uint8_t)(v > ACTIVATION_TOP ? ACTIVATION_TOP : v < 0 ? 0 : v);
     }
 #undef INPUT
 }
@@ -204,7 +213,7 @@ VNNI_TARGET static void quantize_rows_vnni(const float *x, ptrdiff_t ldx, int ro
         float inverse;
         row_parameters(_mm512_reduce_min_ps(lo), _mm512_reduce_max_ps(hi), &scale[r], &inverse, &zero[r]);
         const __m512 inv = _mm512_set1_ps(inverse);
-        const __m512i z = _mm512_set1_epi32(zero[r]), top = _mm512_set1_epi32(255);
+        const __m512i z = _mm512_set1_epi32(zero[r]), top = _mm512_set1_epi32(ACTIVATION_TOP);
         uint8_t *dst = a + (size_t)r * stride;
         for (int c = 0; c < k; c += 16) {
             const __mmask16 m = k - c >= 16 ? 0xffff : (__mmask16)((1u << (k - c)) - 1);
@@ -316,15 +325,35 @@ static int linear_int8_vnni(const sift_int8_linear *p, const float *x, ptrdiff_t
 }
 #endif
 
-/* ---------------------------------------------------------------- AVX2 (vpmaddubsw) and AVX-VNNI kernels */
+/* ---------------------------------------------------------------- AVX2 (vpmaddwd) and AVX-VNNI kernels */
 
 #if defined(__x86_64__)
 
+/* Register tiles: rows × I8_VECS ymm of 8 int32 features, i.e. a 16-feature half of the 32-wide panel (one cache
+ * line of each W pair / quad group, so the half panel's W stays in L1 across the tiles of a row block while K ≲ 1000
+ * for pairs, 2000 for quads).
+ * AVX2: per k pair, 2 W loads, a broadcast per row, and per accumulator a vpmaddwd and a vpaddd: 6 rows = 12
+ * accumulators + 2 W + the broadcast, 15 of 16 ymm. Zen 3 runs vpmaddwd on 2 of its 4 vector pipes and vpaddd on
+ * any, and issues this 1:1 mix at ~3.3 per cycle (12 + 12 in ~7.3 cycles, not 6), so the exact kernel takes ~1.2×
+ * the cycles per MAC of vpmaddubsw + vpmaddwd + vpaddd (8 of 12 on the multiply pipes), which saturated. Measured:
+ * 5 rows −7 %, 4 rows −10 %, 3 rows × the whole panel spills; unrolling k, or forcing each row's two vpmaddwd ahead
+ * of its vpaddd, no gain.
+ * AVX-VNNI: vpdpbusd accumulates in place, and its latency (5 cycles on Golden Cove, two per cycle) needs ≥ 10
+ * chains in flight: 6 rows (12 accumulators + 2 W + broadcast). */
+enum { I8_VECS = 2, I8_WIDTH = 8 * I8_VECS, AVX2_INT8_ROWS = 6, AVXVNNI_ROWS = 6 };
+_Static_assert(NR % I8_WIDTH == 0, "a panel splits into whole tile parts");
+
 /* quantize_rows_vnni in 8 lanes: bit-identical to quantize_row_scalar (exact min / max, the same row_parameters and
- * multiplies, vcvtps2dq rounding to nearest even like lrintf, the same clamp). Writes bytes [0, k rounded up to 8),
- * which covers the row's k quads (bytes past k are don't-care: W is zero there) and stays within `stride`. */
+ * multiplies, vcvtps2dq rounding to nearest even like lrintf, the same clamp). Values [0, k rounded up to 8) are
+ * written, those past k as 0, either
+ *   as uint8, row r at a + r·stride bytes (AVX-VNNI: one int32 broadcast is a k quad), or (pairs)
+ *   as uint16, in tiles of AVX2_INT8_ROWS rows: pair m (values 2m, 2m+1) of row r at
+ *   a + (r / AVX2_INT8_ROWS)·AVX2_INT8_ROWS·stride + (m·AVX2_INT8_ROWS + r % AVX2_INT8_ROWS)·4 bytes, so that the AVX2
+ *   tile's broadcasts for one k pair are consecutive (one pointer for all rows: fewer address µops in its loop).
+ * Either stays within the row's (or tile's) `stride` bytes when stride ≥ 4·ceil(k/4) (uint8) or 2·(k rounded up to
+ * 8) (pairs). */
 AVX2_TARGET static void quantize_rows_avx2(const float *x, ptrdiff_t ldx, int rows, int k, const float *unsmooth,
-                                           uint8_t *a, int stride, float *scale, int32_t *zero) {
+                                           int pairs, uint8_t *a, int stride, float *scale, int32_t *zero) {
     const int body = k & ~7;
     const __m256i tail = avx2_lanes(k - body);
 #define LOAD_INPUT(c) (unsmooth ? _mm256_mul_ps(_mm256_loadu_ps(src + (c)), _mm256_loadu_ps(unsmooth + (c))) \
@@ -338,15 +367,27 @@ AVX2_TARGET static void quantize_rows_avx2(const float *x, ptrdiff_t ldx, int ro
     _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(v, inv)), z),              \
                                       _mm256_setzero_si256()),                                                     \
                      top)
-    /* 8 values in [0, 255] to 8 bytes: the low byte of each int32 lane, gathered within each 128-bit half (vpshufb
-     * does not cross halves), then the two halves' 4 bytes joined. */
+    /* 8 values in [0, 255] to 8 bytes (the low byte of each int32 lane, gathered within each 128-bit half: vpshufb
+     * does not cross halves, then the two halves' 4 bytes joined) or to 4 uint16 pairs (vpackusdw of the halves),
+     * each pair stored at its place in the tile. */
     const __m256i low_bytes = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                                0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    const ptrdiff_t pair_stride = 4 * AVX2_INT8_ROWS;
 #define STORE8(c, q)                                                                                               \
     do {                                                                                                           \
-        const __m256i t_ = _mm256_shuffle_epi8(q, low_bytes);                                                      \
-        _mm_storel_epi64((__m128i *)(dst + (c)),                                                                   \
-                         _mm_unpacklo_epi32(_mm256_castsi256_si128(t_), _mm256_extracti128_si256(t_, 1)));         \
+        const __m256i q_ = (q);                                                                                    \
+        if (pairs) {                                                                                               \
+            const __m128i h_ = _mm_packus_epi32(_mm256_castsi256_si128(q_), _mm256_extracti128_si256(q_, 1));      \
+            uint8_t *d_ = dst + (c) / 2 * pair_stride;                                                             \
+            _mm_storeu_si32(d_, h_);                                                                               \
+            _mm_storeu_si32(d_ + pair_stride, _mm_shuffle_epi32(h_, 1));                                           \
+            _mm_storeu_si32(d_ + 2 * pair_stride, _mm_shuffle_epi32(h_, 2));                                       \
+            _mm_storeu_si32(d_ + 3 * pair_stride, _mm_shuffle_epi32(h_, 3));                                       \
+        } else {                                                                                                   \
+            const __m256i t_ = _mm256_shuffle_epi8(q_, low_bytes);                                                 \
+            _mm_storel_epi64((__m128i *)(dst + (c)),                                                               \
+                             _mm_unpacklo_epi32(_mm256_castsi256_si128(t_), _mm256_extracti128_si256(t_, 1)));     \
+        }                                                                                                          \
     } while (0)
     for (int r = 0; r < rows; r++) {
         const float *src = x + (ptrdiff_t)r * ldx;
@@ -365,42 +406,29 @@ AVX2_TARGET static void quantize_rows_avx2(const float *x, ptrdiff_t ldx, int ro
         float inverse;
         row_parameters(avx2_hmin(lo), avx2_hmax(hi), &scale[r], &inverse, &zero[r]);
         const __m256 inv = _mm256_set1_ps(inverse);
-        const __m256i z = _mm256_set1_epi32(zero[r]), top = _mm256_set1_epi32(255);
-        uint8_t *dst = a + (size_t)r * stride;
+        const __m256i z = _mm256_set1_epi32(zero[r]), top = _mm256_set1_epi32(ACTIVATION_TOP);
+        uint8_t *dst = pairs ? a + (size_t)(r / AVX2_INT8_ROWS) * AVX2_INT8_ROWS * stride + r % AVX2_INT8_ROWS * 4
+                             : a + (size_t)r * stride;
         int c = 0;
-        for (; c + 32 <= k; c += 32) {
-            /* 32 values in [0, 255]: vpackssdw / vpackuswb interleave the 128-bit halves, vpermd restores order. */
-            const __m256i q0 = QUANTIZE(LOAD_INPUT(c)), q1 = QUANTIZE(LOAD_INPUT(c + 8));
-            const __m256i q2 = QUANTIZE(LOAD_INPUT(c + 16)), q3 = QUANTIZE(LOAD_INPUT(c + 24));
-            const __m256i packed = _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
-            _mm256_storeu_si256((__m256i *)(dst + c),
-                                _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+        if (!pairs) {
+            for (; c + 32 <= k; c += 32) {
+                /* 32 values: vpackssdw / vpackuswb interleave the 128-bit halves, vpermd restores the order. */
+                const __m256i q0 = QUANTIZE(LOAD_INPUT(c)), q1 = QUANTIZE(LOAD_INPUT(c + 8));
+                const __m256i q2 = QUANTIZE(LOAD_INPUT(c + 16)), q3 = QUANTIZE(LOAD_INPUT(c + 24));
+                const __m256i packed = _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+                _mm256_storeu_si256((__m256i *)(dst + c),
+                                    _mm256_permutevar8x32_epi32(packed, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+            }
         }
         for (; c < body; c += 8) STORE8(c, QUANTIZE(LOAD_INPUT(c)));
-        if (body < k) STORE8(body, QUANTIZE(LOAD_TAIL()));
+        /* Lanes past k would hold z: zeroed, so an odd k's last pair is padded deterministically (W is zero there,
+         * the value does not matter otherwise). */
+        if (body < k) STORE8(body, _mm256_and_si256(QUANTIZE(LOAD_TAIL()), tail));
     }
 #undef LOAD_INPUT
 #undef LOAD_TAIL
 #undef QUANTIZE
 #undef STORE8
-}
-
-/* Register tiles: rows × I8_VECS ymm of 8 int32 features, i.e. a 16-feature half of the 32-wide panel (one cache
- * line of each W quad group, so the half panel's W, kquads lines, stays in L1 across the tiles of a row block).
- * vpmaddubsw + vpmaddwd: the accumulator chain is only the 1-cycle vpaddd, so 4 rows (8 accumulators, 2 W, the
- * broadcast, the ones and a temporary: 13 of 16 ymm) already keep Zen 3's two multiply pipes busy; 5 rows × 2 and
- * 2 rows × 4 measured the same, 6 rows × 2 spills. vpdpbusd accumulates in place, and its latency (5 cycles on
- * Golden Cove, two per cycle) needs ≥ 10 chains in flight: 6 rows (12 accumulators + 2 W + broadcast). */
-enum { I8_VECS = 2, I8_WIDTH = 8 * I8_VECS, AVX2_INT8_ROWS = 4, AVXVNNI_ROWS = 6 };
-_Static_assert(NR % I8_WIDTH == 0, "a panel splits into whole tile parts");
-
-/* acc + Σ of 4 u8×s8 products per int32 lane. vpmaddubsw sums product pairs into int16, exactly while
- * 2·255·|ŵ| ≤ 32767 (hence ±64 levels), and vpmaddwd by 1 sums the pairs into int32: vpdpbusd's result. */
-INLINE AVX2_TARGET __m256i dot_maddubs(__m256i acc, __m256i a, __m256i w) {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(a, w), _mm256_set1_epi16(1)));
-}
-INLINE AVXVNNI_TARGET __m256i dot_avxvnni(__m256i acc, __m256i a, __m256i w) {
-    return _mm256_dpbusd_avx_epi32(acc, a, w);
 }
 
 /* Accumulators start at −z·colsum, the zero-point correction. */
@@ -445,74 +473,93 @@ INLINE AVX2_TARGET void store_int8_avx2(const int mr, __m256i c[][I8_VECS], cons
     }
 }
 
-/* One mr × I8_WIDTH tile over `steps` k quads: each row's 4 quantized bytes broadcast to every int32 lane, times
- * the half panel's s8 quads (quad s at b[s·NR]), then the store. The two instances differ only in the dot product
- * (hence in target, which an inline function cannot take as a parameter) and in rows, hence a macro. */
-#define DEFINE_TILE_INT8_AVX2(name, TARGET, DOT, ROWS)                                                            \
-    INLINE TARGET void name(const int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b, int steps,          \
-                            const float *sa, const int32_t *za, const sift_int8_linear *p, int col0, void *out,    \
-                            ptrdiff_t ldo, int valid, int raw, int act) {                                          \
-        __m256i c[ROWS][I8_VECS];                                                                                 \
-        init_int8_avx2(mr, c, za, p->colsum + col0, out, ldo, ROWS);                                              \
-        for (int s = 0; s < steps; s++) {                                                                         \
-            __m256i w[I8_VECS];                                                                                   \
-            for (int v = 0; v < I8_VECS; v++) w[v] = _mm256_load_si256((const __m256i *)(b + (size_t)s * NR + 8 * v)); \
-            for (int r = 0; r < mr; r++) {                                                                        \
-                const __m256i av = _mm256_set1_epi32((int)a[r * lda + s]);                                        \
-                for (int v = 0; v < I8_VECS; v++) c[r][v] = DOT(c[r][v], av, w[v]);                               \
-            }                                                                                                     \
-        }                                                                                                         \
-        store_int8_avx2(mr, c, sa, p->scale + col0, p->bias + col0, out, ldo, valid, raw, act);                   \
+/* AVX2: one mr × I8_WIDTH tile over `steps` k pairs. Row r's pair s (two uint16 activations, a[s·AVX2_INT8_ROWS + r])
+ * broadcast to every lane, times the half panel's int16 W pairs (pair s at b[s·NR]): vpmaddwd sums each lane's two
+ * products into int32 exactly, vpaddd accumulates. Then the store. */
+INLINE AVX2_TARGET void tile_int8_avx2(const int mr, const uint32_t *a, const int32_t *b, int steps, const float *sa,
+                                       const int32_t *za, const sift_int8_linear *p, int col0, void *out,
+                                       ptrdiff_t ldo, int valid, int raw, int act) {
+    __m256i c[AVX2_INT8_ROWS][I8_VECS];
+    init_int8_avx2(mr, c, za, p->colsum + col0, out, ldo, AVX2_INT8_ROWS);
+    for (int s = 0; s < steps; s++) {
+        __m256i w[I8_VECS];
+        for (int v = 0; v < I8_VECS; v++) w[v] = _mm256_load_si256((const __m256i *)(b + (size_t)s * NR + 8 * v));
+        for (int r = 0; r < mr; r++) {
+            const __m256i av = _mm256_set1_epi32((int)a[s * AVX2_INT8_ROWS + r]);
+            for (int v = 0; v < I8_VECS; v++) c[r][v] = _mm256_add_epi32(c[r][v], _mm256_madd_epi16(av, w[v]));
+        }
     }
-DEFINE_TILE_INT8_AVX2(tile_int8_avx2, AVX2_TARGET, dot_maddubs, AVX2_INT8_ROWS)
-DEFINE_TILE_INT8_AVX2(tile_int8_avxvnni, AVXVNNI_TARGET, dot_avxvnni, AVXVNNI_ROWS)
-#undef DEFINE_TILE_INT8_AVX2
+    store_int8_avx2(mr, c, sa, p->scale + col0, p->bias + col0, out, ldo, valid, raw, act);
+}
 
-#define ROWS_4_TO_1(call)                                                                                         \
+/* AVX-VNNI: the same over `steps` k quads, row r's 4 bytes at a[r·lda + s], times the s8 quads; vpdpbusd
+ * accumulates in place. */
+INLINE AVXVNNI_TARGET void tile_int8_avxvnni(const int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b,
+                                             int steps, const float *sa, const int32_t *za, const sift_int8_linear *p,
+                                             int col0, void *out, ptrdiff_t ldo, int valid, int raw, int act) {
+    __m256i c[AVXVNNI_ROWS][I8_VECS];
+    init_int8_avx2(mr, c, za, p->colsum + col0, out, ldo, AVXVNNI_ROWS);
+    for (int s = 0; s < steps; s++) {
+        __m256i w[I8_VECS];
+        for (int v = 0; v < I8_VECS; v++) w[v] = _mm256_load_si256((const __m256i *)(b + (size_t)s * NR + 8 * v));
+        for (int r = 0; r < mr; r++) {
+            const __m256i av = _mm256_set1_epi32((int)a[r * lda + s]);
+            for (int v = 0; v < I8_VECS; v++) c[r][v] = _mm256_dpbusd_avx_epi32(c[r][v], av, w[v]);
+        }
+    }
+    store_int8_avx2(mr, c, sa, p->scale + col0, p->bias + col0, out, ldo, valid, raw, act);
+}
+
+#define ROWS_6_TO_1(call)                                                                                         \
+    case 6: call(6); break;                                                                                       \
+    case 5: call(5); break;                                                                                       \
     case 4: call(4); break;                                                                                       \
     case 3: call(3); break;                                                                                       \
     case 2: call(2); break;                                                                                       \
     default: call(1); break;
-#define ROWS_6_TO_1(call)                                                                                         \
-    case 6: call(6); break;                                                                                       \
-    case 5: call(5); break;                                                                                       \
-    ROWS_4_TO_1(call)
-_Static_assert(AVX2_INT8_ROWS == 4 && AVXVNNI_ROWS == 6, "the row-count switches list 4 … 1 and 6 … 1");
+_Static_assert(AVX2_INT8_ROWS == 6 && AVXVNNI_ROWS == 6, "the row-count switch lists 6 … 1");
 
 /* Instances with mr, raw and the activation compile-time constants (see tile_int8_any). */
-#define DEFINE_TILE_INT8_AVX2_ANY(name, TARGET, CASES)                                                            \
-    TARGET static void name(int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b, int steps, const float *sa, \
-                            const int32_t *za, const sift_int8_linear *p, int col0, void *out, ptrdiff_t ldo,       \
-                            int valid, int raw) {                                                                 \
-        if (raw) { switch (mr) { CASES(RAW) } }                                                                   \
-        else if (p->activation == SIFT_ACTIVATION_GELU) { switch (mr) { CASES(GELU) } }                           \
-        else { switch (mr) { CASES(NONE) } }                                                                      \
-    }
 #define RAW(n) TILE(n, 1, SIFT_ACTIVATION_NONE)
 #define GELU(n) TILE(n, 0, SIFT_ACTIVATION_GELU)
 #define NONE(n) TILE(n, 0, SIFT_ACTIVATION_NONE)
-#define TILE(n, raw_, act_) tile_int8_avx2(n, a, lda, b, steps, sa, za, p, col0, out, ldo, valid, raw_, act_)
-DEFINE_TILE_INT8_AVX2_ANY(tile_int8_avx2_any, AVX2_TARGET, ROWS_4_TO_1)
+#define TILE_ANY                                                                                                  \
+    if (raw) { switch (mr) { ROWS_6_TO_1(RAW) } }                                                                 \
+    else if (p->activation == SIFT_ACTIVATION_GELU) { switch (mr) { ROWS_6_TO_1(GELU) } }                         \
+    else { switch (mr) { ROWS_6_TO_1(NONE) } }
+AVX2_TARGET static void tile_int8_avx2_any(int mr, const uint32_t *a, const int32_t *b, int steps, const float *sa,
+                                           const int32_t *za, const sift_int8_linear *p, int col0, void *out,
+                                           ptrdiff_t ldo, int valid, int raw) {
+#define TILE(n, raw_, act_) tile_int8_avx2(n, a, b, steps, sa, za, p, col0, out, ldo, valid, raw_, act_)
+    TILE_ANY
 #undef TILE
+}
+AVXVNNI_TARGET static void tile_int8_avxvnni_any(int mr, const uint32_t *a, ptrdiff_t lda, const int32_t *b,
+                                                 int steps, const float *sa, const int32_t *za,
+                                                 const sift_int8_linear *p, int col0, void *out, ptrdiff_t ldo,
+                                                 int valid, int raw) {
 #define TILE(n, raw_, act_) tile_int8_avxvnni(n, a, lda, b, steps, sa, za, p, col0, out, ldo, valid, raw_, act_)
-DEFINE_TILE_INT8_AVX2_ANY(tile_int8_avxvnni_any, AVXVNNI_TARGET, ROWS_6_TO_1)
+    TILE_ANY
 #undef TILE
+}
 #undef RAW
 #undef GELU
 #undef NONE
-#undef DEFINE_TILE_INT8_AVX2_ANY
-#undef ROWS_4_TO_1
+#undef TILE_ANY
 #undef ROWS_6_TO_1
 
 /* Row blocks → quantize the block's rows once → for each W half panel → every tile of the block. vnni: vpdpbusd
- * (AVX-VNNI) instead of vpmaddubsw + vpmaddwd. */
+ * (AVX-VNNI) on uint8 rows and the quad layout, else vpmaddwd on the tiled uint16 pairs and the pair layout (w16). */
 static int linear_int8_avx2(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, void *out, ptrdiff_t ldo,
                             int rows, int pb, int pe, int raw, int vnni) {
     const int tile_rows = vnni ? AVXVNNI_ROWS : AVX2_INT8_ROWS;
-    const int stride = (p->kquads * 4 + 63) / 64 * 64; /* bytes per quantized row: whole cache lines */
+    const int steps = vnni ? p->kquads : p->kpairs; /* k groups of one int32: 4 uint8 or 2 uint16 */
+    const int32_t *w = vnni ? p->w : p->w16;
+    const int stride = (steps * 4 + 63) / 64 * 64; /* bytes per quantized row: whole cache lines */
     int block = sift_block_tiles(stride) * MR / tile_rows * tile_rows;
     if (block > rows) block = rows; /* a small call (one thread's chunk) allocates only what it quantizes */
-    uint8_t *abuf = sift_alloc64((size_t)stride * block);
+    /* whole tiles: the pair layout interleaves the rows of each tile */
+    uint8_t *abuf = sift_alloc64((size_t)stride * ((block + tile_rows - 1) / tile_rows * tile_rows));
     float *sa = malloc(sizeof(float) * block);
     int32_t *za = malloc(sizeof(int32_t) * block);
     if (!abuf || !sa || !za) {
@@ -524,19 +571,20 @@ static int linear_int8_avx2(const sift_int8_linear *p, const float *x, ptrdiff_t
     const size_t elem = raw ? sizeof(int32_t) : sizeof(float);
     for (int r0 = 0; r0 < rows; r0 += block) {
         const int block_rows = rows - r0 < block ? rows - r0 : block;
-        quantize_rows_avx2(x + (ptrdiff_t)r0 * ldx, ldx, block_rows, p->k, p->unsmooth, abuf, stride, sa, za);
+        quantize_rows_avx2(x + (ptrdiff_t)r0 * ldx, ldx, block_rows, p->k, p->unsmooth, !vnni, abuf, stride, sa, za);
         for (int panel = pb; panel < pe; panel++) {
             for (int col0 = panel * NR; col0 < (panel + 1) * NR && col0 < p->n; col0 += I8_WIDTH) {
                 const int valid = p->n - col0;
-                const int32_t *b = p->w + (size_t)panel * p->kquads * NR + (col0 - panel * NR);
+                const int32_t *b = w + (size_t)panel * steps * NR + (col0 - panel * NR);
                 for (int t = 0; t < block_rows; t += tile_rows) {
                     const int mr = block_rows - t < tile_rows ? block_rows - t : tile_rows;
                     char *ot = (char *)out + ((ptrdiff_t)(r0 + t) * ldo + col0) * elem;
+                    /* row t's quads, or the pairs of the tile starting at row t */
                     const uint32_t *at = (const uint32_t *)(abuf + (size_t)t * stride);
                     if (vnni)
-                        tile_int8_avxvnni_any(mr, at, stride / 4, b, p->kquads, sa + t, za + t, p, col0, ot, ldo, valid, raw);
+                        tile_int8_avxvnni_any(mr, at, stride / 4, b, steps, sa + t, za + t, p, col0, ot, ldo, valid, raw);
                     else
-                        tile_int8_avx2_any(mr, at, stride / 4, b, p->kquads, sa + t, za + t, p, col0, ot, ldo, valid, raw);
+                        tile_int8_avx2_any(mr, at, b, steps, sa + t, za + t, p, col0, ot, ldo, valid, raw);
                 }
             }
         }
@@ -555,8 +603,8 @@ static int run(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, void *o
     if (!p || !x || !out || rows < 0 || ldx < p->k || ldo < p->n || panel_begin < 0 || panel_end > p->panels ||
         panel_begin > panel_end || !sift_kernel_supported(kernel))
         return -1;
-    /* ±127 weights would saturate vpmaddubsw's int16 pair sums (see the header). */
-    if (kernel == SIFT_KERNEL_AVX2_INT8 && p->levels > 64) return -1;
+    /* The AVX2 kernel reads the int16 pair copy, which only its own packing makes. */
+    if (kernel == SIFT_KERNEL_AVX2_INT8 && !p->w16) return -1;
     if (rows == 0 || panel_begin == panel_end) return 0;
     switch (kernel) {
     case SIFT_KERNEL_SCALAR: return linear_int8_scalar(p, x, ldx, out, ldo, rows, panel_begin, panel_end, raw);

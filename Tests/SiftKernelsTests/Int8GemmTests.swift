@@ -6,8 +6,7 @@ import Testing
 /// accumulators must be bit-identical) and all against a Double reference of the unquantized layer.
 ///
 /// Quantization bound (sift_int8.h): with `s_x = (max(0, max x) − min(0, min x)) / 255` per row and
-/// `s_w = max|W_n| / L` per output (L = 127 weight levels, 64 for the AVX2 kernel, whose pairwise int16 sums would
-/// otherwise saturate), `y − y_ref = Σ (x̂−x)·ŵ + Σ x·(ŵ−w)`, where `|x̂−x| ≤ s_x` (half a step, or one
+/// `s_w = max|W_n| / 127` per output, `y − y_ref = Σ (x̂−x)·ŵ + Σ x·(ŵ−w)`, where `|x̂−x| ≤ s_x` (half a step, or one
 /// step where the clamp at 255 bites) and `|ŵ−w| ≤ s_w/2`, `|ŵ| ≤ |w| + s_w/2`; so per output
 /// `|error| ≤ s_x·(Σ|w| + K·s_w/2) + ½·s_w·Σ|x|`, plus fp32 slack `1e-5·(Σ|x·w| + |b|)` for the dequantization.
 @Suite struct Int8GemmTests {
@@ -19,8 +18,6 @@ import Testing
     /// Kernels that compute int8 arithmetic here: scalar C, and the native ones.
     static var int8Kernels: [Kernel] { [.scalar] + nativeKernels }
 
-    /// Weight levels L of a kernel's packing (sift_int8.h).
-    static func levels(_ kernel: Kernel) -> Int { kernel == .avx2int8 ? 64 : 127 }
 
     /// (rows, N, K): K not a multiple of 4, N not a multiple of the 32-wide panel, row tails of the 14-row tile,
     /// and (300×40×1000) more rows than one quantized row block (182 rows at K = 1000).
@@ -50,9 +47,9 @@ import Testing
         }
     }
 
-    /// Per-output error bound of the quantization (see the suite comment) for weights on `levels` levels.
-    static func bound(x: [Float], w: [Float], bias: [Float]?, rows: Int, n: Int, k: Int, levels: Int) -> [Double] {
-        let sw = (0..<n).map { j in Double(w[(j * k)..<(j * k + k)].map(abs).max()!) / Double(levels) }
+    /// Per-output error bound of the quantization (see the suite comment).
+    static func bound(x: [Float], w: [Float], bias: [Float]?, rows: Int, n: Int, k: Int) -> [Double] {
+        let sw = (0..<n).map { j in Double(w[(j * k)..<(j * k + k)].map(abs).max()!) / 127 }
         let sumW = (0..<n).map { j in w[(j * k)..<(j * k + k)].reduce(0.0) { $0 + Double(abs($1)) } }
         var result = [Double](repeating: 0, count: rows * n)
         for r in 0..<rows {
@@ -96,8 +93,7 @@ import Testing
             for r in stride(from: 1, to: rows, by: 3) { for kk in 0..<k { x[r * k + kk] = abs(x[r * k + kk]) } }
             let w = GemmTests.values(n * k, seed: UInt64(100 + index)), bias = GemmTests.values(n, seed: UInt64(1000 + index))
             let magnitude = smoothed ? Self.magnitudes(k, seed: UInt64(500 + index)) : nil
-            let scalar = PackedLinear(weight: w, bias: bias, outFeatures: n, inFeatures: k, precision: .int8,
-                                      inputMagnitude: magnitude, kernel: .scalar, packedFor: kernel)
+            let scalar = Self.layer(w, bias, n: n, k: k, kernel: .scalar, inputMagnitude: magnitude)
             let native = Self.layer(w, bias, n: n, k: k, kernel: kernel, inputMagnitude: magnitude)
             #expect(Self.accumulators(native, x: x, rows: rows) == Self.accumulators(scalar, x: x, rows: rows),
                     "\(kernel.name): int32 accumulators differ: rows=\(rows) n=\(n) k=\(k)")
@@ -118,16 +114,15 @@ import Testing
             let bias = withBias ? GemmTests.values(n, seed: UInt64(2000 + index)) : nil
             let expected = Self.reference(x: x, w: w, bias: bias, rows: rows, n: n, k: k)
             let magnitude = smoothed ? Self.magnitudes(k, seed: UInt64(600 + index)) : nil
+            let bound: [Double]
+            if let magnitude {
+                let s = Self.smoothingFactors(magnitude, w: w, n: n, k: k)
+                bound = Self.bound(x: x.indices.map { Float(Double(x[$0]) / s[$0 % k]) },
+                                   w: w.indices.map { Float(Double(w[$0]) * s[$0 % k]) }, bias: bias, rows: rows, n: n, k: k)
+            } else {
+                bound = Self.bound(x: x, w: w, bias: bias, rows: rows, n: n, k: k)
+            }
             for kernel in Self.int8Kernels {
-                let bound: [Double]
-                if let magnitude {
-                    let s = Self.smoothingFactors(magnitude, w: w, n: n, k: k)
-                    bound = Self.bound(x: x.indices.map { Float(Double(x[$0]) / s[$0 % k]) },
-                                       w: w.indices.map { Float(Double(w[$0]) * s[$0 % k]) }, bias: bias, rows: rows, n: n, k: k,
-                                       levels: Self.levels(kernel))
-                } else {
-                    bound = Self.bound(x: x, w: w, bias: bias, rows: rows, n: n, k: k, levels: Self.levels(kernel))
-                }
                 let layer = Self.layer(w, bias, n: n, k: k, kernel: kernel, inputMagnitude: magnitude)
                 let actual = PackedGemmTests.run(layer, x: x, rows: rows)
                 let worst = actual.indices.map { abs(Double(actual[$0]) - expected[$0]) / bound[$0] }.max()!
@@ -173,14 +168,13 @@ import Testing
     /// (exactly representable on the quantization grid) give exact results.
     @Test func degenerateRowsAndFeatures() {
         let (n, k) = (3, 5)
+        let w: [Float] = [0, 0, 0, 0, 0, 1, -2, 3, 0, 127, 127, -127, 0, 0, 0] // s_w = 0, 1, 1
         let bias: [Float] = [0.5, -1, 2]
         // Row 0 all zero; row 1 only non-negative (zero point 0); row 2 only non-positive (zero point 255).
         let x: [Float] = [0, 0, 0, 0, 0, 0, 255, 0, 0, 0, 0, -255, 0, 0, 0]
         for kernel in Self.int8Kernels {
-            let l = Float(Self.levels(kernel))
-            let w: [Float] = [0, 0, 0, 0, 0, 1, -2, 3, 0, l, l, -l, 0, 0, 0] // s_w = 0, 1, 1
             let y = PackedGemmTests.run(Self.layer(w, bias, n: n, k: k, kernel: kernel), x: x, rows: 3)
-            #expect(y == [0.5, -1, 2, 0.5, -511, -255 * l + 2, 0.5, 509, 255 * l + 2], "\(kernel.name): \(y)")
+            #expect(y == [0.5, -1, 2, 0.5, -511, -32383, 0.5, 509, 32387], "\(kernel.name): \(y)")
         }
     }
 
@@ -226,7 +220,7 @@ import Testing
     }
 
     /// The kernel an int8 layer runs follows the active tier: VNNI where AVX-512 has it (else AVX-512 bf16 or fp32),
-    /// AVX-VNNI or `vpmaddubsw` on the AVX2 tier, plain C int8 on the portable tier, fp32 OpenBLAS on the openblas tier.
+    /// AVX-VNNI or `vpmaddubsw` on the AVX2 tier, plain C fp32 on the portable tier, fp32 OpenBLAS on the openblas tier.
     @Test func reportsKernelAndFallback() {
         let expected: String
         switch KernelTier.active {
@@ -235,11 +229,10 @@ import Testing
         case .avx2: expected = Kernel.avxvnni.isSupported ? "avx-vnni-int8" : "avx2-int8"
         case .avx512: expected = Kernel.avx512vnni.isSupported ? "avx512-vnni-int8" : PackedLinear.activeKernel(for: .bfloat16)
         }
-        let l = Float(Self.levels(Kernel.best(for: .int8)))
-        let layer = PackedLinear(weight: [1, l], bias: [3], outFeatures: 1, inFeatures: 2, precision: .int8)
+        let layer = PackedLinear(weight: [1, 127], bias: [3], outFeatures: 1, inFeatures: 2, precision: .int8)
         #expect(layer.kernel == expected && layer.kernel == PackedLinear.activeKernel(for: .int8))
         #expect(layer.precision == .int8 && PackedLinear.Precision.int8.description == "int8")
-        // x = (255, 255) and w = (1, L) lie on the quantization grid (s_x = 1, s_w = 1), and are exact in bf16 and fp32.
-        #expect(PackedGemmTests.run(layer, x: [255, 255], rows: 1) == [255 * (1 + l) + 3])
+        // x = (255, 255) and w = (1, 127) lie on the quantization grid (s_x = 1, s_w = 1), and are exact in bf16 and fp32.
+        #expect(PackedGemmTests.run(layer, x: [255, 255], rows: 1) == [32643])
     }
 }

@@ -11,10 +11,11 @@ import Testing
 @Suite struct PackedGemmTests {
     typealias Kernel = PackedLinear.Kernel
 
-    /// Kernels this process can run for `precision`: the portable C and OpenBLAS ones, and the best kernel of every
-    /// vector tier the CPU has (AVX-512 and AVX2 on an AVX-512 machine), so each tier is tested on every CI machine.
+    /// Kernels this process can run for `precision`: the plain C reference, the portable and OpenBLAS ones, and the best
+    /// kernel of every vector tier the CPU has (AVX-512 and AVX2 on an AVX-512 machine), so each tier is tested on every
+    /// CI machine.
     static func kernels(_ precision: PackedLinear.Precision) -> [Kernel] {
-        var result: [Kernel] = [.scalar, .openBLAS]
+        var result: [Kernel] = [.scalar, .portable, .openBLAS]
         for tier in KernelTier.supportedByCPU {
             let kernel = Kernel.best(for: precision, tier: tier)
             if !result.contains(kernel) { result.append(kernel) }

@@ -4,11 +4,8 @@
  * int8 linear layers for SiftKernels (PackedGemm.swift, precision .int8). Only SiftKernels includes this header.
  *
  * Quantization (dynamic, like ONNX Runtime's "dynamic int8" but per row instead of per tensor):
- *   weights, once at pack time, symmetric per output feature n, L levels each side:  s_w[n] = max_k |W[n][k]| / L,
- *       ŵ[n][k] = clamp(round(W[n][k] / s_w[n]), −L, L)                                          (int8)
- *     L = 64 when packed for SIFT_KERNEL_AVX2_INT8, else 127. That kernel multiplies with vpmaddubsw, which adds
- *     two u8×s8 products into a *saturating* int16: 2·255·|ŵ| ≤ 32767 needs |ŵ| ≤ 64 (one bit of weight
- *     resolution is the price of AVX2 without VNNI). vpdpbusd (AVX-512 VNNI, AVX-VNNI) sums into int32 exactly.
+ *   weights, once at pack time, symmetric per output feature n, 127 levels each side:  s_w[n] = max_k |W[n][k]| / 127,
+ *       ŵ[n][k] = clamp(round(W[n][k] / s_w[n]), −127, 127)                                       (int8)
  *   activations, per row r of X at every call, asymmetric over [min(0, min_k x), max(0, max_k x)]:
  *       s_a[r] = (hi − lo) / 255,  z[r] = round(−lo / s_a[r]),  q[r][k] = clamp(round(x / s_a[r]) + z[r], 0, 255) (uint8)
  *   int32 accumulator per output: acc[r][n] = Σ_k q[r][k]·ŵ[n][k] − z[r]·Σ_k ŵ[n][k]  (exact; needs K ≤ 32768)
@@ -19,13 +16,20 @@
  * instead of x_k. The product is unchanged; the outlier features' range moves from the per-row activation step
  * into the per-feature weight step, where it costs far less.
  * Rounding is to nearest even (the CPU's default mode) in the scalar and every vector kernel, so on the same packed
- * layer their int32 accumulators — and, without an activation, their outputs — are bit-identical. The scalar kernel
- * runs a layer packed for any kernel (it reads ŵ and s_w, whatever L); the vector kernels use polynomial GELU
- * (|error| ≤ 4e-5) where the scalar kernel uses erff.
+ * layer their int32 accumulators — and, without an activation, their outputs — are bit-identical. The vector
+ * kernels use polynomial GELU (|error| ≤ 4e-5) where the scalar kernel uses erff.
  *
- * Packed weight layout (VNNI, the same for every kernel): panel p (32 output features) holds ceil(K/4) groups of
- * 32 int32 lanes, lane j of group g holding the 4 int8 ŵ[32p+j][4g … 4g+3] (K padded with zeros); features past N
- * are zero. vpmaddubsw + vpmaddwd(·, 1) yields the same per-lane quad sum as vpdpbusd, so one layout serves all.
+ * Packed weight layouts: panel p holds output features 32p … 32p+31 (zero past N), K padded with zero weights.
+ *   quads (every packing; vpdpbusd on AVX-512 VNNI and AVX-VNNI, and the scalar kernel): ceil(K/4) groups of 32
+ *     int32 lanes, lane j of group g holding the 4 int8 ŵ[32p+j][4g … 4g+3];
+ *   pairs (only when packed for SIFT_KERNEL_AVX2_INT8): ceil(K/2) groups of 32 int32 lanes, lane j of group m
+ *     holding ŵ[32p+j][2m] (low int16) and ŵ[32p+j][2m+1] (high int16).
+ * Without VNNI, AVX2's u8×s8 multiply (vpmaddubsw) sums product pairs into a saturating int16, and 2·255·127 does
+ * not fit; fewer levels to avoid that cost too much accuracy (MiniLM embedding cosine 0.990 instead of ≥ 0.998).
+ * So the AVX2 kernel widens both sides to int16 (activations stored as uint16 per k) and uses vpmaddwd, which sums
+ * each int16 product pair into int32 exactly: the same 16 multiply-adds per multiply-pipe uop as vpmaddubsw +
+ * vpmaddwd, but one accumulating vpaddd per 16 instead of per 32 (~1.2× the cycles on Zen 3, see sift_int8.c) and
+ * twice the bytes of W and of the quantized rows.
  *
  * Like sift_linear, sift_linear_int8 is single-threaded and reentrant; callers split rows or panels over threads.
  */
@@ -43,19 +47,18 @@ typedef struct sift_int8_linear sift_int8_linear;
 
 /* Quantizes and packs W; element (n, k) is w[n*stride_n + k*stride_k]. bias may be NULL (zero); activation is a
  * SIFT_ACTIVATION_* (sift_kernels.h); input_magnitude [k] turns smoothing on (NULL: off). kernel is the int8 kernel
- * the layer is packed for: SIFT_KERNEL_AVX2_INT8 packs ±64 levels, SIFT_KERNEL_SCALAR, SIFT_KERNEL_AVX512_VNNI and
- * SIFT_KERNEL_AVX_VNNI ±127 (the CPU need not support it: packing only picks L). Returns NULL on allocation failure
- * or invalid arguments (k > SIFT_INT8_MAX_K, another kernel id). */
+ * the layer is packed for (SIFT_KERNEL_SCALAR, SIFT_KERNEL_AVX512_VNNI, SIFT_KERNEL_AVX_VNNI or
+ * SIFT_KERNEL_AVX2_INT8; the CPU need not support it): the quantization is the same for all, SIFT_KERNEL_AVX2_INT8
+ * only adds the int16 pair layout. Returns NULL on allocation failure or invalid arguments (k > SIFT_INT8_MAX_K,
+ * another kernel id). */
 sift_int8_linear *sift_pack_linear_int8(const float *w, ptrdiff_t stride_n, ptrdiff_t stride_k, const float *bias,
                                         int n, int k, int activation, const float *input_magnitude, int kernel);
 void sift_int8_linear_free(sift_int8_linear *packed);
 int sift_int8_linear_panels(const sift_int8_linear *packed);
-/* L, the weight levels each side of zero: 64 or 127. */
-int sift_int8_linear_levels(const sift_int8_linear *packed);
 
 /* Y[rows×N] (row stride ldy) = act(X[rows×K]·Wᵀ + bias) through the quantization above, for the output features
  * of panels [panel_begin, panel_end). kernel (if supported): SIFT_KERNEL_SCALAR, SIFT_KERNEL_AVX512_VNNI or
- * SIFT_KERNEL_AVX_VNNI on any packing; SIFT_KERNEL_AVX2_INT8 only on a ±64 packing (on ±127 it would saturate).
+ * SIFT_KERNEL_AVX_VNNI on any packing; SIFT_KERNEL_AVX2_INT8 only on a layer packed for it (it reads the pairs).
  * Returns 0, or -1 for invalid arguments, such a kernel / packing mismatch, or allocation failure (Y untouched). */
 int sift_linear_int8(const sift_int8_linear *packed, const float *x, ptrdiff_t ldx, float *y, ptrdiff_t ldy,
                      int rows, int panel_begin, int panel_end, int kernel);
