@@ -8,7 +8,7 @@ import SiftKernelsC
 /// | tier | linear layers | attention | layer norm |
 /// |---|---|---|---|
 /// | `avx512` | AVX-512 FMA fp32, `vdpbf16ps` bf16, `vpdpbusd` int8 | fused AVX-512 (fp32, bf16) | AVX-512 |
-/// | `avx2` | AVX2 FMA fp32 (bf16 requests run it too), `vpmaddubsw` or AVX-VNNI int8 | fused AVX2 fp32 | AVX2 |
+/// | `avx2` | AVX2 FMA fp32 (bf16 requests run it too), `vpmaddwd` (int16) or AVX-VNNI int8 | fused AVX2 fp32 | AVX2 |
 /// | `portable` | plain C fp32 (any CPU, aarch64 included; bf16 and int8 requests too) | fused plain C | plain C |
 /// | `openblas` | OpenBLAS sgemm (int8 and bf16 requests run fp32) | sgemm + Swift softmax | plain C |
 ///

@@ -2,15 +2,16 @@ import Dispatch
 import SiftKernelsC
 
 /// A linear layer `Y[T×N] = act(X[T×K]·Wᵀ + b)` whose weight `W[N×K]` (HF `Linear` layout: out × in) is packed once,
-/// at model load, into the panel layout of Sift's AVX-512 micro-kernels (Sources/SiftKernelsC).
+/// at model load, into the panel layout of Sift's micro-kernels (Sources/SiftKernelsC).
 ///
-/// Kernels, chosen at run time from the CPU: `float32` runs an AVX-512 FMA kernel (14×32 register tile);
-/// `bfloat16` rounds X and W to bf16 and runs `vdpbf16ps` with fp32 accumulation (about 2× faster, relative
-/// error ≲ 1e-2 of `Σ|x·w|`, MiniLM embedding cosine ≥ 0.99997 vs fp32 per Benchmarks/gemm; needs AVX-512 BF16,
-/// else it runs the float32 kernel); `int8` quantizes W per output feature at `init` and X per row at every call
-/// and runs `vpdpbusd` with int32 accumulation (about 2× bf16's rate; needs AVX-512 VNNI, else it runs the
-/// bfloat16 kernel, or float32 without BF16; quantization in Sources/SiftKernelsC/include/sift_int8.h).
-/// Without AVX-512 the layer falls back to OpenBLAS (`Gemm.multiply`). `kernel` says which one an instance uses.
+/// Kernels, chosen at run time by `KernelTier.active`: `float32` runs an AVX-512 FMA kernel (14×32 register tile),
+/// an AVX2 FMA kernel (6×16) or plain C; `bfloat16` rounds X and W to bf16 and runs `vdpbf16ps` with fp32
+/// accumulation (about 2× faster, relative error ≲ 1e-2 of `Σ|x·w|`, MiniLM embedding cosine ≥ 0.99997 vs fp32 per
+/// Benchmarks/gemm; needs AVX-512 BF16, else it runs the float32 kernel of the tier); `int8` quantizes W per output
+/// feature at `init` and X per row at every call and sums exactly in int32 (`vpdpbusd` with AVX-512 VNNI or
+/// AVX-VNNI, `vpmaddwd` on int16 with AVX2; without AVX-512 VNNI an AVX-512 CPU runs bf16, the portable tier fp32;
+/// quantization in Sources/SiftKernelsC/include/sift_int8.h). The `openblas` tier runs OpenBLAS (`Gemm.multiply`).
+/// `kernel` says which one an instance uses.
 ///
 /// Threading: the C kernel is single-threaded and reentrant; `apply` splits rows (or, for few rows, output
 /// panels) over `threads` workers with `DispatchQueue.concurrentPerform`. Those workers own the cores while

@@ -2,7 +2,7 @@ import Testing
 @testable import SiftKernels
 
 /// `PackedLinear(precision: .int8)`: every native int8 kernel this process can run (AVX-512 VNNI, AVX-VNNI, AVX2
-/// `vpmaddubsw`) against the portable scalar C kernel on the same packing (same quantization, so the int32
+/// `vpmaddwd` on int16) against the portable scalar C kernel on the same packing (same quantization, so the int32
 /// accumulators must be bit-identical) and all against a Double reference of the unquantized layer.
 ///
 /// Quantization bound (sift_int8.h): with `s_x = (max(0, max x) − min(0, min x)) / 255` per row and
@@ -220,7 +220,7 @@ import Testing
     }
 
     /// The kernel an int8 layer runs follows the active tier: VNNI where AVX-512 has it (else AVX-512 bf16 or fp32),
-    /// AVX-VNNI or `vpmaddubsw` on the AVX2 tier, plain C fp32 on the portable tier, fp32 OpenBLAS on the openblas tier.
+    /// AVX-VNNI or `vpmaddwd` on the AVX2 tier, plain C fp32 on the portable tier, fp32 OpenBLAS on the openblas tier.
     @Test func reportsKernelAndFallback() {
         let expected: String
         switch KernelTier.active {

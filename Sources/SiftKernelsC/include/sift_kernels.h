@@ -29,7 +29,7 @@ enum {
     SIFT_KERNEL_AVX512_BF16 = 2,  /* vdpbf16ps, 14×32 tile, fp32 accumulate; needs AVX-512 BF16 */
     SIFT_KERNEL_AVX512_VNNI = 3,  /* vpdpbusd u8×s8, int32 accumulate (int8 layers, sift_int8.h); needs AVX-512 VNNI */
     SIFT_KERNEL_AVX2 = 4,         /* fp32 FMA, 6×16 ymm register tile; needs AVX2 + FMA */
-    SIFT_KERNEL_AVX2_INT8 = 5,    /* vpmaddubsw + vpmaddwd u8×s8 (int8 layers; weights limited to ±64, sift_int8.h) */
+    SIFT_KERNEL_AVX2_INT8 = 5,    /* vpmaddwd on u8, s8 widened to int16 (int8 layers, exact; sift_int8.h); needs AVX2 */
     SIFT_KERNEL_AVX_VNNI = 6,     /* vpdpbusd on ymm (int8 layers, VEX-encoded AVX-VNNI); needs AVX2 + AVX-VNNI */
 };
 
