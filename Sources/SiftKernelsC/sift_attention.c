@@ -804,16 +804,7 @@ INLINE AVX2_TARGET void block_avx2(const int mr, const float *q, ptrdiff_t ld, c
     context_avx2(mr, s, ls, vp, length, d, inv, out, ldo);
 }
 
-#define AVX2_BLOCK_CASES(call)                                                                                \
-    switch (mr) {                                                                                             \
-    case 6: call(6); break;                                                                                   \
-    case 5: call(5); break;                                                                                   \
-    case 4: call(4); break;                                                                                   \
-    case 3: call(3); break;                                                                                   \
-    case 2: call(2); break;                                                                                   \
-    default: call(1); break;                                                                                  \
-    }
-_Static_assert(AVX2_ROWS == 6, "AVX2_BLOCK_CASES lists the block sizes 6 … 1");
+_Static_assert(AVX2_ROWS == 6, "ROW_CASES_6_TO_1 lists the block sizes 6 … 1");
 
 /* Scratch as attention_f32's: the panels take at most the d·Lp and L·Dp floats reserved for Kᵀ and V, the scores
  * AVX2_ROWS of the ROWS rows of Lp. */
@@ -836,7 +827,7 @@ AVX2_TARGET static void attention_avx2(const float *q, const float *k, const flo
         float *oi = out + (ptrdiff_t)i * ldo;
         prefetch_next_block(qi + AVX2_ROWS * ld, ld, oi + AVX2_ROWS * ldo, ldo, d, AVX2_ROWS);
 #define CALL_AVX2(n) block_avx2(n, qi, ld, kt, vp, s, lp, length, d, oi, ldo)
-        AVX2_BLOCK_CASES(CALL_AVX2)
+        switch (mr) { ROW_CASES_6_TO_1(CALL_AVX2) }
 #undef CALL_AVX2
     }
 }

@@ -287,21 +287,29 @@ VNNI_TARGET static void tile_int8_any(int mr, const uint32_t *a, ptrdiff_t lda, 
 #undef TILE_INT8_NONE
 }
 
+/* The quantized rows (64-byte aligned, `bytes`) and their scales and zero points (`rows` each) of one call; 0, or -1
+ * with nothing allocated. */
+static int alloc_row_buffers(size_t bytes, int rows, uint8_t **a, float **scale, int32_t **zero) {
+    *a = sift_alloc64(bytes);
+    *scale = malloc(sizeof(float) * (size_t)rows);
+    *zero = malloc(sizeof(int32_t) * (size_t)rows);
+    if (*a && *scale && *zero) return 0;
+    free(*a);
+    free(*scale);
+    free(*zero);
+    return -1;
+}
+
 /* Row blocks → quantize the block's rows once → for each W panel, every 14-row tile of the block. */
 static int linear_int8_vnni(const sift_int8_linear *p, const float *x, ptrdiff_t ldx, void *out, ptrdiff_t ldo,
                             int rows, int pb, int pe, int raw) {
     const int stride = (p->kquads * 4 + 63) / 64 * 64; /* bytes per quantized row: whole cache lines */
     int block = sift_block_tiles(stride) * MR;
     if (block > rows) block = rows; /* a small call (one thread's chunk) allocates only what it quantizes */
-    uint8_t *abuf = sift_alloc64((size_t)stride * block);
-    float *sa = malloc(sizeof(float) * block);
-    int32_t *za = malloc(sizeof(int32_t) * block);
-    if (!abuf || !sa || !za) {
-        free(abuf);
-        free(sa);
-        free(za);
-        return -1;
-    }
+    uint8_t *abuf;
+    float *sa;
+    int32_t *za;
+    if (alloc_row_buffers((size_t)stride * block, block, &abuf, &sa, &za) != 0) return -1;
     const size_t elem = raw ? sizeof(int32_t) : sizeof(float);
     for (int r0 = 0; r0 < rows; r0 += block) {
         const int block_rows = rows - r0 < block ? rows - r0 : block;
@@ -510,13 +518,6 @@ INLINE AVXVNNI_TARGET void tile_int8_avxvnni(const int mr, const uint32_t *a, pt
     store_int8_avx2(mr, c, sa, p->scale + col0, p->bias + col0, out, ldo, valid, raw, act);
 }
 
-#define ROWS_6_TO_1(call)                                                                                         \
-    case 6: call(6); break;                                                                                       \
-    case 5: call(5); break;                                                                                       \
-    case 4: call(4); break;                                                                                       \
-    case 3: call(3); break;                                                                                       \
-    case 2: call(2); break;                                                                                       \
-    default: call(1); break;
 _Static_assert(AVX2_INT8_ROWS == 6 && AVXVNNI_ROWS == 6, "the row-count switch lists 6 … 1");
 
 /* Instances with mr, raw and the activation compile-time constants (see tile_int8_any). */
@@ -524,9 +525,9 @@ _Static_assert(AVX2_INT8_ROWS == 6 && AVXVNNI_ROWS == 6, "the row-count switch l
 #define GELU(n) TILE(n, 0, SIFT_ACTIVATION_GELU)
 #define NONE(n) TILE(n, 0, SIFT_ACTIVATION_NONE)
 #define TILE_ANY                                                                                                  \
-    if (raw) { switch (mr) { ROWS_6_TO_1(RAW) } }                                                                 \
-    else if (p->activation == SIFT_ACTIVATION_GELU) { switch (mr) { ROWS_6_TO_1(GELU) } }                         \
-    else { switch (mr) { ROWS_6_TO_1(NONE) } }
+    if (raw) { switch (mr) { ROW_CASES_6_TO_1(RAW) } }                                                                 \
+    else if (p->activation == SIFT_ACTIVATION_GELU) { switch (mr) { ROW_CASES_6_TO_1(GELU) } }                         \
+    else { switch (mr) { ROW_CASES_6_TO_1(NONE) } }
 AVX2_TARGET static void tile_int8_avx2_any(int mr, const uint32_t *a, const int32_t *b, int steps, const float *sa,
                                            const int32_t *za, const sift_int8_linear *p, int col0, void *out,
                                            ptrdiff_t ldo, int valid, int raw) {
@@ -546,7 +547,6 @@ AVXVNNI_TARGET static void tile_int8_avxvnni_any(int mr, const uint32_t *a, ptrd
 #undef GELU
 #undef NONE
 #undef TILE_ANY
-#undef ROWS_6_TO_1
 
 /* Row blocks → quantize the block's rows once → for each W half panel → every tile of the block. vnni: vpdpbusd
  * (AVX-VNNI) on uint8 rows and the quad layout, else vpmaddwd on the tiled uint16 pairs and the pair layout (w16). */
@@ -559,15 +559,11 @@ static int linear_int8_avx2(const sift_int8_linear *p, const float *x, ptrdiff_t
     int block = sift_block_tiles(stride) * MR / tile_rows * tile_rows;
     if (block > rows) block = rows; /* a small call (one thread's chunk) allocates only what it quantizes */
     /* whole tiles: the pair layout interleaves the rows of each tile */
-    uint8_t *abuf = sift_alloc64((size_t)stride * ((block + tile_rows - 1) / tile_rows * tile_rows));
-    float *sa = malloc(sizeof(float) * block);
-    int32_t *za = malloc(sizeof(int32_t) * block);
-    if (!abuf || !sa || !za) {
-        free(abuf);
-        free(sa);
-        free(za);
+    uint8_t *abuf;
+    float *sa;
+    int32_t *za;
+    if (alloc_row_buffers((size_t)stride * ((block + tile_rows - 1) / tile_rows * tile_rows), block, &abuf, &sa, &za) != 0)
         return -1;
-    }
     const size_t elem = raw ? sizeof(int32_t) : sizeof(float);
     for (int r0 = 0; r0 < rows; r0 += block) {
         const int block_rows = rows - r0 < block ? rows - r0 : block;

@@ -448,24 +448,15 @@ INLINE AVX2_TARGET void tile_avx2(const int mr, const float *a, ptrdiff_t lda, c
     }
 }
 
-#define AVX2_ROW_CASES(call)                                                                                      \
-    switch (mr) {                                                                                                 \
-    case 6: call(6); break;                                                                                       \
-    case 5: call(5); break;                                                                                       \
-    case 4: call(4); break;                                                                                       \
-    case 3: call(3); break;                                                                                       \
-    case 2: call(2); break;                                                                                       \
-    default: call(1); break;                                                                                      \
-    }
-_Static_assert(AVX2_ROWS == 6, "AVX2_ROW_CASES lists the row counts 6 … 1");
+_Static_assert(AVX2_ROWS == 6, "ROW_CASES_6_TO_1 lists the row counts 6 … 1");
 
 /* The activation is a compile-time constant in each instance, as for the AVX-512 tiles (see tile_f32_any). */
 #define TILE_AVX2_NONE(n) tile_avx2(n, a, lda, b, bias, steps, y, ldy, valid, SIFT_ACTIVATION_NONE)
 #define TILE_AVX2_GELU(n) tile_avx2(n, a, lda, b, bias, steps, y, ldy, valid, SIFT_ACTIVATION_GELU)
 AVX2_TARGET static void tile_avx2_any(int mr, const float *a, ptrdiff_t lda, const float *b, const float *bias, int steps,
                                       float *y, ptrdiff_t ldy, int valid, int act) {
-    if (act == SIFT_ACTIVATION_GELU) { AVX2_ROW_CASES(TILE_AVX2_GELU) }
-    else { AVX2_ROW_CASES(TILE_AVX2_NONE) }
+    if (act == SIFT_ACTIVATION_GELU) { switch (mr) { ROW_CASES_6_TO_1(TILE_AVX2_GELU) } }
+    else { switch (mr) { ROW_CASES_6_TO_1(TILE_AVX2_NONE) } }
 }
 #undef TILE_AVX2_NONE
 #undef TILE_AVX2_GELU

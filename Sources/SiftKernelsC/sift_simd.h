@@ -31,16 +31,18 @@ static inline void *sift_alloc64(size_t bytes) {
 
 /* Dispatch a block of `mr` rows to an instance where the row count is a compile-time constant, so the block's
  * accumulators live in zmm registers: `call(n)` is the call for n rows. ROW_CASES_8_TO_1 holds the case labels
- * for 8 … 1 (attention's query blocks); TILE_ROW_CASES is the whole switch for GEMM tiles of 1 … SIFT_TILE_ROWS. */
-#define ROW_CASES_8_TO_1(call)                                                                                    \
-    case 8: call(8); break;                                                                                       \
-    case 7: call(7); break;                                                                                       \
+ * for 8 … 1 (attention's query blocks), ROW_CASES_6_TO_1 those for 6 … 1 (the AVX2 tiles); TILE_ROW_CASES is the whole switch for GEMM tiles of 1 … SIFT_TILE_ROWS. */
+#define ROW_CASES_6_TO_1(call)                                                                                    \
     case 6: call(6); break;                                                                                       \
     case 5: call(5); break;                                                                                       \
     case 4: call(4); break;                                                                                       \
     case 3: call(3); break;                                                                                       \
     case 2: call(2); break;                                                                                       \
     default: call(1); break;
+#define ROW_CASES_8_TO_1(call)                                                                                    \
+    case 8: call(8); break;                                                                                       \
+    case 7: call(7); break;                                                                                       \
+    ROW_CASES_6_TO_1(call)
 #define TILE_ROW_CASES(call)                                                                                      \
     switch (mr) {                                                                                                 \
     case 14: call(14); break;                                                                                     \
