@@ -176,6 +176,30 @@ final class ChunkStore: @unchecked Sendable {
         }
     }
 
+    /// Throws `IndexError.corrupted` unless SQLite's own check passes and the chunks table, the full-text index
+    /// and the manifest agree on the chunk count. `thorough` runs the full integrity check and matches every
+    /// chunk with its full-text row (reads everything); otherwise the quick check and counts.
+    func checkConsistency(chunkCount: Int, thorough: Bool) throws {
+        func damaged(_ reason: String) -> IndexError { .corrupted(path: url.path, reason: reason) }
+        try read("checking database") { db in
+            let result = try String.fetchAll(db, sql: thorough ? "PRAGMA integrity_check" : "PRAGMA quick_check")
+            guard result == ["ok"] else { throw damaged("SQLite reports: " + result.prefix(3).joined(separator: "; ")) }
+            let chunks = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks") ?? 0
+            guard chunks == chunkCount else { throw damaged("the database holds \(chunks) chunks, the manifest \(chunkCount)") }
+            let indexed: Int
+            do { indexed = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM chunks_fts") ?? 0 } catch {
+                throw damaged("the full-text (BM25) index is missing or unreadable: \(error)")
+            }
+            guard indexed == chunks else { throw damaged("the full-text index holds \(indexed) rows for \(chunks) chunks") }
+            if thorough {
+                let unmatched = try Int.fetchOne(db, sql: """
+                    SELECT COUNT(*) FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM chunks_fts f WHERE f.rowid = c.rowid)
+                    """) ?? 0
+                guard unmatched == 0 else { throw damaged("\(unmatched) chunks have no full-text row") }
+            }
+        }
+    }
+
     // MARK: Writing (only on a staging copy)
 
     /// Removes documents (by path) with their chunks and FTS rows.

@@ -74,6 +74,16 @@ enum ExactSearch {
     static func topK(queries: UnsafeBufferPointer<Float>, queryCount: Int,
                      corpus: UnsafeBufferPointer<Float>, corpusCount: Int,
                      dimension: Int, k: Int) -> [[ScoredSlot]] {
+        var ignored: Int?
+        return topK(queries: queries, queryCount: queryCount, corpus: corpus, corpusCount: corpusCount, dimension: dimension,
+                    k: k, nonFiniteSlot: &ignored)
+    }
+
+    /// `topK` that also reports a corpus row whose score was NaN or +infinity (a damaged stored vector). Such
+    /// scores reach the heap's slow path (NaN fails every comparison), so noting them there costs nothing.
+    static func topK(queries: UnsafeBufferPointer<Float>, queryCount: Int,
+                     corpus: UnsafeBufferPointer<Float>, corpusCount: Int,
+                     dimension: Int, k: Int, nonFiniteSlot: inout Int?) -> [[ScoredSlot]] {
         precondition(k >= 0, "k must not be negative")
         precondition(queries.count >= queryCount * dimension && corpus.count >= corpusCount * dimension, "ExactSearch: buffer too small")
         let keep = min(k, corpusCount)
@@ -81,7 +91,8 @@ enum ExactSearch {
         results.reserveCapacity(queryCount)
         if keep == 0 { return Array(repeating: [], count: queryCount) }
         if queryCount <= smallBatchLimit {
-            return smallBatch(queries: queries, queryCount: queryCount, corpus: corpus, corpusCount: corpusCount, dimension: dimension, k: keep)
+            return smallBatch(queries: queries, queryCount: queryCount, corpus: corpus, corpusCount: corpusCount, dimension: dimension,
+                              k: keep, nonFiniteSlot: &nonFiniteSlot)
         }
         var scores = [Float](repeating: 0, count: min(queryBlock, queryCount) * min(corpusBlock, corpusCount))
         var q0 = 0
@@ -107,6 +118,7 @@ enum ExactSearch {
                             let v = s[row + j]
                             // Equal scores from a later block lose the tie (higher slot), so `>=` skipping stays exact.
                             if v < threshold || (v == threshold && heap.items.count == keep) { continue }
+                            if !v.isFinite { nonFiniteSlot = nonFiniteSlot ?? (c0 + j) }
                             heap.offer(score: v, slot: c0 + j)
                             threshold = heap.threshold
                         }
@@ -126,7 +138,7 @@ extension ExactSearch {
     /// `topK` for a few queries: per corpus row, one dot product per query (the row stays in L1 between them).
     static func smallBatch(queries: UnsafeBufferPointer<Float>, queryCount: Int,
                            corpus: UnsafeBufferPointer<Float>, corpusCount: Int,
-                           dimension: Int, k: Int) -> [[ScoredSlot]] {
+                           dimension: Int, k: Int, nonFiniteSlot: inout Int?) -> [[ScoredSlot]] {
         var heaps = (0..<queryCount).map { _ in TopKHeap(k: k) }
         var thresholds = [Float](repeating: -.infinity, count: queryCount)
         guard let cBase = corpus.baseAddress, let qBase = queries.baseAddress else { return heaps.map { $0.sorted() } }
@@ -147,6 +159,7 @@ extension ExactSearch {
                 while p < dimension { score += cBase[j * dimension + p] * qp[p]; p += 1 }
                 // Slots arrive in increasing order, so an equal score never displaces a kept one.
                 if score < thresholds[qi] || (score == thresholds[qi] && heaps[qi].items.count == k) { continue }
+                if !score.isFinite { nonFiniteSlot = nonFiniteSlot ?? j }
                 heaps[qi].offer(score: score, slot: j)
                 thresholds[qi] = heaps[qi].threshold
             }

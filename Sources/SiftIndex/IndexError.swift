@@ -20,6 +20,10 @@ public enum IndexError: Error, Sendable, Equatable, LocalizedError, CustomString
     case invalidRequest(reason: String)
     /// SQLite or file-system failure, with what was being done.
     case storage(operation: String, path: String, underlying: String)
+    /// The path is not something Sift may write an index into (a file, or a folder with other content).
+    case notAnIndex(path: String, reason: String)
+    /// Another process holds the writer lock; `pid` is its process id when known.
+    case locked(path: String, pid: Int?)
 
     public var description: String {
         switch self {
@@ -41,6 +45,11 @@ public enum IndexError: Error, Sendable, Equatable, LocalizedError, CustomString
             return "invalid search request: \(reason)"
         case .storage(let operation, let path, let underlying):
             return "\(operation) failed for \(path): \(underlying)"
+        case .notAnIndex(let path, let reason):
+            return "refusing to use \(path) as an index: \(reason)"
+        case .locked(let path, let pid):
+            let who = pid.map { "process \($0)" } ?? "another process"
+            return "\(path) is being updated by \(who); wait for it to finish or pass --wait"
         }
     }
 

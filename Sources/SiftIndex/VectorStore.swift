@@ -29,6 +29,7 @@ public final class FlatVectorStore: VectorStore, @unchecked Sendable {
     // Immutable after init; the mapping is read-only, so concurrent searches are safe.
     public let count: Int
     public let dimension: Int
+    let url: URL
     private let file: MappedFile
 
     /// Maps `url`; its size must be exactly `count × dimension × 4` bytes.
@@ -40,6 +41,7 @@ public final class FlatVectorStore: VectorStore, @unchecked Sendable {
             throw IndexError.corrupted(path: url.path, reason: "size \(file.byteCount) bytes, expected \(expected) (\(count) vectors × \(dimension) floats); truncated or from another build")
         }
         self.file = file
+        self.url = url
         self.count = count
         self.dimension = dimension
     }
@@ -73,11 +75,23 @@ public final class FlatVectorStore: VectorStore, @unchecked Sendable {
             }
             flat.append(contentsOf: q)
         }
-        return flat.withUnsafeBufferPointer { qs in
+        return try searchFlat(flat, queryCount: queries.count, k: k)
+    }
+
+    /// Search with row-major queries; throws `corrupted` when a stored vector scores NaN or infinity.
+    func searchFlat(_ flat: [Float], queryCount: Int, k: Int) throws -> [[ScoredSlot]] {
+        guard flat.allSatisfy(\.isFinite) else { throw IndexError.invalidRequest(reason: "a query vector holds NaN or infinity") }
+        var nonFinite: Int?
+        let hits = flat.withUnsafeBufferPointer { qs in
             withVectors { corpus in
-                ExactSearch.topK(queries: qs, queryCount: queries.count, corpus: corpus, corpusCount: count, dimension: dimension, k: k)
+                ExactSearch.topK(queries: qs, queryCount: queryCount, corpus: corpus, corpusCount: count, dimension: dimension,
+                                 k: k, nonFiniteSlot: &nonFinite)
             }
         }
+        if let nonFinite {
+            throw IndexError.corrupted(path: url.path, reason: "stored vector \(nonFinite) gives a NaN or infinite score; run `sift index --verify`, then `sift index --rebuild`")
+        }
+        return hits
     }
 }
 

@@ -27,6 +27,9 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
     case unreadable(file: String, reason: String)
     /// The file is not valid YAML.
     case yamlSyntax(file: String, line: Int?, message: String)
+    /// A pipeline file or `--set` value exceeds one of `YAMLLimits` (size, nesting, aliases, expanded values);
+    /// refused before it can exhaust the stack or memory. `source` is the file or `--set KEY`.
+    case inputLimit(source: String, line: Int?, message: String)
     /// The YAML is well formed but does not describe a valid pipeline; every problem found is listed.
     case invalid([ConfigProblem])
     /// A configured model folder is missing or incomplete.
@@ -35,6 +38,8 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
     case stageNotConfigured(stage: String, hint: String)
     /// The index has not been built yet (or was built by a different model).
     case indexMissing(path: String, hint: String)
+    /// The index exists but cannot answer: never completed, or empty.
+    case indexUnusable(path: String, reason: String, hint: String)
     /// An input file for a command (questions, labels, passages) is malformed.
     case badInput(file: String, line: Int?, message: String)
     /// A stage module failed; `stage` names it, `message` is its own error text.
@@ -47,6 +52,9 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
         case let .yamlSyntax(file, line, message):
             let location = line.map { ":\($0)" } ?? ""
             return "\(file)\(location): not valid YAML: \(message)"
+        case let .inputLimit(source, line, message):
+            let location = line.map { ":\($0)" } ?? ""
+            return "\(source)\(location): \(message)"
         case let .invalid(problems):
             if problems.count == 1 { return "invalid pipeline: \(problems[0])" }
             return "invalid pipeline (\(problems.count) problems):\n"
@@ -57,6 +65,8 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
             return "the \(stage) stage is not configured; \(hint)"
         case let .indexMissing(path, hint):
             return "no index at \(path); \(hint)"
+        case let .indexUnusable(path, reason, hint):
+            return "the index at \(path) cannot answer: \(reason); \(hint)"
         case let .badInput(file, line, message):
             let location = line.map { ":\($0)" } ?? ""
             return "\(file)\(location): \(message)"

@@ -62,17 +62,26 @@ public final class PipelineRunner: @unchecked Sendable {
         }
     }
 
-    /// The index, opened read-only for asking. Throws `indexMissing` with the command that builds it.
-    public func openIndex() throws -> CollectionIndex {
-        try cached(\.loadedIndex) {
+    /// The index, opened read-only for asking. Throws `indexMissing` with the command that builds it, and
+    /// `indexUnusable` for an index that was never completed or holds no chunks (with `requireChunks`), so that an
+    /// unbuilt index never looks like "no answers".
+    public func openIndex(requireChunks: Bool = true) throws -> CollectionIndex {
+        let index = try cached(\.loadedIndex) {
             let folder = config.index.path
-            guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("manifest.json").path) else {
-                throw PipelineError.indexMissing(path: folder.path, hint: "build it with `sift index -p \(pipelineArgument)`")
-            }
-            do { return try CollectionIndex.open(at: folder) } catch {
-                throw PipelineError.stageFailed(stage: "index", message: "\(error)")
+            let build = "sift index -p \(pipelineArgument)"
+            do { return try CollectionIndex.open(at: folder) } catch IndexError.missingIndex {
+                throw PipelineError.indexMissing(path: folder.path, hint: "build it with `\(build)`")
+            } catch IndexError.missingManifest {
+                throw PipelineError.indexUnusable(path: folder.path, reason: "its first build never completed", hint: "run `\(build)`")
+            } catch {
+                throw PipelineError.stageFailed(stage: "index", message: "\(error); check it with `\(build) --verify`")
             }
         }
+        if requireChunks && index.stats.chunks == 0 {
+            throw PipelineError.indexUnusable(path: config.index.path.path, reason: "it holds no chunks (an empty or unfinished build)",
+                                              hint: "run `sift index -p \(pipelineArgument)`")
+        }
+        return index
     }
 
     var pipelineArgument: String { config.file?.path ?? config.name }
@@ -93,14 +102,28 @@ public final class PipelineRunner: @unchecked Sendable {
 
     /// Brings the index up to date with the source folder: reads every file, hashes each document's extracted
     /// content, and chunks and embeds only new or changed documents; removed files are deleted from the index.
-    /// With `rebuild`, an existing index is replaced (needed after changing the model, chunker or reader settings).
-    public func index(rebuild: Bool = false, progress: (@Sendable (IndexingProgress) -> Void)? = nil) throws -> IndexReport {
+    /// A file that exists but cannot be read keeps its previously indexed version (reported in `kept`).
+    /// With `rebuild`, every document is embedded afresh into a new generation (needed after changing the model,
+    /// chunker or reader settings); the old one answers until the new one is committed.
+    /// Only one process writes an index at a time: with `wait`, this waits for another writer (calling `onWait`
+    /// with its pid), otherwise it fails at once.
+    public func index(rebuild: Bool = false, wait: Bool = false, onWait: ((Int?) -> Void)? = nil,
+                      progress: (@Sendable (IndexingProgress) -> Void)? = nil) throws -> IndexReport {
         let started = Date()
         var timings: [StageTiming] = []
         func timed<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
             let t0 = Date()
             defer { timings.append(StageTiming(stage: stage, milliseconds: Date().timeIntervalSince(t0) * 1000)) }
             return try body()
+        }
+        func indexFailure(_ error: Error) -> PipelineError {
+            if case .incompatible? = error as? IndexError {
+                return .stageFailed(stage: "index", message: "\(error) (run `sift index --rebuild -p \(pipelineArgument)`)")
+            }
+            if case .corrupted? = error as? IndexError {
+                return .stageFailed(stage: "index", message: "\(error); rebuild it with `sift index --rebuild -p \(pipelineArgument)`")
+            }
+            return .stageFailed(stage: "index", message: "\(error)")
         }
 
         // Models first: a missing model fails before minutes of reading.
@@ -110,6 +133,16 @@ public final class PipelineRunner: @unchecked Sendable {
             throw PipelineError.invalid([ConfigProblem(path: "chunker.max_tokens", line: nil,
                 message: "\(config.chunker.maxTokens) exceeds the embedder's max_seq_length (\(limit)); the model would ignore the rest of each chunk")])
         }
+
+        // The writer lock before reading: a second writer learns at once that it would have to wait.
+        let folder = config.index.path
+        let wanted = indexConfiguration(embedder: embedder)
+        let index: CollectionIndex = try timed("open") {
+            do {
+                return try CollectionIndex.openForWriting(at: folder, configuration: wanted, rebuild: rebuild, wait: wait, onWait: onWait)
+            } catch { throw indexFailure(error) }
+        }
+        defer { index.releaseWriterLock() }
 
         let collection: CollectionReadResult = try timed("read") {
             do {
@@ -124,19 +157,9 @@ public final class PipelineRunner: @unchecked Sendable {
             throw PipelineError.stageFailed(stage: "reader",
                 message: "no files under \(config.source.root.path) match include \(config.source.include) (exclude \(config.source.exclude))")
         }
-
-        let folder = config.index.path
-        let wanted = indexConfiguration(embedder: embedder)
-        let index: CollectionIndex = try timed("open") {
-            do {
-                if rebuild { try Self.removeIndex(at: folder) }
-                return try CollectionIndex.openOrCreate(at: folder, configuration: wanted)
-            } catch let error as IndexError {
-                if case .incompatible = error {
-                    throw PipelineError.stageFailed(stage: "index", message: "\(error.description) (run `sift index --rebuild`)")
-                }
-                throw PipelineError.stageFailed(stage: "index", message: error.description)
-            }
+        if collection.documents.isEmpty {
+            throw PipelineError.stageFailed(stage: "reader",
+                message: "none of the \(collection.fileCount) files could be read (first: \(collection.failures.first.map(\.description) ?? "?")); the index was left as it was")
         }
 
         var hashes: [String: String] = [:]
@@ -147,9 +170,19 @@ public final class PipelineRunner: @unchecked Sendable {
                 + document.blocks.map { "\($0.kind.rawValue)|\($0.anchor ?? "")|\($0.headingPath.joined(separator: "\u{1f}"))|\($0.range)" })
         }
         let fingerprints = collection.documents.compactMap { doc in hashes[doc.id].map { DocumentFingerprint(documentID: doc.id, contentHash: $0) } }
-        let plan = try timed("plan") {
-            do { return try index.plan(for: fingerprints) } catch { throw PipelineError.stageFailed(stage: "index", message: "\(error)") }
+        var plan = try timed("plan") {
+            if rebuild {
+                return UpdatePlan(new: fingerprints.map(\.documentID), changed: [], unchanged: [], deleted: [])
+            }
+            do { return try index.plan(for: fingerprints) } catch { throw indexFailure(error) }
         }
+        // A file that is there but failed to read is not a deletion: its indexed version stays.
+        let failedPaths = Set(collection.failures.map(\.path))
+        let kept = plan.deleted.filter { id in
+            failedPaths.contains(id) || id.firstIndex(of: "#").map { failedPaths.contains(String(id[..<$0])) } == true
+        }
+        let keptSet = Set(kept)
+        plan.deleted.removeAll(where: keptSet.contains)
 
         let toEmbed = plan.toEmbed
         var updates: [DocumentUpdate] = []
@@ -162,41 +195,39 @@ public final class PipelineRunner: @unchecked Sendable {
         }
 
         var summary: IndexSummary?
-        if !plan.isEmpty {
+        if rebuild || !plan.isEmpty {
             summary = try timed("embed+write") {
                 do {
-                    return try index.update(upserting: updates, deleting: plan.deleted, embedder: embedder,
-                                            batchSize: config.embedder.batchSize) { step in
+                    return try index.update(upserting: updates, deleting: plan.deleted, rebuildingWith: rebuild ? wanted : nil,
+                                            embedder: embedder, batchSize: config.embedder.batchSize) { step in
                         let phase: IndexingProgress.Phase = step.phase == .embedding ? .embedding : step.phase == .writing ? .writing : .done
                         progress?(IndexingProgress(phase: phase, completed: step.completed, total: step.total))
                     }
-                } catch {
-                    throw PipelineError.stageFailed(stage: "index", message: "\(error)")
-                }
+                } catch { throw indexFailure(error) }
             }
         }
+        index.releaseWriterLock()
         lock.lock(); loadedIndex = index; lock.unlock()
         let stats = index.stats
+        let failures = collection.failures.map { failure in
+            var file = SkippedFile(failure)
+            if kept.contains(where: { $0 == failure.path || $0.hasPrefix(failure.path + "#") }) {
+                file.reason += " (its previously indexed version was kept)"
+            }
+            return file
+        }
         return IndexReport(indexPath: folder.path, filesRead: collection.fileCount, bytesRead: collection.byteCount,
                            documentsRead: documentsByID.count, new: plan.new.count, changed: plan.changed.count,
-                           unchanged: plan.unchanged.count, deleted: plan.deleted.count,
+                           unchanged: plan.unchanged.count, deleted: plan.deleted.count, kept: kept.count, rebuilt: rebuild,
                            chunksEmbedded: summary?.chunksEmbedded ?? 0, documents: stats.documents, chunks: stats.chunks,
-                           tokens: stats.tokens, skipped: collection.failures.map(SkippedFile.init),
+                           tokens: stats.tokens, skipped: failures,
                            timings: timings, seconds: Date().timeIntervalSince(started))
     }
 
-    /// Deletes an index folder, refusing folders that do not look like a Sift index.
-    static func removeIndex(at folder: URL) throws {
-        let fm = FileManager.default
-        guard fm.fileExists(atPath: folder.path) else { return }
-        let names = (try? fm.contentsOfDirectory(atPath: folder.path)) ?? []
-        let isIndex = names.allSatisfy { $0 == "manifest.json" || $0.hasPrefix("chunks.") || $0.hasPrefix("vectors.") || $0.hasPrefix(".") }
-        guard isIndex else {
-            throw PipelineError.stageFailed(stage: "index", message: "\(folder.path) holds files that are not part of an index; not deleting it")
-        }
-        do { try fm.removeItem(at: folder) } catch {
-            throw PipelineError.stageFailed(stage: "index", message: "cannot remove \(folder.path): \(error.localizedDescription)")
-        }
+    /// Checks the index without changing it (`sift index --verify`): the problems found, empty when it is sound.
+    public func verifyIndex() throws -> (stats: IndexStats, problems: [String]) {
+        let index = try openIndex(requireChunks: false)
+        return (index.stats, index.verify())
     }
 
     // MARK: Asking

@@ -47,6 +47,10 @@ public struct IndexReport: Sendable, Hashable {
     public var changed: Int
     public var unchanged: Int
     public var deleted: Int
+    /// Indexed documents whose file could not be read this time: their previous version stays in the index.
+    public var kept: Int
+    /// True for `--rebuild`: every document was embedded into a new generation.
+    public var rebuilt: Bool
     public var chunksEmbedded: Int
     /// Totals in the index afterwards.
     public var documents: Int
@@ -56,7 +60,7 @@ public struct IndexReport: Sendable, Hashable {
     public var timings: [StageTiming]
     public var seconds: Double
     /// True when nothing changed and the index was left as it was.
-    public var upToDate: Bool { new == 0 && changed == 0 && deleted == 0 }
+    public var upToDate: Bool { !rebuilt && new == 0 && changed == 0 && deleted == 0 }
 }
 
 /// Per-request switches for `ask`; nil keeps the pipeline's setting.

@@ -9,25 +9,42 @@ struct IndexCommand: ParsableCommand {
         discussion: """
         Reads every file of the pipeline's source, hashes each document's extracted content, and chunks and \
         embeds only documents that are new or changed since the last run; documents whose files disappeared \
-        are removed. Files that cannot be read are listed and skipped. After changing the model, the chunker \
-        or the reader rules, rebuild with --rebuild.
+        are removed. Files that cannot be read are listed and skipped; if they were indexed before, their \
+        previous version is kept. After changing the model, the chunker or the reader rules, rebuild with \
+        --rebuild: the old index keeps answering until the new one is complete.
+
+        Only one process updates an index at a time; another one fails at once, or waits with --wait. \
+        --verify checks the index (vector checksum, finite unit vectors, SQLite and full-text integrity) \
+        without changing it, and exits 1 when something is damaged.
 
         Examples:
           sift index -p Pipelines/handbook.yaml
           sift index -p Pipelines/python-docs.yaml --rebuild \\
             --set chunker.max_tokens=128
           sift index -p Pipelines/handbook.yaml --json
+          sift index -p Pipelines/handbook.yaml --verify
         """)
 
     @OptionGroup var pipeline: PipelineOptions
     @OptionGroup var output: OutputOptions
-    @Flag(help: "Delete the existing index first and build it from scratch.")
+    @Flag(help: "Build the index from scratch as a new generation (after changing the model, chunker or reader settings).")
     var rebuild = false
+    @Flag(help: "If another process is updating the index, wait for it instead of failing.")
+    var wait = false
+    @Flag(help: "Check the index without changing it; exit 1 if it is damaged.")
+    var verify = false
+
+    func validate() throws {
+        if verify && rebuild { throw ValidationError("--verify checks the index as it is; it cannot be combined with --rebuild") }
+    }
 
     func run() throws {
         let runner = try pipeline.runner()
+        if verify { return try runVerify(runner) }
         let bar = ProgressLine(quiet: output.quiet)
-        let report = try runner.index(rebuild: rebuild) { step in
+        let report = try runner.index(rebuild: rebuild, wait: wait, onWait: { pid in
+            output.note("waiting for \(pid.map { "process \($0)" } ?? "another process") to finish updating the index …")
+        }) { step in
             bar.update(step.phase.rawValue, step.completed, step.total)
         }
         bar.finish()
@@ -38,6 +55,9 @@ struct IndexCommand: ParsableCommand {
         let megabytes = Double(report.bytesRead) / 1_048_576
         Terminal.out("\(runner.config.name): read \(report.filesRead) files (\(String(format: "%.1f", megabytes)) MB), \(report.documentsRead) documents: "
             + "\(report.new) new, \(report.changed) changed, \(report.unchanged) unchanged, \(report.deleted) deleted")
+        if report.kept > 0 {
+            Terminal.out("kept the previous version of \(report.kept) document\(report.kept == 1 ? "" : "s") whose file could not be read")
+        }
         if report.upToDate {
             Terminal.out("index is up to date: \(report.documents) documents, \(report.chunks) chunks (\(report.indexPath))")
         } else {
@@ -52,6 +72,33 @@ struct IndexCommand: ParsableCommand {
     }
 }
 
+extension IndexCommand {
+    func runVerify(_ runner: PipelineRunner) throws {
+        let (stats, problems) = try runner.verifyIndex()
+        if output.json {
+            Terminal.out(try jsonString(VerifyRecord(index: runner.config.index.path.path, generation: stats.generation, documents: stats.documents,
+                                                     chunks: stats.chunks, ok: problems.isEmpty, problems: problems), pretty: true))
+        } else if problems.isEmpty {
+            Terminal.out("index OK: \(runner.config.index.path.path), generation \(stats.generation), \(stats.documents) documents, \(stats.chunks) chunks "
+                + "(vectors checksum, finite unit vectors, SQLite integrity, full-text index)")
+        } else {
+            Terminal.out("index DAMAGED: \(runner.config.index.path.path), generation \(stats.generation)")
+            for problem in problems { Terminal.out("  \(problem)") }
+            Terminal.out("rebuild it with `sift index --rebuild -p \(runner.config.file?.path ?? runner.config.name)`")
+        }
+        if !problems.isEmpty { throw ExitCode(1) }
+    }
+
+    struct VerifyRecord: Encodable {
+        var index: String
+        var generation: Int
+        var documents: Int
+        var chunks: Int
+        var ok: Bool
+        var problems: [String]
+    }
+}
+
 /// `sift index --json`.
 struct IndexReportRecord: Encodable {
     var pipeline: String
@@ -63,6 +110,8 @@ struct IndexReportRecord: Encodable {
     var changed: Int
     var unchanged: Int
     var deleted: Int
+    var kept: Int
+    var rebuilt: Bool
     var chunksEmbedded: Int
     var documents: Int
     var chunks: Int
@@ -81,6 +130,8 @@ struct IndexReportRecord: Encodable {
         changed = report.changed
         unchanged = report.unchanged
         deleted = report.deleted
+        kept = report.kept
+        rebuilt = report.rebuilt
         chunksEmbedded = report.chunksEmbedded
         documents = report.documents
         chunks = report.chunks
@@ -91,7 +142,7 @@ struct IndexReportRecord: Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case pipeline, index, new, changed, unchanged, deleted, documents, chunks, tokens, skipped, seconds
+        case pipeline, index, new, changed, unchanged, deleted, kept, rebuilt, documents, chunks, tokens, skipped, seconds
         case filesRead = "files_read", bytesRead = "bytes_read", documentsRead = "documents_read"
         case chunksEmbedded = "chunks_embedded", timingsMs = "timings_ms"
     }

@@ -30,7 +30,7 @@ import Testing
         let stored = store.vector(at: 4)
         for i in 0..<16 { #expect(abs(stored[i] - expected[i]) < 1e-6) }
         let manifestFiles = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-        #expect(manifestFiles == ["chunks.2.sqlite", "manifest.json", "vectors.2.f32"])
+        #expect(manifestFiles == ["chunks.2.sqlite", "manifest.json", "sift-index.json", "sift.lock", "vectors.2.f32"])
     }
 
     @Test func incrementalUpdateEmbedsOnlyChanges() throws {
@@ -76,7 +76,7 @@ import Testing
         #expect(hits.map { $0.first?.chunkID } == texts.map(\.id))
         for h in hits { #expect(abs(h[0].score - 1) < 1e-5) }
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
-        #expect(files == ["chunks.4.sqlite", "manifest.json", "vectors.4.f32"])
+        #expect(files == ["chunks.4.sqlite", "manifest.json", "sift-index.json", "sift.lock", "vectors.4.f32"])
     }
 
     @Test func unchangedChunksOfAChangedDocumentKeepTheirVectors() throws {
@@ -104,10 +104,14 @@ import Testing
         let empty = tmp.sub("empty")
         try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
         #expect(throws: IndexError.missingManifest(path: empty.path)) { try CollectionIndex.open(at: empty) }
-        // A creation that never wrote its manifest is replaced by the next create.
+        // A creation that never wrote its manifest left the marker, its staging record and a data file:
+        // the next create removes exactly that file and starts again.
+        try IndexFolder.writeMarker(in: empty)
+        try StagingRecord(generation: 1, creating: ["chunks.1.sqlite", "vectors.1.f32"], retiring: []).write(folder: empty)
         try Data("junk".utf8).write(to: empty.appendingPathComponent("chunks.1.sqlite"))
         let created = try CollectionIndex.create(at: empty, configuration: Corpus.configuration(FakeEmbedder()))
-        #expect(created.stats.chunks == 0)
+        #expect(created.stats.chunks == 0 && created.stats.generation == 1)
+        #expect(try CollectionIndex.open(at: empty, verify: true).stats.chunks == 0)
         #expect(throws: IndexError.alreadyExists(path: empty.path)) {
             try CollectionIndex.create(at: empty, configuration: Corpus.configuration(FakeEmbedder()))
         }
@@ -151,7 +155,7 @@ import Testing
             try CollectionIndex.open(at: folder, expecting: other)
         }
         other = base; other.chunkerFingerprint = "chunker-128-16"
-        let e = #expect(throws: IndexError.self) { try CollectionIndex.openOrCreate(at: folder, configuration: other) }
+        let e = #expect(throws: IndexError.self) { try CollectionIndex.openForWriting(at: folder, configuration: other) }
         #expect(e?.description == "index was built with chunker settings 'chunker-256-32', but 'chunker-128-16' was requested; rebuild the index or use the matching settings")
         other = base; other.readerFingerprint = "reader-v2"
         #expect(throws: IndexError.incompatible(field: "reader settings", index: "reader-v1", requested: "reader-v2")) {
