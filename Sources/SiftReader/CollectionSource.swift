@@ -1,11 +1,6 @@
 import Dispatch
 import FoundationEssentials
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SiftCore
 
 /// A folder of documents: the files under `root` matching any `include` glob and no `exclude` glob.
@@ -34,43 +29,60 @@ public struct CollectionSource: Sendable, Codable, Hashable {
 
     public var rootURL: URL { URL(fileURLWithPath: root, isDirectory: true) }
 
-    /// Matching files, sorted by relative path. Symbolic links are followed once (loops are cut); unreadable folders
-    /// are skipped (`scan()` reports them).
+    /// Matching files, sorted by document id. Symbolic links are followed once (loops are cut); unreadable folders
+    /// are skipped (`scan()` reports them). A name that is not valid UTF-8 comes back with U+FFFD in its URL, which
+    /// names no file: the collection read itself keeps such names as bytes.
     public func files() throws(ReaderError) -> [URL] {
-        try scan().files.map { rootURL.appendingPathComponent($0) }
+        try scan().files.map { rootURL.appendingPathComponent($0.id) }
     }
 
-    /// Relative paths of matching files (sorted) and the folders that could not be listed.
-    func scan() throws(ReaderError) -> (files: [String], problems: [ReadFailure]) {
-        let fm = FileManager.default
-        guard let rootInfo = FileInfo(path: root), rootInfo.isDirectory else {
+    /// A file the scan found: its document id (the path relative to the root, escaped by `DocumentIDText`), the
+    /// bytes that open it, and its size.
+    struct ScannedFile: Sendable {
+        var id: String
+        var path: RawPath
+        var size: Int
+    }
+
+    /// Matching files (sorted by id), and the folders and names that could not be used. Every entry that matches
+    /// the globs and is not a folder is listed, whatever it is: FIFOs, devices and broken links fail when read, so
+    /// they are reported instead of silently left out.
+    func scan() throws(ReaderError) -> (files: [ScannedFile], problems: [ReadFailure]) {
+        let rootPath = RawPath(root)
+        guard case .success(let rootStatus) = FileStatus.of(rootPath), rootStatus.kind == .directory else {
             throw .unreadable(path: root, reason: "collection root is not a folder")
         }
-        var files: [String] = []
+        var files: [ScannedFile] = []
         var problems: [ReadFailure] = []
-        var visited: Set<String> = [rootURL.resolvingSymlinksInPath().path]
-        var pending: [String] = [""]   // relative folder paths
+        var visited: Set<FileStatus.Identity> = [rootStatus.identity]
+        var pending: [(id: String, path: RawPath)] = [("", rootPath)]
         while let folder = pending.popLast() {
-            let absolute = folder.isEmpty ? root : PathText.join(root, folder)
-            let entries: [String]
-            do { entries = try fm.contentsOfDirectory(atPath: absolute) } catch {
-                problems.append(ReadFailure(path: folder.isEmpty ? "." : folder, reason: "cannot list folder: \(error)"))
+            let names: [[UInt8]]
+            switch FileSystem.entries(of: folder.path) {
+            case .success(let found): names = found
+            case .failure(let error):
+                problems.append(ReadFailure(folder: folder.id.isEmpty ? "." : folder.id, reason: "cannot list folder: \(error)"))
                 continue
             }
-            for entry in entries {
-                let relative = folder.isEmpty ? entry : folder + "/" + entry
-                let full = PathText.join(absolute, entry)
-                // stat follows symlinks; a dangling link fails and is skipped.
-                guard let info = FileInfo(path: full) else { continue }
-                if info.isDirectory {
-                    let real = URL(fileURLWithPath: full).resolvingSymlinksInPath().path
-                    if visited.insert(real).inserted { pending.append(relative) }
-                } else if matches(relative) {
-                    files.append(relative)
+            let plainNames = Set(names.filter(InputBytes.isValidUTF8).map { String(decoding: $0, as: UTF8.self) })
+            for name in names {
+                let segment = DocumentIDText.segment(name)
+                let id = folder.id.isEmpty ? segment : folder.id + "/" + segment
+                let path = folder.path.appending(name)
+                let status = try? FileStatus.of(path).get()
+                if let status, status.kind == .directory {
+                    if visited.insert(status.identity).inserted { pending.append((id, path)) }
+                    continue
                 }
+                guard matches(id) else { continue }
+                if !InputBytes.isValidUTF8(name), plainNames.contains(segment) {
+                    problems.append(ReadFailure(path: id, reason: "the name is not valid UTF-8 and its escaped form is the name of another file"))
+                    continue
+                }
+                files.append(ScannedFile(id: id, path: path, size: status?.size ?? 0))
             }
         }
-        return (files.sorted(), problems.sorted { $0.path < $1.path })
+        return (files.sorted { $0.id < $1.id }, problems.sorted { $0.path < $1.path })
     }
 
     func matches(_ relativePath: String) -> Bool {
@@ -110,13 +122,42 @@ enum Glob {
     }
 }
 
-/// A file the collection read skipped, and why.
+/// A file (or folder) the collection read skipped, and why.
 public struct ReadFailure: Sendable, Hashable, Codable, CustomStringConvertible {
-    /// Path relative to the collection root.
+    /// Path relative to the collection root ("." for the root itself).
     public var path: String
     public var reason: String
-    public init(path: String, reason: String) { self.path = path; self.reason = reason }
+    /// The id of the document the file would have given, the same id a successful read produces (an XML file
+    /// with several records gives `documentID#record` ids instead). nil for a folder, and for a name that cannot
+    /// have an id of its own.
+    public var documentID: String?
+    /// True when `path` is a folder that could not be listed: whatever was under it was not seen.
+    public var isFolder: Bool
+
+    public init(path: String, reason: String, documentID: String? = nil) {
+        self.path = path
+        self.reason = reason
+        self.documentID = documentID
+        isFolder = false
+    }
+
+    /// A folder that could not be listed.
+    public init(folder: String, reason: String) {
+        path = folder
+        self.reason = reason
+        documentID = nil
+        isFolder = true
+    }
+
     public var description: String { "\(path): \(reason)" }
+
+    /// True when a document with this id may have come from what failed: the file itself, one of its XML records,
+    /// or anything under a folder that could not be listed. Such a document was not seen by this read, but that does
+    /// not mean its file is gone, so an index must keep it.
+    public func covers(documentID id: String) -> Bool {
+        if let documentID { return id == documentID || id.hasPrefix(documentID + "#") }
+        return isFolder && (path == "." || id.hasPrefix(path + "/"))
+    }
 }
 
 /// Everything a collection read produced: documents in file order (then record order), and the files that failed.
@@ -126,6 +167,12 @@ public struct CollectionReadResult: Sendable {
     /// Files attempted and their total size in bytes.
     public var fileCount: Int
     public var byteCount: Int
+
+    /// The failure that may have hidden a document with this id (see `ReadFailure.covers`), if any: a document
+    /// missing from `documents` but covered here could not be read, it was not deleted.
+    public func failure(covering documentID: String) -> ReadFailure? {
+        failures.first { $0.covers(documentID: documentID) }
+    }
 }
 
 extension DocumentReader {
@@ -134,27 +181,25 @@ extension DocumentReader {
     /// any thread.
     public func readCollection(_ source: CollectionSource,
                                progress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) throws(ReaderError) -> CollectionReadResult {
-        let (paths, problems) = try source.scan()
-        let rootURL = source.rootURL
-        let results = ResultSlots(count: paths.count)
-        DispatchQueue.concurrentPerform(iterations: paths.count) { index in
-            let url = rootURL.appendingPathComponent(paths[index])
-            let size = FileInfo(path: url.path)?.size ?? 0
+        let (files, problems) = try source.scan()
+        let results = ResultSlots(count: files.count)
+        DispatchQueue.concurrentPerform(iterations: files.count) { index in
+            let file = files[index]
             let outcome: Result<[Document], ReaderError>
-            do throws(ReaderError) { outcome = .success(try read(fileAt: url, id: paths[index])) } catch { outcome = .failure(error) }
-            let done = results.store(outcome, bytes: size, at: index)
-            progress?(done, paths.count)
+            do throws(ReaderError) { outcome = .success(try read(file: file.path, id: file.id)) } catch { outcome = .failure(error) }
+            let done = results.store(outcome, bytes: file.size, at: index)
+            progress?(done, files.count)
         }
         var documents: [Document] = []
         var failures = problems
         for (index, outcome) in results.outcomes.enumerated() {
             switch outcome {
             case .success(let docs): documents.append(contentsOf: docs)
-            case .failure(let error): failures.append(ReadFailure(path: paths[index], reason: error.description))
-            case nil: failures.append(ReadFailure(path: paths[index], reason: "not read"))
+            case .failure(let error): failures.append(ReadFailure(path: files[index].id, reason: error.description, documentID: files[index].id))
+            case nil: failures.append(ReadFailure(path: files[index].id, reason: "not read", documentID: files[index].id))
             }
         }
-        return CollectionReadResult(documents: documents, failures: failures, fileCount: paths.count, byteCount: results.bytes)
+        return CollectionReadResult(documents: documents, failures: failures, fileCount: files.count, byteCount: results.bytes)
     }
 }
 
@@ -179,19 +224,6 @@ private final class ResultSlots: Sendable {
             s.done += 1
             return s.done
         }
-    }
-}
-
-/// stat(2) of a path (following symbolic links).
-struct FileInfo {
-    var isDirectory: Bool
-    var size: Int
-
-    init?(path: String) {
-        var st = stat()
-        guard stat(path, &st) == 0 else { return nil }
-        isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
-        size = Int(st.st_size)
     }
 }
 

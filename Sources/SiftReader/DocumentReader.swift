@@ -19,20 +19,23 @@ public struct DocumentReader: Sendable {
 
     /// Reads one file; `id` is its path relative to the collection root. XML files can yield several documents.
     public func read(fileAt url: URL, id: String, format: DocumentFormat = .auto) throws(ReaderError) -> [Document] {
-        guard let info = FileInfo(path: url.path) else { throw .unreadable(path: id, reason: "no such file or not accessible") }
-        if info.isDirectory { throw .unreadable(path: id, reason: "is a folder") }
-        let size = info.size
-        // Reject before reading: a huge file costs nothing.
-        if size > options.maxFileSize { throw .fileTooLarge(path: id, size: size, limit: options.maxFileSize) }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw .unreadable(path: id, reason: String(describing: error)) }
-        return try read(data: data, id: id, format: format == .auto ? Self.format(forExtension: url.pathExtension) : format)
+        let path = url.withUnsafeFileSystemRepresentation { $0.map(RawPath.init(cString:)) }
+        guard let path else { throw .unreadable(path: id, reason: "not a file path") }
+        return try read(file: path, id: id, format: format == .auto ? Self.format(forExtension: url.pathExtension) : format)
+    }
+
+    /// Reads a file named by its bytes (collections keep names that are not valid UTF-8 this way).
+    func read(file path: RawPath, id: String, format: DocumentFormat = .auto) throws(ReaderError) -> [Document] {
+        try read(bytes: try FileSystem.readRegularFile(path, id: id, limit: options.maxFileSize), id: id, format: format)
     }
 
     /// Reads bytes already in memory; `.auto` decides by the id's extension, then by sniffing.
     public func read(data: Data, id: String, format: DocumentFormat = .auto) throws(ReaderError) -> [Document] {
         if data.count > options.maxFileSize { throw .fileTooLarge(path: id, size: data.count, limit: options.maxFileSize) }
-        let bytes = [UInt8](data)
+        return try read(bytes: [UInt8](data), id: id, format: format)
+    }
+
+    private func read(bytes: [UInt8], id: String, format: DocumentFormat) throws(ReaderError) -> [Document] {
         try InputBytes.validate(bytes, path: id)
         var resolved = format == .auto ? Self.format(forExtension: PathText.pathExtension(id)) : format
         if resolved == .auto { resolved = InputBytes.sniffIsXML(bytes) ? .xml : .html }
