@@ -34,7 +34,8 @@ public struct BEIRQuery: Sendable, Hashable {
 public enum QrelsValidation: String, Sendable, Hashable {
     /// Throw `EvalError.unknownQuery` / `.unknownDocument` with file and line.
     case strict
-    /// Drop the line and record a warning (BEIR's own loader keeps such lines silently).
+    /// Drop the line; the dataset's warnings count what was dropped, with examples (BEIR's own loader keeps such
+    /// lines silently).
     case lenient
 }
 
@@ -45,7 +46,8 @@ public struct BEIRDataset: Sendable {
     /// Queries in file order, all of them (use `evaluatedQueries` for the judged ones).
     public var queries: [BEIRQuery]
     public var qrels: Qrels
-    /// One line per dropped qrels line in lenient mode, e.g. `qrels/test.tsv:12: unknown corpus id "d9"`.
+    /// What lenient mode dropped, one line per kind with a count and examples, e.g.
+    /// `…/qrels/test.tsv: qrels name 37 unknown corpus ids (e.g. doc12, doc99, doc7, …), not in corpus.jsonl; 40 lines skipped`.
     public var warnings: [String]
 
     /// Queries that appear in the qrels, in file order: the set BEIR's `GenericDataLoader` keeps.
@@ -58,6 +60,7 @@ public struct BEIRDataset: Sendable {
         let corpusURL = folder.appendingPathComponent("corpus.jsonl")
         let queriesURL = folder.appendingPathComponent("queries.jsonl")
         let qrelsURL = folder.appendingPathComponent("qrels").appendingPathComponent("\(split).tsv")
+        try checkLayout(folder: folder, files: [corpusURL, queriesURL, qrelsURL], split: split)
 
         let corpus = try readRecords(corpusURL) { object, path, line in
             BEIRDocument(id: try requiredString(object, "_id", path: path, line: line),
@@ -71,6 +74,29 @@ public struct BEIRDataset: Sendable {
         let (qrels, warnings) = try readQrels(qrelsURL, queryIDs: Set(queries.map(\.id)),
                                               documentIDs: Set(corpus.map(\.id)), validation: validation)
         return BEIRDataset(corpus: corpus, queries: queries, qrels: qrels, warnings: warnings)
+    }
+
+    /// Throws `notABEIRFolder` when `folder` is not a folder or lacks one of `files`: a plain file-system error
+    /// would not say what was expected there.
+    private static func checkLayout(folder: URL, files: [URL], split: String) throws {
+        let fm = FileManager.default
+        var isFolder: ObjCBool = false
+        guard fm.fileExists(atPath: folder.path, isDirectory: &isFolder) else {
+            throw EvalError.notABEIRFolder(path: folder.path, problem: "no such folder", split: split)
+        }
+        guard isFolder.boolValue else {
+            throw EvalError.notABEIRFolder(path: folder.path, problem: "is a file, not a folder", split: split)
+        }
+        let prefix = folder.path.count + 1
+        let missing = files.filter { !fm.fileExists(atPath: $0.path) }.map { String($0.path.dropFirst(prefix)) }
+        guard missing.isEmpty else {
+            var problem = "no " + missing.joined(separator: ", ")
+            // The usual slip is the split: say which ones exist.
+            let splits = ((try? fm.contentsOfDirectory(atPath: folder.appendingPathComponent("qrels").path)) ?? [])
+                .filter { $0.hasSuffix(".tsv") }.map { String($0.dropLast(4)) }.sorted()
+            if !splits.isEmpty, missing.contains("qrels/\(split).tsv") { problem += " (qrels/ has splits: \(splits.joined(separator: ", ")))" }
+            throw EvalError.notABEIRFolder(path: folder.path, problem: problem, split: split)
+        }
     }
 
     /// Reads a TREC/BEIR qrels TSV: a header line `query-id\tcorpus-id\tscore`, then one judgement per line.
@@ -87,7 +113,9 @@ public struct BEIRDataset: Sendable {
         }
         guard lines.count > 1 else { throw EvalError.emptyFile(path: path) }
         var judgements: [String: [String: Int]] = [:]
-        var warnings: [String] = []
+        // Lenient mode: what was dropped, in first-seen order, and how many lines each kind cost.
+        var unknownQueries = OrderedIDs(), unknownDocuments = OrderedIDs()
+        var queriesWithDroppedLines = OrderedIDs()
         for (number, text) in lines.dropFirst() {
             let fields = text.split(separator: "\t", omittingEmptySubsequences: false)
             guard fields.count == 3 else {
@@ -102,17 +130,44 @@ public struct BEIRDataset: Sendable {
             }
             if let queryIDs, !queryIDs.contains(queryID) {
                 if validation == .strict { throw EvalError.unknownQuery(path: path, line: number, queryID: queryID) }
-                warnings.append(EvalError.unknownQuery(path: path, line: number, queryID: queryID).description)
+                unknownQueries.add(queryID)
                 continue
             }
             if let documentIDs, !documentIDs.contains(documentID) {
                 if validation == .strict { throw EvalError.unknownDocument(path: path, line: number, documentID: documentID) }
-                warnings.append(EvalError.unknownDocument(path: path, line: number, documentID: documentID).description)
+                unknownDocuments.add(documentID)
+                queriesWithDroppedLines.add(queryID)
                 continue
             }
             judgements[queryID, default: [:]][documentID] = grade
         }
+        var warnings: [String] = []
+        if !unknownQueries.ids.isEmpty {
+            warnings.append("\(path): qrels name \(countedWithExamples(unknownQueries.ids, singular: "unknown query id", plural: "unknown query ids")), "
+                + "not in queries.jsonl; \(unknownQueries.occurrences) line\(unknownQueries.occurrences == 1 ? "" : "s") skipped")
+        }
+        if !unknownDocuments.ids.isEmpty {
+            warnings.append("\(path): qrels name \(countedWithExamples(unknownDocuments.ids, singular: "unknown corpus id", plural: "unknown corpus ids")), "
+                + "not in corpus.jsonl; \(unknownDocuments.occurrences) line\(unknownDocuments.occurrences == 1 ? "" : "s") skipped")
+        }
+        let emptied = queriesWithDroppedLines.ids.filter { judgements[$0] == nil }
+        if !emptied.isEmpty {
+            warnings.append("\(path): \(countedWithExamples(emptied, singular: "query", plural: "queries")) "
+                + "judged only against unknown corpus ids, so not evaluated")
+        }
         return (Qrels(judgements), warnings)
+    }
+}
+
+/// Distinct ids in first-seen order, and how many times any of them was seen.
+struct OrderedIDs {
+    private(set) var ids: [String] = []
+    private(set) var occurrences = 0
+    private var seen: Set<String> = []
+
+    mutating func add(_ id: String) {
+        occurrences += 1
+        if seen.insert(id).inserted { ids.append(id) }
     }
 }
 

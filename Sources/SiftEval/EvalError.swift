@@ -18,6 +18,10 @@ public enum EvalError: Error, Sendable, Equatable, LocalizedError, CustomStringC
     case unknownDocument(path: String, line: Int, documentID: String)
     case invalidLabel(path: String, line: Int, reason: String)
     case malformedRunFile(path: String, line: Int, reason: String)
+    /// `path` is not a folder in BEIR's layout (it is a file, does not exist, or lacks one of the three files).
+    case notABEIRFolder(path: String, problem: String, split: String)
+    /// After dropping what names unknown ids, no query or question is left: any metric would be a meaningless zero.
+    case nothingToEvaluate(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -33,6 +37,9 @@ public enum EvalError: Error, Sendable, Equatable, LocalizedError, CustomStringC
         case let .unknownDocument(path, line, documentID): "\(path):\(line): unknown corpus id \"\(documentID)\" (not in corpus.jsonl)"
         case let .invalidLabel(path, line, reason): "\(path):\(line): invalid label: \(reason)"
         case let .malformedRunFile(path, line, reason): "\(path):\(line): malformed run line: \(reason)"
+        case let .notABEIRFolder(path, problem, split):
+            "\(path): \(problem); a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/\(split).tsv"
+        case let .nothingToEvaluate(path, reason): "\(path): nothing to evaluate: \(reason)"
         }
     }
 
@@ -81,4 +88,11 @@ func requiredString(_ object: [String: Any], _ field: String, path: String, line
         throw EvalError.wrongFieldType(path: path, line: line, field: field, expected: "a string")
     }
     return string
+}
+
+/// "3 unknown corpus ids (e.g. d7, d9, d12, …)": a count with the first few examples, for warnings that must stay
+/// one line however many ids a file gets wrong.
+func countedWithExamples(_ ids: [String], singular: String, plural: String, examples: Int = 3) -> String {
+    let shown = ids.prefix(examples).joined(separator: ", ") + (ids.count > examples ? ", …" : "")
+    return "\(ids.count) \(ids.count == 1 ? singular : plural) (e.g. \(shown))"
 }

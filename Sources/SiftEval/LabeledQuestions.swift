@@ -132,6 +132,35 @@ public struct LabeledQuestionSet: Sendable {
     }
 }
 
+extension LabeledQuestionSet {
+    /// The questions without the label targets whose document is not in `documentIDs` (nothing can retrieve them),
+    /// and without the questions then left with no relevant target (they could only score zero), plus warnings that
+    /// count what was dropped with examples. `source` (the labels file) starts each warning.
+    public func restricted(toDocuments documentIDs: Set<String>, source: String) -> (questions: LabeledQuestionSet, warnings: [String]) {
+        var unknown = OrderedIDs()
+        var emptied: [String] = []
+        var kept: [LabeledQuestion] = []
+        for question in questions {
+            var restricted = question
+            for target in question.relevant.keys.sorted() where !documentIDs.contains(target.documentID) {
+                unknown.add(target.documentID)
+                restricted.relevant[target] = nil
+            }
+            if restricted.relevant.values.contains(where: { $0 > 0 }) { kept.append(restricted) } else { emptied.append(question.id) }
+        }
+        var warnings: [String] = []
+        if !unknown.ids.isEmpty {
+            warnings.append("\(source): labels name \(countedWithExamples(unknown.ids, singular: "document", plural: "documents")) "
+                + "that the index does not hold; \(unknown.occurrences) target\(unknown.occurrences == 1 ? "" : "s") dropped")
+        }
+        if !emptied.isEmpty {
+            warnings.append("\(source): \(countedWithExamples(emptied, singular: "question", plural: "questions")) "
+                + "left without a relevant target in the index, so not evaluated")
+        }
+        return (LabeledQuestionSet(questions: kept), warnings)
+    }
+}
+
 /// Turns a chunk ranking into a ranking over label targets with MaxP (each target scores its best chunk).
 ///
 /// Each chunk counts for every label target it matches (see `LabelTarget.matches`). A chunk matching none still

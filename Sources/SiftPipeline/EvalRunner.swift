@@ -21,6 +21,12 @@ public enum EvalRunner {
         do { dataset = try BEIRDataset.load(folder: folder, split: split, validation: .lenient) } catch {
             throw PipelineError.stageFailed(stage: "BEIR", message: "\(error)")
         }
+        let queries = dataset.evaluatedQueries
+        if queries.isEmpty {
+            // Checked before the corpus is embedded: an empty evaluation would report zeros and succeed.
+            let reason = (["no query in queries.jsonl has a judgement in qrels/\(split).tsv that names a corpus id"] + dataset.warnings)
+            throw PipelineError.stageFailed(stage: "BEIR", message: EvalError.nothingToEvaluate(path: folder.path, reason: reason.joined(separator: "; ")).description)
+        }
         let tools = try ModelTools(modelFolder: modelFolder, batchSize: batchSize)
         var corpusVectors: [[Float]] = []
         corpusVectors.reserveCapacity(dataset.corpus.count)
@@ -29,7 +35,6 @@ public enum EvalRunner {
             corpusVectors += try tools.embed(batch.map(\.embeddingText))
             progress?(EvalProgress(stage: "embed corpus", completed: start + batch.count, total: dataset.corpus.count))
         }
-        let queries = dataset.evaluatedQueries
         var rankings: Rankings = [:]
         var latencies: [Double] = []
         for (i, query) in queries.enumerated() {
@@ -42,7 +47,7 @@ public enum EvalRunner {
         }
         return EvalReport(StageComparison(title: "\(folder.lastPathComponent) (\(split), \(queries.count) queries, \(dataset.corpus.count) documents)",
                                qrels: dataset.qrels, stages: [StageRun(name: "dense", rankings: rankings, latenciesMilliseconds: latencies)],
-                               metrics: metrics))
+                               metrics: metrics), warnings: dataset.warnings)
     }
 
     /// The stages compared on a pipeline's own collection: each first-stage retriever alone, their fusion, and
@@ -63,10 +68,19 @@ public enum EvalRunner {
     /// (`aggregateMaxP`); each question is asked on its own so the latencies are per question.
     public static func labels(runner: PipelineRunner, labelsFile: URL, metrics: [Metric] = Metric.standard,
                               progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> EvalReport {
-        let labels: LabeledQuestionSet
+        let allLabels: LabeledQuestionSet
         // EvalError messages already name the file and line.
-        do { labels = try LabeledQuestionSet.load(labelsFile) } catch {
+        do { allLabels = try LabeledQuestionSet.load(labelsFile) } catch {
             throw PipelineError.stageFailed(stage: "labels", message: "\(error)")
+        }
+        let indexed: Set<String>
+        do { indexed = Set(try runner.openIndex().documentIDs()) } catch let error as PipelineError { throw error } catch {
+            throw PipelineError.stageFailed(stage: "index", message: "\(error)")
+        }
+        let (labels, warnings) = allLabels.restricted(toDocuments: indexed, source: labelsFile.path)
+        if labels.questions.isEmpty {
+            throw PipelineError.stageFailed(stage: "labels", message: EvalError.nothingToEvaluate(path: labelsFile.path,
+                reason: "no question has a relevant target in the index (\(runner.config.index.path.path)); " + warnings.joined(separator: "; ")).description)
         }
         var runs: [StageRun] = []
         for (name, base) in stages(for: runner.config) {
@@ -89,14 +103,19 @@ public enum EvalRunner {
             runs.append(StageRun(name: name, rankings: rankings, latenciesMilliseconds: latencies))
         }
         return EvalReport(StageComparison(title: "\(runner.config.name) (\(labels.questions.count) questions)", qrels: labels.qrels,
-                               stages: runs, metrics: metrics))
+                               stages: runs, metrics: metrics), warnings: warnings)
     }
 }
 
 /// The outcome of `sift eval`, with the renderings the command line needs (so it need not import SiftEval).
 public struct EvalReport: Sendable {
     public let comparison: StageComparison
-    public init(_ comparison: StageComparison) { self.comparison = comparison }
+    /// What was left out of the evaluation and why (unknown ids in qrels or labels), for the caller to show.
+    public let warnings: [String]
+    public init(_ comparison: StageComparison, warnings: [String] = []) {
+        self.comparison = comparison
+        self.warnings = warnings
+    }
 
     public var title: String { comparison.title }
     public var stageNames: [String] { comparison.stages.map(\.name) }

@@ -59,6 +59,7 @@ struct EvalCommand: ParsableCommand {
             evaluation = try EvalRunner.labels(runner: runner, labelsFile: labelsFile, metrics: metrics, progress: progress)
         }
         bar.finish()
+        for warning in evaluation.warnings { Terminal.error("sift: warning: \(warning)") }
         if let runFile {
             for url in try evaluation.writeRunFiles(base: URL(fileURLWithPath: runFile)) { output.note("wrote \(url.path)") }
         }

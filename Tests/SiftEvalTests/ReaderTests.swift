@@ -108,14 +108,54 @@ func temporaryFolder(_ files: [String: String]) throws -> URL {
         defer { try? FileManager.default.removeItem(at: url) }
         let lenient = try BEIRDataset.load(folder: url, validation: .lenient)
         #expect(lenient.qrels.judgements == ["q1": ["d1": 1]])
-        #expect(lenient.warnings.count == 2)
-        #expect(lenient.warnings[0].hasSuffix("test.tsv:3: unknown query id \"q9\" (not in queries.jsonl)"))
+        let qrelsPath = url.appendingPathComponent("qrels/test.tsv").path
+        #expect(lenient.warnings == [
+            "\(qrelsPath): qrels name 1 unknown query id (e.g. q9), not in queries.jsonl; 1 line skipped",
+            "\(qrelsPath): qrels name 1 unknown corpus id (e.g. d9), not in corpus.jsonl; 1 line skipped",
+            "\(qrelsPath): 1 query (e.g. q2) judged only against unknown corpus ids, so not evaluated",
+        ])
+        #expect(lenient.evaluatedQueries.map(\.id) == ["q1"])
+    }
+
+    @Test func unknownIDWarningsCountAndGiveAFewExamples() throws {
+        let lines = (1...5).map { "q1\tgone\($0)\t1\ngone-query\td1\t1" }.joined(separator: "\n")
+        let url = try folder(qrels: "query-id\tcorpus-id\tscore\nq2\td2\t1\n" + lines + "\n")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let dataset = try BEIRDataset.load(folder: url, validation: .lenient)
+        #expect(dataset.evaluatedQueries.map(\.id) == ["q2"])
+        #expect(dataset.warnings.count == 3)
+        #expect(dataset.warnings[0].hasSuffix("qrels name 1 unknown query id (e.g. gone-query), not in queries.jsonl; 5 lines skipped"))
+        #expect(dataset.warnings[1].hasSuffix("qrels name 5 unknown corpus ids (e.g. gone1, gone2, gone3, …), not in corpus.jsonl; 5 lines skipped"))
+        #expect(dataset.warnings[2].hasSuffix("1 query (e.g. q1) judged only against unknown corpus ids, so not evaluated"))
     }
 
     @Test func missingFileIsACannotRead() throws {
         let url = try temporaryFolder(["queries.jsonl": queries])
         defer { try? FileManager.default.removeItem(at: url) }
         #expect(throws: EvalError.self) { try BEIRDataset.load(folder: url) }
+    }
+
+    @Test func aPathThatIsNotABEIRFolderSaysWhatOneHolds() throws {
+        let url = try folder()
+        defer { try? FileManager.default.removeItem(at: url) }
+        let layout = "a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv"
+        let file = url.appendingPathComponent("corpus.jsonl")
+        #expect(throws: EvalError.notABEIRFolder(path: file.path, problem: "is a file, not a folder", split: "test")) {
+            try BEIRDataset.load(folder: file)
+        }
+        #expect(EvalError.notABEIRFolder(path: file.path, problem: "is a file, not a folder", split: "test").description
+                == "\(file.path): is a file, not a folder; \(layout)")
+        let nowhere = url.appendingPathComponent("nowhere")
+        #expect(throws: EvalError.notABEIRFolder(path: nowhere.path, problem: "no such folder", split: "test")) {
+            try BEIRDataset.load(folder: nowhere)
+        }
+        #expect(throws: EvalError.notABEIRFolder(path: url.path, problem: "no qrels/dev.tsv (qrels/ has splits: test)", split: "dev")) {
+            try BEIRDataset.load(folder: url, split: "dev")
+        }
+        try FileManager.default.removeItem(at: file)
+        #expect(throws: EvalError.notABEIRFolder(path: url.path, problem: "no corpus.jsonl", split: "test")) {
+            try BEIRDataset.load(folder: url)
+        }
     }
 }
 
@@ -156,6 +196,24 @@ func temporaryFolder(_ files: [String: String]) throws -> URL {
             Issue.record("boolean grade"); return
         }
         guard case .emptyFile = try loadError("\n") else { Issue.record("empty file"); return }
+    }
+
+    @Test func targetsOutsideTheIndexAreDroppedWithCountedWarnings() throws {
+        let set = try load("""
+        {"id": "kept", "question": "a", "relevant": ["in.html#x", "gone.html"]}
+        {"id": "emptied", "question": "b", "relevant": {"gone.html#y": 1, "lost.html": 2}}
+        {"id": "whole", "question": "c", "relevant": ["in.html"]}
+        """)
+        let (restricted, warnings) = set.restricted(toDocuments: ["in.html"], source: "labels.jsonl")
+        #expect(restricted.questions.map(\.id) == ["kept", "whole"])
+        #expect(restricted.questions[0].relevant == [LabelTarget("in.html#x"): 1])
+        #expect(warnings == [
+            "labels.jsonl: labels name 2 documents (e.g. gone.html, lost.html) that the index does not hold; 3 targets dropped",
+            "labels.jsonl: 1 question (e.g. emptied) left without a relevant target in the index, so not evaluated",
+        ])
+        let untouched = set.restricted(toDocuments: ["in.html", "gone.html", "lost.html"], source: "labels.jsonl")
+        #expect(untouched.questions.questions == set.questions)
+        #expect(untouched.warnings.isEmpty)
     }
 
     @Test func maxPAggregatesChunksToLabelTargets() {
