@@ -188,6 +188,12 @@ public struct AnswersConfig: Sendable, Hashable {
     }
 }
 
+extension PipelineConfig {
+    /// The answer counts `answers.top_k` (and `--top`, `:top`) may take: answers come from the candidates the
+    /// re-ranker keeps, or without one the retriever, so more than that pool would only pad the list.
+    public var answerCountRange: ClosedRange<Int> { 1...(reranker?.topK ?? retriever.topK) }
+}
+
 /// Labelled questions for `sift eval -p` (question → relevant documents or anchors).
 public struct EvalConfig: Sendable, Hashable {
     public var labels: URL?

@@ -4,7 +4,7 @@ import SiftPipeline
 
 /// Switches shared by `ask` and `batch` that override the pipeline for one run.
 struct AskFlags: ParsableArguments {
-    @Option(name: .customLong("top"), help: "Answers to return (default: the pipeline's answers.top_k).")
+    @Option(name: .customLong("top"), help: "Answers to return, at most the pipeline's candidate pool (default: its answers.top_k).")
     var top: Int?
 
     @Flag(inversion: .prefixedNo, help: "Re-rank with the pipeline's cross-encoder (default: as configured).")
@@ -16,9 +16,9 @@ struct AskFlags: ParsableArguments {
     @Flag(inversion: .prefixedNo, help: "Use dense (bi-encoder) retrieval (default: as configured).")
     var dense: Bool?
 
-    func options(explain: Bool = false) throws -> AskOptions {
-        if let top, top < 1 { throw CLIError("--top must be at least 1", exitCode: 64) }
-        return AskOptions(topK: top, dense: dense, bm25: bm25, rerank: rerank, explain: explain)
+    func options(for config: PipelineConfig, explain: Bool = false) throws -> AskOptions {
+        try AskOptions(topK: top.map { try checkedAnswerCount($0, option: "--top", config: config) },
+                       dense: dense, bm25: bm25, rerank: rerank, explain: explain)
     }
 }
 
@@ -50,7 +50,7 @@ struct AskCommand: ParsableCommand {
     func run() throws {
         guard !question.allSatisfy(\.isWhitespace) else { throw CLIError("the question is empty", exitCode: 64) }
         let runner = try pipeline.runner()
-        let result = try runner.ask(question, options: try flags.options(explain: explain))
+        let result = try runner.ask(question, options: try flags.options(for: runner.config, explain: explain))
         if output.json {
             Terminal.out(try jsonString(AskRecord(result), pretty: true))
             return

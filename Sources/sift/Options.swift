@@ -62,3 +62,15 @@ struct ModelOptions: ParsableArguments {
         return try ModelTools(modelFolder: try folder(pipeline: pipeline), batchSize: batchSize)
     }
 }
+
+/// `n` from `--top` or `:top` when the pipeline allows that many answers: the same range as its `answers.top_k`,
+/// so a command line cannot ask for what the pipeline file may not.
+func checkedAnswerCount(_ n: Int, option: String, config: PipelineConfig) throws -> Int {
+    let range = config.answerCountRange
+    guard range.contains(n) else {
+        let pool = config.reranker == nil ? "retriever.top_k" : "reranker.top_k"
+        throw CLIError("\(option) \(n) is out of range: like answers.top_k it must be between \(range.lowerBound) and \(range.upperBound) "
+            + "(answers come from the \(pool) = \(range.upperBound) candidates; raise \(pool) with --set for more)", exitCode: 64)
+    }
+    return n
+}

@@ -87,8 +87,8 @@ struct PromptCommand: ParsableCommand {
         case "help", "h", "?":
             Terminal.out(Self.help)
         case "top":
-            guard words.count == 2, let n = Int(words[1]), n >= 1 else { throw CLIError(":top expects a positive number, e.g. :top 10") }
-            options.topK = n
+            guard words.count == 2, let n = Int(words[1]) else { throw CLIError(":top expects a number, e.g. :top 10") }
+            options.topK = try checkedAnswerCount(n, option: ":top", config: runner.config)
             Terminal.out("top \(n)")
         case "rerank":
             let on = try flag()
