@@ -8,7 +8,7 @@ struct BatchCommand: ParsableCommand {
         abstract: "Answer many questions, streaming JSON Lines.",
         discussion: """
         Questions come from a .txt file (one per line) or a .jsonl file ({"id": "q1", "question": "..."} per \
-        line; "id" optional). Questions are embedded and searched in batches; each answer set is written as one \
+        line; "id" optional; a repeated id is warned about). Questions are embedded and searched in batches; each answer set is written as one \
         JSON line as soon as its batch is done. A malformed line is reported on stderr and skipped.
 
         Examples:
@@ -45,7 +45,7 @@ struct BatchCommand: ParsableCommand {
         let questions = try readQuestions()
         guard !questions.isEmpty else { throw CLIError("\(questionsFile) holds no questions") }
         let runner = try pipeline.runner()
-        let options = try flags.options()
+        let options = try flags.options(for: runner.config)
 
         var sink: FileHandle = .standardOutput
         if let outputPath {
@@ -109,6 +109,25 @@ struct BatchCommand: ParsableCommand {
             let id = (object["id"] as? String) ?? (object["id"] as? NSNumber)?.stringValue ?? "q\(number)"
             questions.append(Question(id: id, text: question))
         }
+        if let warning = Self.duplicateIDWarning(questions.map(\.id)) {
+            Terminal.error("sift: warning: \(questionsFile): \(warning)")
+        }
         return questions
+    }
+
+    /// Says which ids repeat (count and a few examples), or nil when all are distinct. Every question is still
+    /// answered, but answers can then only be told apart by their order.
+    static func duplicateIDWarning(_ ids: [String]) -> String? {
+        var seen: [String: Int] = [:]
+        var repeated: [String] = []
+        for id in ids {
+            seen[id, default: 0] += 1
+            if seen[id] == 2 { repeated.append(id) }
+        }
+        guard !repeated.isEmpty else { return nil }
+        let lines = repeated.reduce(0) { $0 + seen[$1]! }
+        let examples = repeated.prefix(3).joined(separator: ", ") + (repeated.count > 3 ? ", …" : "")
+        return "\(repeated.count) id\(repeated.count == 1 ? "" : "s") used more than once (e.g. \(examples)), on \(lines) questions; "
+            + "all are answered, so the output repeats those ids"
     }
 }
