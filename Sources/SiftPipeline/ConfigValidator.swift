@@ -32,7 +32,9 @@ struct ConfigValidator {
         }
         var values: [String: ConfigNode] = [:]
         for pair in pairs {
-            let keyPath = path.isEmpty ? pair.key : "\(path).\(pair.key)"
+            // An empty key (`: x`, `"": x`) is shown quoted, so the message still names something.
+            let name = pair.key.isEmpty ? "''" : pair.key
+            let keyPath = path.isEmpty ? name : "\(path).\(name)"
             guard allowed.contains(pair.key) else {
                 var message = "unknown key"
                 if let guess = Suggestion.closest(to: pair.key, among: allowed) {

@@ -19,12 +19,22 @@ extension PipelineConfig {
     public static func load(contentsOf file: URL, overrides: [PipelineOverride] = [],
                             environment: [String: String] = ProcessInfo.processInfo.environment,
                             workingDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) throws -> PipelineConfig {
-        let text: String
+        // Read one byte past the limit, not the whole file: `-p /dev/zero` or a 10 GB file must fail at once.
+        let data: Data?
         do {
-            text = try String(contentsOf: file, encoding: .utf8)
+            let handle = try FileHandle(forReadingFrom: file)
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: YAMLLimits.maxBytes + 1)
         } catch {
-            let reason = FileManager.default.fileExists(atPath: file.path) ? "not UTF-8 text or not readable" : "no such file"
+            let reason = FileManager.default.fileExists(atPath: file.path) ? "not readable" : "no such file"
             throw PipelineError.unreadable(file: file.path, reason: reason)
+        }
+        if let data, data.count > YAMLLimits.maxBytes {
+            throw PipelineError.inputLimit(source: file.path, line: nil,
+                                           message: "larger than the limit of \(YAMLLimits.maxBytes) bytes (1 MiB) for pipeline YAML")
+        }
+        guard let text = String(data: data ?? Data(), encoding: .utf8) else {
+            throw PipelineError.unreadable(file: file.path, reason: "not UTF-8 text")
         }
         var config = try parse(yaml: text, file: file.path, baseDirectory: file.deletingLastPathComponent(),
                                defaultName: file.deletingPathExtension().lastPathComponent,
