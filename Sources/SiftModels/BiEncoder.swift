@@ -22,7 +22,8 @@ public final class BiEncoder: TextEmbedder, Sendable {
     /// Token limit per text, [CLS] and [SEP] included (`sentence_bert_config.json` `max_seq_length`).
     public let maxSequenceLength: Int
     public let dimension: Int
-    /// Folder name and a hash of `model.safetensors`, e.g. `all-MiniLM-L6-v2@1a2b3c4d5e6f7081`.
+    /// Shape and a hash of everything that determines the vectors (not the folder name), e.g.
+    /// `bert-L6-H384@1a2b3c4d5e6f7081`; see `ModelIdentity`.
     public let modelIdentity: String
     let encoder: BertEncoder
     /// The linear layers' arithmetic chosen at load.
@@ -44,12 +45,11 @@ public final class BiEncoder: TextEmbedder, Sendable {
         let configuration = try BertConfiguration.load(from: directory.appendingPathComponent("config.json"))
         self.configuration = configuration
         let weights = directory.appendingPathComponent("model.safetensors")
-        let ((tokenizer, fingerprint), encoder) = try concurrently(
-            { (try loadTokenizer(directory), try fileFingerprint(weights)) },
+        let ((tokenizer, fingerprints), encoder) = try concurrently(
+            { (try loadTokenizer(directory), (try fileFingerprint(weights), try ModelIdentity.tokenizerFingerprint(directory))) },
             { try BertEncoder(configuration: configuration, weightsFile: weights, precision: precision) })
         self.tokenizer = tokenizer
         self.encoder = encoder
-        modelIdentity = "\(directory.standardizedFileURL.lastPathComponent)@\(fingerprint)"
 
         let modules = try SentenceTransformerModules(directory: directory)
         pooling = modules.pooling
@@ -61,6 +61,8 @@ public final class BiEncoder: TextEmbedder, Sendable {
         }
         self.maxSequenceLength = configured
         dimension = configuration.hiddenSize
+        modelIdentity = ModelIdentity.make(configuration: configuration, weights: fingerprints.0, tokenizer: fingerprints.1,
+                                           settings: ["pooling=\(pooling)", "normalize=\(normalizesByDefault)", "max_seq_length=\(configured)"])
     }
 
     /// The tokens the model sees for `text` (truncated to `maxSequenceLength`;
@@ -213,28 +215,4 @@ func concurrently<A, B>(_ first: @Sendable () throws -> A, _ second: @Sendable (
 private final class ConcurrentResults<A, B>: @unchecked Sendable {
     var first: Result<A, any Error>?
     var second: Result<B, any Error>?
-}
-
-/// A cheap stable fingerprint of a file's bytes (64-bit multiply-rotate hash over 8-byte words
-/// plus the size), as 16 hex digits. Not cryptographic: it identifies weights in index manifests.
-func fileFingerprint(_ url: URL) throws -> String {
-    let data: Data
-    do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-        throw ModelError.unreadable(path: url.path, reason: error.localizedDescription)
-    }
-    var h: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(data.count)
-    data.withUnsafeBytes { raw in
-        let words = raw.count / 8
-        for i in 0..<words {
-            let w = raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)
-            h = ((h ^ (w &* 0x87C3_7B91_1142_53D5)) << 31 | (h ^ (w &* 0x87C3_7B91_1142_53D5)) >> 33) &* 0x4CF5_AD43_2745_937F
-        }
-        for i in (words * 8)..<raw.count { h = (h ^ UInt64(raw[i])) &* 0x100_0000_01B3 }
-    }
-    h ^= h >> 33; h = h &* 0xFF51_AFD7_ED55_8CCD; h ^= h >> 33
-    return String(h, radix: 16).leftPadded(to: 16)
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }

@@ -24,7 +24,7 @@ public final class CrossEncoder: Sendable {
     /// How over-long pairs are cut (default `.longestFirst`, like sentence-transformers' CrossEncoder).
     public let truncation: TruncationStrategy
     public let numLabels: Int
-    /// Folder name and a hash of `model.safetensors`.
+    /// Shape and a hash of everything that determines the scores (not the folder name); see `ModelIdentity`.
     public let modelIdentity: String
     let encoder: BertEncoder
 
@@ -49,13 +49,12 @@ public final class CrossEncoder: Sendable {
         self.configuration = configuration
         let weights = directory.appendingPathComponent("model.safetensors")
         let labels = configuration.numLabels ?? 1
-        let ((tokenizer, fingerprint), encoder) = try concurrently(
-            { (try loadTokenizer(directory), try fileFingerprint(weights)) },
+        let ((tokenizer, fingerprints), encoder) = try concurrently(
+            { (try loadTokenizer(directory), (try fileFingerprint(weights), try ModelIdentity.tokenizerFingerprint(directory))) },
             { try BertEncoder(configuration: configuration, weightsFile: weights, pooler: true, classifierLabels: labels,
                               precision: precision) })
         self.tokenizer = tokenizer
         self.encoder = encoder
-        modelIdentity = "\(directory.standardizedFileURL.lastPathComponent)@\(fingerprint)"
         let limit = maxLength ?? min(tokenizer.modelMaxLength, configuration.maxPositionEmbeddings)
         guard limit >= 3, limit <= configuration.maxPositionEmbeddings else {
             throw ModelError.invalidConfiguration(path: configPath.path, reason: "max length \(limit) must be in 3...\(configuration.maxPositionEmbeddings)")
@@ -63,6 +62,8 @@ public final class CrossEncoder: Sendable {
         self.maxLength = limit
         self.truncation = truncation
         numLabels = labels
+        modelIdentity = ModelIdentity.make(configuration: configuration, weights: fingerprints.0, tokenizer: fingerprints.1,
+                                           settings: ["num_labels=\(labels)", "max_length=\(limit)", "truncation=\(truncation)"])
     }
 
     /// The tokens the model sees for a pair (`truncatedTokenCount` tells how many were cut).

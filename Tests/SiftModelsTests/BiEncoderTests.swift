@@ -17,7 +17,7 @@ import SiftTestSupport
         #expect(model.maxSequenceLength == 256)
         #expect(model.pooling == .mean)
         #expect(model.normalizesByDefault)
-        #expect(model.modelIdentity.hasPrefix("all-MiniLM-L6-v2@") && model.modelIdentity.count == "all-MiniLM-L6-v2@".count + 16)
+        #expect(model.modelIdentity.hasPrefix("bert-L6-H384@") && model.modelIdentity.count == "bert-L6-H384@".count + 16)
         let again = try BiEncoder(directory: model.directory)
         #expect(again.modelIdentity == model.modelIdentity)
     }
