@@ -37,6 +37,24 @@ public struct Chunker: Sendable {
     }
 
     /// The document's chunks in reading order. Never empty or whitespace-only; ranges never decrease.
+    /// A section's heading path as chunks carry it: opened with the page title (`titleInPath`) unless its first
+    /// heading already carries the title, by containing it or opening it ("Processes and Signals" opens
+    /// "Processes and Signals — The Workbench Handbook").
+    public func headingPath(_ path: [String], pageTitle: String) -> [String] {
+        let page = Self.comparable(pageTitle)
+        guard settings.titleInPath, !page.isEmpty else { return path }
+        if let first = path.first {
+            let heading = Self.comparable(first)
+            if heading.contains(page) || (!heading.isEmpty && page.hasPrefix(heading + " ")) { return path }
+        }
+        return [pageTitle.trimmingCharacters(in: .whitespacesAndNewlines)] + path
+    }
+
+    /// Lowercased letters and digits, single-spaced, for comparing a heading with a title.
+    static func comparable(_ text: String) -> String {
+        text.lowercased().split(whereSeparator: { !$0.isLetter && !$0.isNumber }).joined(separator: " ")
+    }
+
     public func chunk(_ document: Document) -> [Chunk] {
         var run = ChunkingRun(chunker: self, document: document)
         return run.chunks()
@@ -173,13 +191,17 @@ struct ChunkingRun {
 
     // MARK: Per section
 
-    mutating func chunkSection(_ section: Section) {
+    mutating func chunkSection(_ untitled: Section) {
+        var section = untitled
+        section.headingPath = titled(untitled.headingPath)
         let path = section.headingPath
-        // The prefix may use at most a quarter of the text budget; fall back to the innermost heading, then none.
+        // The prefix may use at most a quarter of the text budget; fall back to the outermost and innermost
+        // headings (the page title and the section), then the innermost, then none.
         var prefixPath: [String] = []
         var prefixTokens = 0
         if settings.headingPrefix, !path.isEmpty {
-            for candidate in [path, [path[path.count - 1]]] {
+            let candidates = path.count > 2 ? [path, [path[0], path[path.count - 1]], [path[path.count - 1]]] : [path, [path[path.count - 1]]]
+            for candidate in candidates {
                 let tokens = contentTokens(Self.prefix(for: candidate))
                 if tokens * 4 <= textBudget {
                     prefixPath = candidate
@@ -211,6 +233,8 @@ struct ChunkingRun {
             previous = group
         }
     }
+
+    func titled(_ path: [String]) -> [String] { chunker.headingPath(path, pageTitle: document.title) }
 
     static func prefix(for path: [String]) -> String {
         path.isEmpty ? "" : path.joined(separator: " > ") + "\n"

@@ -16,15 +16,20 @@ public struct ChunkerSettings: Sendable, Codable, Hashable {
     /// page gets chunks carrying its own anchor, even when neighbours share a heading path (e.g. FAQ entries whose
     /// question headings were dropped). Off by default: then only headings and heading paths separate sections.
     public var splitOnAnchor: Bool
+    /// Open each chunk's heading path with the page title when the page's first heading does not already carry
+    /// it (PostgreSQL reference pages, SQLite pages: their headings are "Synopsis", "1. Syntax"), so that the
+    /// chunk, its prefix and its answer say what page they come from.
+    public var titleInPath: Bool
 
     /// Settings as given; `Chunker.init(settings:counter:)` validates them against the tokenizer.
     public init(maxTokens: Int = 256, overlapTokens: Int = 0, headingPrefix: Bool = true, minTokens: Int = 32,
-                splitOnAnchor: Bool = false) {
+                splitOnAnchor: Bool = false, titleInPath: Bool = true) {
         self.maxTokens = maxTokens
         self.overlapTokens = overlapTokens
         self.headingPrefix = headingPrefix
         self.minTokens = minTokens
         self.splitOnAnchor = splitOnAnchor
+        self.titleInPath = titleInPath
     }
 
     /// Bumped whenever the chunking algorithm changes what it emits for the same settings,
@@ -38,6 +43,7 @@ public struct ChunkerSettings: Sendable, Codable, Hashable {
             + "heading_prefix=\(headingPrefix);min_tokens=\(minTokens)"
             // Only when set, so indexes built before the option existed keep their fingerprint.
             + (splitOnAnchor ? ";split_on_anchor=true" : "")
+            + (titleInPath ? ";title_in_path=true" : "")
         return StableHash.hex(StableHash.fnv1a64(canonical))
     }
 
@@ -47,6 +53,7 @@ public struct ChunkerSettings: Sendable, Codable, Hashable {
         case headingPrefix = "heading_prefix"
         case minTokens = "min_tokens"
         case splitOnAnchor = "split_on_anchor"
+        case titleInPath = "title_in_path"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -57,5 +64,6 @@ public struct ChunkerSettings: Sendable, Codable, Hashable {
         headingPrefix = try container.decodeIfPresent(Bool.self, forKey: .headingPrefix) ?? defaults.headingPrefix
         minTokens = try container.decodeIfPresent(Int.self, forKey: .minTokens) ?? defaults.minTokens
         splitOnAnchor = try container.decodeIfPresent(Bool.self, forKey: .splitOnAnchor) ?? defaults.splitOnAnchor
+        titleInPath = try container.decodeIfPresent(Bool.self, forKey: .titleInPath) ?? defaults.titleInPath
     }
 }

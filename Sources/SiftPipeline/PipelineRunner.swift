@@ -176,11 +176,9 @@ public final class PipelineRunner: @unchecked Sendable {
             }
             do { return try index.plan(for: fingerprints) } catch { throw indexFailure(error) }
         }
-        // A file that is there but failed to read is not a deletion: its indexed version stays.
-        let failedPaths = Set(collection.failures.map(\.path))
-        let kept = plan.deleted.filter { id in
-            failedPaths.contains(id) || id.firstIndex(of: "#").map { failedPaths.contains(String(id[..<$0])) } == true
-        }
+        // A file that is there but failed to read (or a folder that could not be listed) is not a deletion:
+        // the documents it held keep their indexed version.
+        let kept = plan.deleted.filter { collection.failure(covering: $0) != nil }
         let keptSet = Set(kept)
         plan.deleted.removeAll(where: keptSet.contains)
 
@@ -211,9 +209,7 @@ public final class PipelineRunner: @unchecked Sendable {
         let stats = index.stats
         let failures = collection.failures.map { failure in
             var file = SkippedFile(failure)
-            if kept.contains(where: { $0 == failure.path || $0.hasPrefix(failure.path + "#") }) {
-                file.reason += " (its previously indexed version was kept)"
-            }
+            if kept.contains(where: failure.covers(documentID:)) { file.reason += " (its previously indexed version was kept)" }
             return file
         }
         return IndexReport(indexPath: folder.path, filesRead: collection.fileCount, bytesRead: collection.byteCount,

@@ -81,7 +81,8 @@ func expectChunkInvariants(_ chunks: [Chunk], of document: Document, by chunker:
             ? document.blocks.first { $0.range.lowerBound >= chunk.range.lowerBound && $0.kind != .heading && $0.text.contains { !$0.isWhitespace } }
             : startBlock
         #expect(chunk.anchor == anchorBlock?.anchor, sourceLocation: sourceLocation)
-        let pathsInRange = Set(document.blocks.filter { $0.range.overlaps(chunk.range) }.map(\.headingPath))
+        // The chunk's path is its section's, opened with the page title when the section's headings lack it.
+        let pathsInRange = Set(document.blocks.filter { $0.range.overlaps(chunk.range) }.map { chunker.headingPath($0.headingPath, pageTitle: document.title) })
         #expect(pathsInRange.contains(chunk.headingPath), sourceLocation: sourceLocation)
         for i in chunk.range { covered[i] = true }
     }

@@ -4,10 +4,30 @@ import SiftCore
 @testable import SiftChunker
 
 @Suite struct ChunkerTests {
-    func chunker(max: Int = 256, overlap: Int = 0, prefix: Bool = true, min: Int = 0,
+    /// Without the page title in heading paths unless `title`: these tests look at packing, not at titles.
+    func chunker(max: Int = 256, overlap: Int = 0, prefix: Bool = true, min: Int = 0, title: Bool = false,
                  counter: any TokenCounter = WhitespaceCounter()) throws -> Chunker {
-        try Chunker(settings: ChunkerSettings(maxTokens: max, overlapTokens: overlap, headingPrefix: prefix, minTokens: min),
+        try Chunker(settings: ChunkerSettings(maxTokens: max, overlapTokens: overlap, headingPrefix: prefix, minTokens: min, titleInPath: title),
                     counter: counter)
+    }
+
+    @Test func pageTitleOpensHeadingPathsThatLackIt() throws {
+        let c = try chunker(max: 64, title: true)
+        // A reference page whose headings never name it (PostgreSQL's "Synopsis", SQLite's "1. Syntax").
+        let reference = Document(id: "sql-altertable.html", title: "ALTER TABLE", text: "Synopsis\nALTER TABLE name action\nNotes\nIt locks.",
+                                 blocks: [Block(kind: .heading, text: "Synopsis", headingPath: ["Synopsis"], anchor: "s", range: 0..<8),
+                                          Block(kind: .code, text: "ALTER TABLE name action", headingPath: ["Synopsis"], anchor: "s", range: 9..<32),
+                                          Block(kind: .heading, text: "Notes", headingPath: ["Notes"], anchor: "n", range: 33..<38),
+                                          Block(kind: .paragraph, text: "It locks.", headingPath: ["Notes"], anchor: "n", range: 39..<48)])
+        let chunks = c.chunk(reference)
+        #expect(chunks.map(\.headingPath) == [["ALTER TABLE", "Synopsis"], ["ALTER TABLE", "Notes"]])
+        #expect(chunks.last?.text == "ALTER TABLE\nNotes\nIt locks.", "the prefix names the page; the chunk opens with its heading")
+        // Headings that carry the title (contain it, or open a "<heading> — <site>" title) are left alone.
+        #expect(c.headingPath(["Processes and Signals", "Exit status"], pageTitle: "Processes and Signals — The Workbench Handbook")
+                == ["Processes and Signals", "Exit status"])
+        #expect(c.headingPath(["11.8. Partial Indexes"], pageTitle: "11.8. Partial Indexes") == ["11.8. Partial Indexes"])
+        #expect(c.headingPath([], pageTitle: "VACUUM") == ["VACUUM"])
+        #expect(try chunker(title: false).headingPath(["Synopsis"], pageTitle: "ALTER TABLE") == ["Synopsis"])
     }
 
     /// Ten words per sentence: "<tag><s>w0 … <tag><s>w8 End." (a capitalised tag makes them split as sentences).
@@ -245,7 +265,7 @@ import SiftCore
                 .compactMap(\.anchor))
             for (max, overlap) in [(24, 0), (64, 8)] {
                 let c = try Chunker(settings: ChunkerSettings(maxTokens: max, overlapTokens: overlap, minTokens: 8,
-                                                              splitOnAnchor: true), counter: ScalarGroupCounter())
+                                                              splitOnAnchor: true, titleInPath: false), counter: ScalarGroupCounter())
                 let chunks = c.chunk(doc)
                 expectChunkInvariants(chunks, of: doc, by: c)
                 // Every anchored piece of content is reachable through some chunk.
@@ -272,7 +292,7 @@ import SiftCore
         let packed = try chunker(prefix: false).chunk(doc)
         #expect(packed.map(\.anchor) == ["faq"])
 
-        let c = try Chunker(settings: ChunkerSettings(headingPrefix: true, minTokens: 0, splitOnAnchor: true),
+        let c = try Chunker(settings: ChunkerSettings(headingPrefix: true, minTokens: 0, splitOnAnchor: true, titleInPath: false),
                             counter: WhitespaceCounter())
         let chunks = c.chunk(doc)
         // The page heading still joins the first entry's content (a heading run never becomes its own chunk),
@@ -293,7 +313,7 @@ import SiftCore
             (.paragraph, "Short second answer.", ["FAQ"], "second"),
         ])
         // 30 + 3 words; budget 16 − 2 specials − 1 prefix word = 13 per chunk, overlap 4, min 8.
-        let c = try Chunker(settings: ChunkerSettings(maxTokens: 16, overlapTokens: 4, minTokens: 8, splitOnAnchor: true),
+        let c = try Chunker(settings: ChunkerSettings(maxTokens: 16, overlapTokens: 4, minTokens: 8, splitOnAnchor: true, titleInPath: false),
                             counter: WhitespaceCounter())
         let chunks = c.chunk(doc)
         let last = try #require(chunks.last)
@@ -325,8 +345,10 @@ import SiftCore
         let variants = [ChunkerSettings(maxTokens: 255), ChunkerSettings(overlapTokens: 1),
                         ChunkerSettings(headingPrefix: false), ChunkerSettings(minTokens: 31)]
         #expect(Set(variants.map(\.fingerprint) + [base.fingerprint]).count == 5)
-        // split_on_anchor enters the fingerprint only when set: indexes built before the option stay valid.
+        // split_on_anchor and title_in_path enter the fingerprint only when set: indexes built with neither stay valid.
         #expect(base.fingerprint == StableHash.hex(StableHash.fnv1a64(
+            "chunker-v1;max_tokens=256;overlap_tokens=0;heading_prefix=true;min_tokens=32;title_in_path=true")))
+        #expect(ChunkerSettings(titleInPath: false).fingerprint == StableHash.hex(StableHash.fnv1a64(
             "chunker-v1;max_tokens=256;overlap_tokens=0;heading_prefix=true;min_tokens=32")))
         #expect(ChunkerSettings(splitOnAnchor: true).fingerprint != base.fingerprint)
     }
