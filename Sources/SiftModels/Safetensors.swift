@@ -29,6 +29,10 @@ public struct SafetensorsFile: Sendable {
         public var elementCount: Int { shape.reduce(1, *) }
     }
 
+    /// The largest header accepted, as in the reference implementation (`safetensors`' MAX_HEADER_SIZE): a real
+    /// header is a few KB per hundred tensors, and JSON parsing holds several times the text in memory.
+    public static let maxHeaderBytes = 100_000_000
+
     public let url: URL
     /// Tensors by name.
     public let tensors: [String: TensorInfo]
@@ -50,6 +54,9 @@ public struct SafetensorsFile: Sendable {
         let headerLength = data.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 0, as: UInt64.self)) }
         guard headerLength >= 2, headerLength <= UInt64(data.count - 8) else {
             throw ModelError.invalidSafetensors(path: path, reason: "header length \(headerLength) does not fit in a \(data.count)-byte file")
+        }
+        guard headerLength <= UInt64(Self.maxHeaderBytes) else {
+            throw ModelError.invalidSafetensors(path: path, reason: "header length \(headerLength) is over the limit of \(Self.maxHeaderBytes) bytes")
         }
         let headerEnd = 8 + Int(headerLength)
         let json: Any
@@ -80,11 +87,18 @@ public struct SafetensorsFile: Sendable {
             guard offsets[0] >= 0, offsets[0] <= offsets[1], offsets[1] <= dataSize else {
                 throw bad("data_offsets \(offsets) outside the \(dataSize)-byte data section")
             }
-            let (count, overflow) = shape.reduce((1, false)) { acc, d in
-                let (p, o) = acc.0.multipliedReportingOverflow(by: d); return (p, acc.1 || o)
+            // Every product is checked: a shape like [2^61, 8] must be refused, not trap.
+            var count = 1, overflow = false
+            for d in shape {
+                let (product, o) = count.multipliedReportingOverflow(by: d)
+                count = product
+                overflow = overflow || o
             }
-            guard !overflow, count.multipliedReportingOverflow(by: dtype.byteSize) == (count * dtype.byteSize, false),
-                  count * dtype.byteSize == offsets[1] - offsets[0] else {
+            let (bytes, byteOverflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
+            guard !overflow, !byteOverflow else {
+                throw bad("shape \(shape) of \(dtypeName) is too large to address")
+            }
+            guard bytes == offsets[1] - offsets[0] else {
                 throw bad("shape \(shape) of \(dtypeName) needs \(count) elements but data_offsets span \(offsets[1] - offsets[0]) bytes")
             }
             tensors[name] = TensorInfo(name: name, dtype: dtype, shape: shape, byteRange: offsets[0]..<offsets[1])
@@ -100,11 +114,13 @@ public struct SafetensorsFile: Sendable {
         self.metadata = metadata
     }
 
+    /// Whole numbers within Int64 only (1.5 and 1e300 are refused); read as integers, since through a double
+    /// 2^53 + 1 would become 2^53.
     private static func integers(_ values: [Any]) -> [Int]? {
         var out: [Int] = []
         for v in values {
-            guard let n = v as? NSNumber, let i = Int(exactly: n.doubleValue) else { return nil }
-            out.append(i)
+            guard let n = v as? NSNumber, n.doubleValue.rounded() == n.doubleValue, abs(n.doubleValue) < 0x1p63 else { return nil }
+            out.append(Int(n.int64Value))
         }
         return out
     }
