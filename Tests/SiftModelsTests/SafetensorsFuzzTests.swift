@@ -93,6 +93,19 @@ import Testing
         return bytes
     }
 
+    /// Element count × dtype size past Int.max used to trap while building the error message.
+    @Test func shapesTooLargeToAddressAreRefused() throws {
+        let folder = try temporaryFolder("st-huge")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let url = folder.appendingPathComponent("model.safetensors")
+        for shape in ["[2305843009213693952,8]", "[4611686018427387904,4611686018427387904]", "[1152921504606846977]"] {
+            try Data(Self.file(header: #"{"t":{"dtype":"F64","shape":\#(shape),"data_offsets":[0,8]}}"#, payload: 8)).write(to: url)
+            #expect(throws: ModelError.invalidTensor(path: url.path, tensor: "t", reason: "shape \(shape.replacingOccurrences(of: ",", with: ", ")) of F64 is too large to address")) {
+                try SafetensorsFile(url: url)
+            }
+        }
+    }
+
     @Test func mutatedFilesNeverCrashHangOrEscapeTheirBounds() throws {
         var fuzz = FuzzRun(environmentPrefix: "SIFT_SAFETENSORS_FUZZ", defaultIterations: 200)
         let folder = try temporaryFolder("st-fuzz")
