@@ -25,6 +25,20 @@ public struct Candidate: Sendable, Hashable, Codable {
 }
 
 /// A ranked answer as emitted to users.
+/// A passage folded into a grouped answer (same section or page), with the score it ranked by.
+public struct RelatedPassage: Sendable, Hashable, Codable {
+    public var chunkID: String
+    /// `page.html#anchor`.
+    public var source: String
+    public var score: Float
+
+    public init(chunkID: String, source: String, score: Float) {
+        self.chunkID = chunkID
+        self.source = source
+        self.score = score
+    }
+}
+
 public struct Answer: Sendable, Hashable, Codable {
     public var rank: Int
     public var chunk: Chunk
@@ -34,6 +48,8 @@ public struct Answer: Sendable, Hashable, Codable {
     public var retrievalScore: Float
     /// The sentence of the chunk that best matches the question, as a Unicode-scalar range within `chunk.text`.
     public var highlight: Range<Int>?
+    /// With grouped answers: the other passages of this answer's section or page, best first, below `chunk`.
+    public var related: [RelatedPassage] = []
 
     public init(rank: Int, chunk: Chunk, rerankScore: Float?, retrievalScore: Float, highlight: Range<Int>? = nil) {
         self.rank = rank

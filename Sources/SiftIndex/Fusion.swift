@@ -4,15 +4,18 @@ import SiftCore
 ///
 /// - `reciprocalRank` (RRF, score = Σ 1/(k + rank)) uses only ranks, so it needs no calibration between
 ///   cosine similarities and unbounded BM25 scores and is robust when one retriever's scores are badly
-///   scaled or the score distributions vary per query. It is the safe default.
+///   scaled or the score distributions vary per query. It is the safe default. Weighted RRF gives each list
+///   its own say (`2·(w/(k + rank_dense) + (1 − w)/(k + rank_bm25))`; w = 0.5 is plain RRF), for collections
+///   where one retriever is clearly weaker.
 /// - `weighted` min-max normalises each list's scores to [0, 1] per query and mixes them
 ///   (`denseWeight·dense + (1 − denseWeight)·bm25`; a chunk missing from a list gets 0 there). It keeps
 ///   score margins — a chunk that one retriever ranks far above the rest wins — and can beat RRF once the
 ///   weight is tuned on labelled queries for a collection; untuned, or with a single-hit list (min = max), it
 ///   is more erratic.
 public enum Fusion: Sendable, Hashable {
-    /// Reciprocal rank fusion; `k` damps the influence of top ranks (60 in the original paper).
-    case reciprocalRank(k: Double = 60)
+    /// Reciprocal rank fusion; `k` damps the influence of top ranks (60 in the original paper); `denseWeight`
+    /// in 0...1 is the dense list's share (0.5: both lists count the same, plain RRF).
+    case reciprocalRank(k: Double = 60, denseWeight: Double = 0.5)
     /// Weighted sum of min-max-normalised scores; `denseWeight` in 0...1.
     case weighted(denseWeight: Double = 0.5)
 
@@ -35,12 +38,13 @@ public enum Fusion: Sendable, Hashable {
         add(bm25, stage: .bm25)
 
         switch self {
-        case .reciprocalRank(let k):
+        case .reciprocalRank(let k, let w):
             precondition(k >= 0, "RRF k must not be negative")
+            precondition((0...1).contains(w), "denseWeight must be in 0...1")
             for id in order {
                 var s = 0.0
-                for stage in [RetrievalStage.dense, .bm25] {
-                    if let r = byID[id]!.stageRanks[stage] { s += 1 / (k + Double(r)) }
+                for (stage, weight) in [(RetrievalStage.dense, w), (.bm25, 1 - w)] {
+                    if let r = byID[id]!.stageRanks[stage] { s += 2 * weight / (k + Double(r)) }
                 }
                 byID[id]!.score = Float(s)
             }

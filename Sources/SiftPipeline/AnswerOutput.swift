@@ -15,11 +15,23 @@ public struct AnswerRecord: Codable, Sendable, Hashable {
     /// Scalar range of the best sentence within `text`.
     public var highlight: [Int]?
     public var highlightText: String?
+    /// With `answers.group_by`: the other passages of the same section or page, best first (absent when none).
+    public var related: [RelatedPassageRecord]?
 
     enum CodingKeys: String, CodingKey {
-        case rank, source, anchor, text, highlight
+        case rank, source, anchor, text, highlight, related
         case rerankScore = "rerank_score", retrievalScore = "retrieval_score", documentID = "document_id"
         case headingPath = "heading_path", chunkID = "chunk_id", highlightText = "highlight_text"
+    }
+
+    public struct RelatedPassageRecord: Codable, Sendable, Hashable {
+        public var chunkID: String
+        public var source: String
+        public var score: Float
+        enum CodingKeys: String, CodingKey {
+            case source, score
+            case chunkID = "chunk_id"
+        }
     }
 
     public init(_ answer: Answer) {
@@ -34,6 +46,8 @@ public struct AnswerRecord: Codable, Sendable, Hashable {
         text = answer.chunk.text
         highlight = answer.highlight.map { [$0.lowerBound, $0.upperBound] }
         highlightText = answer.highlight.map { answer.chunk.text.scalarSlice($0) }
+        related = answer.related.isEmpty ? nil
+            : answer.related.map { RelatedPassageRecord(chunkID: $0.chunkID, source: $0.source, score: $0.score) }
     }
 }
 
@@ -126,6 +140,11 @@ public enum AnswerFormatter {
             lines.append("\(answer.rank). \(answer.chunk.source)  (\(scores.joined(separator: ", ")))")
             if !answer.chunk.headingPath.isEmpty { lines.append("   " + answer.chunk.headingPath.joined(separator: " > ")) }
             lines.append(contentsOf: wrap(snippet(answer, emphasis: emphasis), width: width - 3).map { "   " + $0 })
+            if !answer.related.isEmpty {
+                let others = Set(answer.related.map(\.source)).subtracting([answer.chunk.source]).sorted()
+                let more = "   (+\(answer.related.count) more passage\(answer.related.count == 1 ? "" : "s") here"
+                lines.append(more + (others.isEmpty ? ")" : ": " + others.prefix(3).joined(separator: ", ") + (others.count > 3 ? ", …)" : ")")))
+            }
             lines.append("")
         }
         if showTimings {

@@ -87,6 +87,8 @@ public enum EvalRunner {
             var options = base
             options.topK = runner.config.retriever.topK
             options.highlight = false
+            // Every passage, ungrouped: MaxP below groups them by the labels' own level.
+            options.groupBy = AnswerGrouping.none
             var rankings: Rankings = [:]
             var latencies: [Double] = []
             for (i, question) in labels.questions.enumerated() {

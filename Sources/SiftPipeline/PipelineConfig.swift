@@ -181,11 +181,24 @@ public struct AnswersConfig: Sendable, Hashable {
     public var topK: Int
     /// Mark the sentence that best matches the question.
     public var highlight: Bool
+    /// One answer per section or page (its best passage, MaxP), the others folded into it; or every passage.
+    public var groupBy: AnswerGrouping
 
-    public init(topK: Int = 5, highlight: Bool = true) {
+    public init(topK: Int = 5, highlight: Bool = true, groupBy: AnswerGrouping = .section) {
         self.topK = topK
         self.highlight = highlight
+        self.groupBy = groupBy
     }
+}
+
+/// `answers.group_by`.
+public enum AnswerGrouping: String, Sendable, Hashable, CaseIterable {
+    /// Every retrieved passage is its own answer.
+    case none
+    /// One answer per `page.html#anchor`.
+    case section
+    /// One answer per page.
+    case page
 }
 
 extension PipelineConfig {

@@ -132,7 +132,7 @@ extension ConfigValidator {
 
     mutating func chunkerConfig(_ node: ConfigNode) -> ChunkerConfig? {
         guard let f = fields(node, path: "chunker", allowed: ["max_tokens", "overlap_tokens", "heading_prefix", "min_tokens",
-                                                                 "split_on_anchor"]) else { return nil }
+                                                                 "split_on_anchor", "title_in_path"]) else { return nil }
         let defaults = ChunkerConfig()
         let maxTokens = int(f, "max_tokens", default: defaults.maxTokens, atLeast: 8)
         let overlap = int(f, "overlap_tokens", default: defaults.overlapTokens, atLeast: 0)
@@ -146,7 +146,8 @@ extension ConfigValidator {
         }
         return ChunkerConfig(maxTokens: maxTokens, overlapTokens: overlap,
                              headingPrefix: bool(f, "heading_prefix", default: defaults.headingPrefix), minTokens: minTokens,
-                             splitOnAnchor: bool(f, "split_on_anchor", default: defaults.splitOnAnchor))
+                             splitOnAnchor: bool(f, "split_on_anchor", default: defaults.splitOnAnchor),
+                             titleInPath: bool(f, "title_in_path", default: defaults.titleInPath))
     }
 
     mutating func embedderConfig(_ node: ConfigNode) -> EmbedderConfig? {
@@ -226,9 +227,15 @@ extension ConfigValidator {
     }
 
     mutating func answersConfig(_ node: ConfigNode) -> AnswersConfig? {
-        guard let f = fields(node, path: "answers", allowed: ["top_k", "highlight"]) else { return nil }
+        guard let f = fields(node, path: "answers", allowed: ["top_k", "highlight", "group_by"]) else { return nil }
         let defaults = AnswersConfig()
-        return AnswersConfig(topK: int(f, "top_k", default: defaults.topK, atLeast: 1), highlight: bool(f, "highlight", default: defaults.highlight))
+        var groupBy = defaults.groupBy
+        if let node = f["group_by"],
+           let text = choice(node, path: "answers.group_by", options: AnswerGrouping.allCases.map(\.rawValue), what: "answer grouping") {
+            groupBy = AnswerGrouping(rawValue: text) ?? groupBy
+        }
+        return AnswersConfig(topK: int(f, "top_k", default: defaults.topK, atLeast: 1), highlight: bool(f, "highlight", default: defaults.highlight),
+                             groupBy: groupBy)
     }
 
     mutating func evalConfig(_ node: ConfigNode) -> EvalConfig? {

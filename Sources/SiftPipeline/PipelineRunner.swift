@@ -245,6 +245,7 @@ public final class PipelineRunner: @unchecked Sendable {
         let scorer = rerank ? try self.scorer() : nil
         let answerCount = options.topK ?? config.answers.topK
         let highlight = options.highlight ?? config.answers.highlight
+        let groupBy = options.groupBy ?? config.answers.groupBy
         let depth = max(config.retriever.topK, answerCount)
         let index = try self.openIndex()
         let share = 1000 / Double(questions.count)
@@ -277,7 +278,7 @@ public final class PipelineRunner: @unchecked Sendable {
         if useBM25 { stagesRun.append("bm25") }
         let fusion: Fusion? = useDense && useBM25
             ? (config.retriever.fusion == .weighted ? .weighted(denseWeight: Double(config.retriever.denseWeight))
-                                                    : .reciprocalRank(k: Double(config.retriever.rrfK)))
+                                                    : .reciprocalRank(k: Double(config.retriever.rrfK), denseWeight: Double(config.retriever.denseWeight)))
             : nil
         if fusion != nil { stagesRun.append("fusion:\(config.retriever.fusion == .weighted ? "weighted" : "rrf")") }
         if scorer != nil { stagesRun.append("rerank") }
@@ -336,16 +337,19 @@ public final class PipelineRunner: @unchecked Sendable {
                 if options.explain { stageLists.append(StageCandidates(stage: "rerank", candidates: reranked)) }
             }
 
-            let top = Array(candidates.prefix(answerCount))
-            let missing = top.map(\.chunkID).filter { chunkByID[$0] == nil }
-            if !missing.isEmpty {
-                let fetched = try timed("fetch") { try index.chunks(ids: missing) }
+            // Grouping needs every candidate's page and anchor; otherwise only the answers' chunks are read.
+            let needed = (groupBy == .none ? Array(candidates.prefix(answerCount)) : candidates).map(\.chunkID).filter { chunkByID[$0] == nil }
+            if !needed.isEmpty {
+                let fetched = try timed("fetch") { try index.chunks(ids: needed) }
                 for chunk in fetched { chunkByID[chunk.id] = chunk }
             }
+            let (top, related) = Self.group(candidates, chunks: chunkByID, by: groupBy, count: answerCount)
             var answers: [Answer] = top.compactMap { candidate in
                 guard let chunk = chunkByID[candidate.chunkID] else { return nil }
-                return Answer(rank: 0, chunk: chunk, rerankScore: candidate.stageScores[.rerank],
-                              retrievalScore: retrievalScores[candidate.chunkID] ?? candidate.score)
+                var answer = Answer(rank: 0, chunk: chunk, rerankScore: candidate.stageScores[.rerank],
+                                    retrievalScore: retrievalScores[candidate.chunkID] ?? candidate.score)
+                answer.related = related[candidate.chunkID] ?? []
+                return answer
             }
             for i in answers.indices { answers[i].rank = i + 1 }
             if highlight {
@@ -391,6 +395,27 @@ public final class PipelineRunner: @unchecked Sendable {
             }
             offset += item.sentences.count
         }
+    }
+
+    /// The first `count` groups of a ranked list (by section `page#anchor`, or by page), each led by its best
+    /// passage (MaxP); the group's other passages, best first, keyed by the leader's chunk id.
+    static func group(_ ranked: [Candidate], chunks: [String: Chunk], by grouping: AnswerGrouping,
+                      count: Int) -> (leaders: [Candidate], related: [String: [RelatedPassage]]) {
+        guard grouping != .none else { return (Array(ranked.prefix(count)), [:]) }
+        var leaders: [Candidate] = []
+        var leaderOfGroup: [String: String] = [:]
+        var related: [String: [RelatedPassage]] = [:]
+        for candidate in ranked {
+            guard let chunk = chunks[candidate.chunkID] else { continue }
+            let key = grouping == .page ? chunk.documentID : chunk.source
+            if let leader = leaderOfGroup[key] {
+                related[leader, default: []].append(RelatedPassage(chunkID: chunk.id, source: chunk.source, score: candidate.score))
+            } else if leaders.count < count {
+                leaderOfGroup[key] = candidate.chunkID
+                leaders.append(candidate)
+            }
+        }
+        return (leaders, related)
     }
 
     static func candidates(_ hits: [(chunkID: String, score: Float)], _ stage: RetrievalStage) -> [Candidate] {

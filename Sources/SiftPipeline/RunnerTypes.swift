@@ -72,10 +72,14 @@ public struct AskOptions: Sendable, Hashable {
     /// Re-rank with the configured cross-encoder; `true` without a configured re-ranker is an error.
     public var rerank: Bool?
     public var highlight: Bool?
+    /// One answer per section or page, or none (`answers.group_by`).
+    public var groupBy: AnswerGrouping?
     /// Keep every stage's candidates (and their chunks) for `--explain`.
     public var explain: Bool
 
-    public init(topK: Int? = nil, dense: Bool? = nil, bm25: Bool? = nil, rerank: Bool? = nil, highlight: Bool? = nil, explain: Bool = false) {
+    public init(topK: Int? = nil, dense: Bool? = nil, bm25: Bool? = nil, rerank: Bool? = nil, highlight: Bool? = nil,
+                groupBy: AnswerGrouping? = nil, explain: Bool = false) {
+        self.groupBy = groupBy
         self.topK = topK
         self.dense = dense
         self.bm25 = bm25

@@ -105,6 +105,21 @@ import Testing
         #expect(Fusion.reciprocalRank().fuse(dense: dense, bm25: bm25, topK: 1).count == 1)
     }
 
+    @Test func weightedReciprocalRankFusion() {
+        let dense = [(chunkID: "a", score: Float(0.9)), ("b", 0.8), ("c", 0.1)]
+        let bm25 = [(chunkID: "c", score: Float(12)), ("b", 5), ("a", 3)]
+        // Half weight each is plain RRF, to the last bit.
+        #expect(Fusion.reciprocalRank(k: 1, denseWeight: 0.5).fuse(dense: dense, bm25: bm25, topK: 10)
+                == Fusion.reciprocalRank(k: 1).fuse(dense: dense, bm25: bm25, topK: 10))
+        // The lists' weights decide: all on dense keeps the dense order, all on BM25 the BM25 order.
+        #expect(Fusion.reciprocalRank(k: 1, denseWeight: 1).fuse(dense: dense, bm25: bm25, topK: 10).map(\.chunkID) == ["a", "b", "c"])
+        #expect(Fusion.reciprocalRank(k: 1, denseWeight: 0).fuse(dense: dense, bm25: bm25, topK: 10).map(\.chunkID) == ["c", "b", "a"])
+        // 0.75 dense: a = 1.5/2 + 0.5/4 = 0.875, c = 1.5/4 + 0.5/2 = 0.625, b = 1.5/3 + 0.5/3 ≈ 0.667.
+        let leaning = Fusion.reciprocalRank(k: 1, denseWeight: 0.75).fuse(dense: dense, bm25: bm25, topK: 10)
+        #expect(leaning.map(\.chunkID) == ["a", "b", "c"])
+        #expect(abs(leaning[0].score - 0.875) < 1e-6 && abs(leaning[2].score - 0.625) < 1e-6)
+    }
+
     @Test func weightedMinMaxFusion() {
         let dense = [(chunkID: "a", score: Float(0.9)), ("b", 0.5), ("c", 0.1)]
         let bm25 = [(chunkID: "c", score: Float(20)), ("b", 10), ("a", 0)]

@@ -106,6 +106,30 @@ final class TinyCollection {
         }
     }
 
+    @Test func groupedAnswersShowOneEntryPerSectionOrPage() throws {
+        let model = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let collection = try TinyCollection()
+        // Small chunks, so sections hold several passages.
+        let runner = try PipelineRunner(config: try collection.pipeline(model: model, overrides: ["chunker.max_tokens=24", "chunker.min_tokens=0"]))
+        _ = try runner.index()
+        let question = "How many vacation days do I get, and what about sick leave?"
+        let all = try runner.ask(question, options: AskOptions(topK: 10, groupBy: AnswerGrouping.none))
+        for grouping in [AnswerGrouping.section, .page] {
+            let grouped = try runner.ask(question, options: AskOptions(topK: 10, groupBy: grouping))
+            let key: (Chunk) -> String = grouping == .page ? { $0.documentID } : { $0.source }
+            // One answer per group, in the order of each group's best passage (MaxP), the rest folded in.
+            var seen: [String] = []
+            for answer in all.answers where !seen.contains(key(answer.chunk)) { seen.append(key(answer.chunk)) }
+            #expect(grouped.answers.map { key($0.chunk) } == seen, "\(grouping)")
+            #expect(grouped.answers.map(\.chunk.id) == grouped.answers.map { a in all.answers.first { key($0.chunk) == key(a.chunk) }!.chunk.id })
+            #expect(grouped.answers.reduce(0) { $0 + 1 + $1.related.count } == all.answers.count, "\(grouping): every passage is shown or folded")
+            for answer in grouped.answers {
+                #expect(answer.related.allSatisfy { r in all.answers.contains { $0.chunk.id == r.chunkID && key($0.chunk) == key(answer.chunk) } })
+            }
+        }
+        #expect(Set(try runner.ask(question, options: AskOptions(topK: 10, groupBy: .page)).answers.map(\.chunk.documentID)).count == 2)
+    }
+
     @Test func batchAnswersMatchSingleAnswers() throws {
         let model = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
         let collection = try TinyCollection()
