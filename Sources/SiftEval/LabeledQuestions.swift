@@ -71,6 +71,19 @@ public struct LabeledQuestionSet: Sendable {
         self.questions = questions
     }
 
+    /// The same questions judged by page: each section target becomes its page (the best grade of a page's
+    /// targets), so a hit is any passage of a relevant page — what a reader scanning the answers' pages sees.
+    public var pageLevel: LabeledQuestionSet {
+        LabeledQuestionSet(questions: questions.map { question in
+            var pages: [LabelTarget: Int] = [:]
+            for (target, grade) in question.relevant {
+                let page = LabelTarget(documentID: target.documentID)
+                pages[page] = max(pages[page] ?? grade, grade)
+            }
+            return LabeledQuestion(id: question.id, question: question.question, relevant: pages)
+        })
+    }
+
     /// Qrels over label-target ids (`doc#anchor`), for `evaluate(rankings:qrels:)`.
     public var qrels: Qrels {
         Qrels(Dictionary(uniqueKeysWithValues: questions.map { question in

@@ -64,53 +64,159 @@ public enum EvalRunner {
         return stages
     }
 
+    /// How labels are judged: as written (section targets need a passage of that section), or by page.
+    public enum Level: String, Sendable, CaseIterable {
+        case labels
+        case page
+    }
+
     /// Labelled questions against a pipeline's index. Chunk rankings become section/document rankings with MaxP
     /// (`aggregateMaxP`); each question is asked on its own so the latencies are per question.
-    public static func labels(runner: PipelineRunner, labelsFile: URL, metrics: [Metric] = Metric.standard,
+    public static func labels(runner: PipelineRunner, labelsFile: URL, level: Level = .labels, metrics: [Metric] = Metric.standard,
                               progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> EvalReport {
+        let (labels, warnings) = try loadLabels(labelsFile, runner: runner, level: level)
+        let runs = try stages(for: runner.config).map { name, options in
+            try run(name, options: options, runner: runner, labels: labels, progress: progress)
+        }
+        return EvalReport(StageComparison(title: "\(runner.config.name) (\(labels.questions.count) questions\(level == .page ? ", judged by page" : ""))",
+                                          qrels: labels.qrels, stages: runs, metrics: metrics), warnings: warnings)
+    }
+
+    /// Reads a labels file and keeps the targets the index holds (with warnings for the rest); fails when no
+    /// question is left.
+    static func loadLabels(_ file: URL, runner: PipelineRunner, level: Level) throws -> (LabeledQuestionSet, [String]) {
         let allLabels: LabeledQuestionSet
         // EvalError messages already name the file and line.
-        do { allLabels = try LabeledQuestionSet.load(labelsFile) } catch {
+        do { allLabels = try LabeledQuestionSet.load(file) } catch {
             throw PipelineError.stageFailed(stage: "labels", message: "\(error)")
         }
         let indexed: Set<String>
         do { indexed = Set(try runner.openIndex().documentIDs()) } catch let error as PipelineError { throw error } catch {
             throw PipelineError.stageFailed(stage: "index", message: "\(error)")
         }
-        let (labels, warnings) = allLabels.restricted(toDocuments: indexed, source: labelsFile.path)
-        if labels.questions.isEmpty {
-            throw PipelineError.stageFailed(stage: "labels", message: EvalError.nothingToEvaluate(path: labelsFile.path,
+        let (restricted, warnings) = allLabels.restricted(toDocuments: indexed, source: file.path)
+        if restricted.questions.isEmpty {
+            throw PipelineError.stageFailed(stage: "labels", message: EvalError.nothingToEvaluate(path: file.path,
                 reason: "no question has a relevant target in the index (\(runner.config.index.path.path)); " + warnings.joined(separator: "; ")).description)
         }
-        var runs: [StageRun] = []
-        for (name, base) in stages(for: runner.config) {
-            var options = base
-            options.topK = runner.config.retriever.topK
-            options.highlight = false
-            // Every passage, ungrouped: MaxP below groups them by the labels' own level.
-            options.groupBy = AnswerGrouping.none
-            var rankings: Rankings = [:]
-            var latencies: [Double] = []
-            for (i, question) in labels.questions.enumerated() {
-                let t0 = Date()
-                let result = try runner.ask(question.question, options: options)
-                latencies.append(Date().timeIntervalSince(t0) * 1000)
-                let chunks = result.answers.map { answer in
-                    RetrievedChunk(documentID: answer.chunk.documentID, anchor: answer.chunk.anchor,
-                                   score: Double(answer.rerankScore ?? answer.retrievalScore))
-                }
-                rankings[question.id] = aggregateMaxP(chunkRanking: chunks, labels: question)
-                progress?(EvalProgress(stage: name, completed: i + 1, total: labels.questions.count))
+        return (level == .page ? restricted.pageLevel : restricted, warnings)
+    }
+
+    /// One stage over every question: the retriever's whole candidate list, ungrouped, reduced by MaxP.
+    static func run(_ name: String, options base: AskOptions, runner: PipelineRunner, labels: LabeledQuestionSet,
+                    progress: (@Sendable (EvalProgress) -> Void)?) throws -> StageRun {
+        var options = base
+        options.topK = runner.config.retriever.topK
+        options.highlight = false
+        // Every passage, ungrouped: MaxP below groups them by the labels' own level.
+        options.groupBy = AnswerGrouping.none
+        var rankings: Rankings = [:]
+        var latencies: [Double] = []
+        for (i, question) in labels.questions.enumerated() {
+            let t0 = Date()
+            let result = try runner.ask(question.question, options: options)
+            latencies.append(Date().timeIntervalSince(t0) * 1000)
+            let chunks = result.answers.map { answer in
+                RetrievedChunk(documentID: answer.chunk.documentID, anchor: answer.chunk.anchor,
+                               score: Double(answer.rerankScore ?? answer.retrievalScore))
             }
-            runs.append(StageRun(name: name, rankings: rankings, latenciesMilliseconds: latencies))
+            rankings[question.id] = aggregateMaxP(chunkRanking: chunks, labels: question)
+            progress?(EvalProgress(stage: name, completed: i + 1, total: labels.questions.count))
         }
-        return EvalReport(StageComparison(title: "\(runner.config.name) (\(labels.questions.count) questions)", qrels: labels.qrels,
-                               stages: runs, metrics: metrics), warnings: warnings)
+        return StageRun(name: name, rankings: rankings, latenciesMilliseconds: latencies)
+    }
+
+    /// Fusion settings `tune` tries: RRF over a grid of k and dense weights, and min-max weighting.
+    public static let tuningGrid: [RetrieverConfig] = {
+        var grid: [RetrieverConfig] = []
+        for k in [10, 20, 40, 60, 100] {
+            for w in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8] { grid.append(RetrieverConfig(fusion: .rrf, rrfK: k, denseWeight: Float(w))) }
+        }
+        for w in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8] { grid.append(RetrieverConfig(fusion: .weighted, denseWeight: Float(w))) }
+        return grid
+    }()
+
+    /// `sift eval --tune`: every fusion setting of `tuningGrid` (top_k, dense and bm25 as configured) is scored on
+    /// the dev labels by `metric` (hybrid stage); the best settings, and the configured one, are then scored on
+    /// the test labels, which play no part in the choice.
+    public static func tune(runner: PipelineRunner, devFile: URL, testFile: URL, level: Level = .labels, metric: Metric = .ndcg(10),
+                            reported: [Metric] = [.ndcg(10), .mrr(10), .hits(1), .hits(5)], keep: Int = 5,
+                            progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> TuningReport {
+        let (dev, devWarnings) = try loadLabels(devFile, runner: runner, level: level)
+        let (test, testWarnings) = try loadLabels(testFile, runner: runner, level: level)
+        let hybrid = AskOptions(dense: true, bm25: true, rerank: false)
+        func score(_ retriever: RetrieverConfig, _ labels: LabeledQuestionSet) throws -> [Metric: Double] {
+            let run = try Self.run("hybrid", options: hybrid, runner: try runner.with(retriever: retriever), labels: labels, progress: nil)
+            return evaluate(rankings: run.rankings, qrels: labels.qrels, metrics: Array(Set(reported + [metric]))).mean
+        }
+        let current = runner.config.retriever
+        var candidates: [(RetrieverConfig, [Metric: Double])] = []
+        for (i, setting) in tuningGrid.enumerated() {
+            var retriever = current
+            retriever.fusion = setting.fusion
+            retriever.rrfK = setting.rrfK
+            retriever.denseWeight = setting.denseWeight
+            candidates.append((retriever, try score(retriever, dev)))
+            progress?(EvalProgress(stage: "tune (dev)", completed: i + 1, total: tuningGrid.count))
+        }
+        // Best first; ties keep grid order (smaller k, lower dense weight first).
+        let ranked = candidates.enumerated().sorted { a, b in
+            let x = a.element.1[metric] ?? 0, y = b.element.1[metric] ?? 0
+            return x != y ? x > y : a.offset < b.offset
+        }.map(\.element)
+        var rows: [TuningReport.Row] = []
+        for (retriever, devScores) in ranked.prefix(keep) {
+            rows.append(TuningReport.Row(retriever: retriever, dev: devScores, test: try score(retriever, test), isConfigured: retriever == current))
+        }
+        if !rows.contains(where: \.isConfigured) {
+            rows.append(TuningReport.Row(retriever: current, dev: try score(current, dev), test: try score(current, test), isConfigured: true))
+        }
+        return TuningReport(metric: metric, reported: reported, devQuestions: dev.questions.count, testQuestions: test.questions.count,
+                            rows: rows, warnings: devWarnings + testWarnings)
+    }
+}
+
+/// What `sift eval --tune` found: the best fusion settings on the dev labels with their test numbers.
+public struct TuningReport: Sendable {
+    public struct Row: Sendable {
+        public var retriever: RetrieverConfig
+        public var dev: [Metric: Double]
+        public var test: [Metric: Double]
+        public var isConfigured: Bool
+
+        /// As it would be written in the pipeline's `retriever:` block.
+        public var setting: String {
+            retriever.fusion == .rrf
+                ? "fusion: rrf, rrf_k: \(retriever.rrfK), dense_weight: \(String(format: "%.1f", retriever.denseWeight))"
+                : "fusion: weighted, dense_weight: \(String(format: "%.1f", retriever.denseWeight))"
+        }
+    }
+    public var metric: Metric
+    public var reported: [Metric]
+    public var devQuestions: Int
+    public var testQuestions: Int
+    public var rows: [Row]
+    public var warnings: [String]
+
+    public func table() -> String {
+        let names = reported.map(\.description)
+        var lines = ["chosen by \(metric.description) on the dev labels (\(devQuestions) questions); test labels (\(testQuestions) questions) not used to choose",
+                     (["setting".padding(toLength: 52, withPad: " ", startingAt: 0)] + names.map { "dev " + $0 } + names.map { "test " + $0 })
+                        .joined(separator: "  ")]
+        for row in rows {
+            let label = (row.setting + (row.isConfigured ? " (configured)" : "")).padding(toLength: 52, withPad: " ", startingAt: 0)
+            let values = reported.map { String(format: "%.4f", row.dev[$0] ?? 0) } + reported.map { String(format: "%.4f", row.test[$0] ?? 0) }
+            lines.append(([label] + values.map { $0.padding(toLength: max(6, 4 + names[0].count), withPad: " ", startingAt: 0) }).joined(separator: "  "))
+        }
+        return lines.joined(separator: "\n")
     }
 }
 
 /// The outcome of `sift eval`, with the renderings the command line needs (so it need not import SiftEval).
 public struct EvalReport: Sendable {
+    /// A metric, for callers that do not import SiftEval.
+    public typealias MetricName = Metric
+
     public let comparison: StageComparison
     /// What was left out of the evaluation and why (unknown ids in qrels or labels), for the caller to show.
     public let warnings: [String]

@@ -26,6 +26,19 @@ public final class PipelineRunner: @unchecked Sendable {
         }
     }
 
+    /// A runner with other retriever settings that shares this one's loaded models and index (for `eval --tune`).
+    public func with(retriever: RetrieverConfig) throws -> PipelineRunner {
+        var changed = config
+        changed.retriever = retriever
+        let runner = try PipelineRunner(config: changed)
+        lock.lock(); defer { lock.unlock() }
+        runner.loadedTokenizer = loadedTokenizer
+        runner.loadedEmbedder = loadedEmbedder
+        runner.loadedScorer = loadedScorer
+        runner.loadedIndex = loadedIndex
+        return runner
+    }
+
     // MARK: Stages (loaded once)
 
     private func cached<T>(_ slot: ReferenceWritableKeyPath<PipelineRunner, T?>, _ load: () throws -> T) rethrows -> T {

@@ -11,13 +11,22 @@ struct EvalCommand: ParsableCommand {
         With -p PIPELINE, each labelled question is asked against the pipeline's index with BM25 alone, dense \
         alone, both fused, and re-ranked (when a reranker is configured); rankings of chunks become rankings of \
         sections/documents (MaxP). Labels: --labels FILE, or eval.labels in the pipeline. The table shows \
-        nDCG, MRR, MAP, recall, hits and precision plus latency p50/p95 per stage.
+        nDCG, MRR, MAP, recall, hits and precision plus latency p50/p95 per stage. --level page judges by page: \
+        any passage of a relevant page is a hit.
+
+        --tune sweeps the fusion settings (RRF k and list weights, min-max weighting) on the --labels file (the \
+        dev split), ranks them by the first --metrics entry (default nDCG@10), and prints the best with their \
+        numbers on --test-labels, which take no part in the choice.
 
         Examples:
           sift eval -p Pipelines/python-faq-eval.yaml
           sift eval -p Pipelines/handbook.yaml --json \\
             --labels Corpora/handbook/labels.jsonl
           sift eval --beir ~/data/scifact --split test --report out/scifact
+          sift eval -p Pipelines/postgresql-docs.yaml --level page --metrics hits@5,mrr@10 \\
+            --labels Pipelines/postgresql-docs-eval.test.jsonl
+          sift eval -p Pipelines/postgresql-docs.yaml --tune --labels Pipelines/postgresql-docs-eval.dev.jsonl \\
+            --test-labels Pipelines/postgresql-docs-eval.test.jsonl
         """)
 
     @OptionGroup var pipeline: PipelineOptions
@@ -36,9 +45,19 @@ struct EvalCommand: ParsableCommand {
     var runFile: String?
     @Option(help: ArgumentHelp("Write report.json, report.md, metrics.svg and runs/ into this folder.", valueName: "dir"))
     var report: String?
+    @Option(help: ArgumentHelp("How labels are judged: labels (as written: section targets need that section) or page.", valueName: "level"))
+    var level: String = "labels"
+    @Flag(help: "Sweep fusion settings on --labels (dev) and report the best on --test-labels.")
+    var tune = false
+    @Option(name: .customLong("test-labels"), help: ArgumentHelp("Held-out labels for --tune.", valueName: "file"))
+    var testLabels: String?
 
     func run() throws {
         let metrics = try EvalReport.metrics(parsing: metricNames)
+        guard let judged = EvalRunner.Level(rawValue: level) else {
+            throw CLIError("--level \(level): expected labels or page", exitCode: 64)
+        }
+        if tune { return try runTune(level: judged, metrics: metrics) }
         let bar = ProgressLine(quiet: output.quiet)
         let progress: @Sendable (EvalProgress) -> Void = { bar.update($0.stage, $0.completed, $0.total) }
         let evaluation: EvalReport
@@ -56,7 +75,7 @@ struct EvalCommand: ParsableCommand {
             guard let labelsFile = labels.map({ URL(fileURLWithPath: $0) }) ?? runner.config.eval?.labels else {
                 throw CLIError("no labels: pass --labels FILE or set eval.labels in \(pipeline.pipeline ?? "the pipeline")", exitCode: 64)
             }
-            evaluation = try EvalRunner.labels(runner: runner, labelsFile: labelsFile, metrics: metrics, progress: progress)
+            evaluation = try EvalRunner.labels(runner: runner, labelsFile: labelsFile, level: judged, metrics: metrics, progress: progress)
         }
         bar.finish()
         for warning in evaluation.warnings { Terminal.error("sift: warning: \(warning)") }
@@ -72,6 +91,24 @@ struct EvalCommand: ParsableCommand {
         } else {
             Terminal.out(evaluation.title)
             Terminal.out(evaluation.table())
+        }
+    }
+}
+
+extension EvalCommand {
+    func runTune(level: EvalRunner.Level, metrics: [EvalReport.MetricName]) throws {
+        guard beir == nil, pipeline.hasPipeline, let labels, let testLabels else {
+            throw CLIError("--tune needs -p PIPELINE, --labels DEV_FILE and --test-labels TEST_FILE", exitCode: 64)
+        }
+        let runner = try pipeline.runner()
+        let bar = ProgressLine(quiet: output.quiet)
+        let report = try EvalRunner.tune(runner: runner, devFile: URL(fileURLWithPath: labels), testFile: URL(fileURLWithPath: testLabels),
+                                         level: level, metric: metricNames == nil ? .ndcg(10) : metrics[0]) { bar.update($0.stage, $0.completed, $0.total) }
+        bar.finish()
+        for warning in report.warnings { Terminal.error("sift: warning: \(warning)") }
+        Terminal.out(report.table())
+        if let best = report.rows.first {
+            Terminal.out("\nbest on dev: retriever: { \(best.setting) }\(best.isConfigured ? " (already configured)" : "")")
         }
     }
 }
