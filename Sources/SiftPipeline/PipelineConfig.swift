@@ -181,10 +181,12 @@ public struct AnswersConfig: Sendable, Hashable {
     public var topK: Int
     /// Mark the sentence that best matches the question.
     public var highlight: Bool
-    /// One answer per section or page (its best passage, MaxP), the others folded into it; or every passage.
+    /// One answer per page or section (its best passage, MaxP), the others folded into it; or every passage.
+    /// Page by default: on the PostgreSQL and SQLite dev questions the printed five answers found a relevant page
+    /// for 0.83 / 0.84 of questions grouped by page, 0.83 / 0.77 by section and 0.74 / 0.77 ungrouped.
     public var groupBy: AnswerGrouping
 
-    public init(topK: Int = 5, highlight: Bool = true, groupBy: AnswerGrouping = .section) {
+    public init(topK: Int = 5, highlight: Bool = true, groupBy: AnswerGrouping = .page) {
         self.topK = topK
         self.highlight = highlight
         self.groupBy = groupBy

@@ -290,7 +290,7 @@ final class BackgroundSift {
         let workspace = try Workspace()
         let pipeline = workspace.path("tiny.yaml")
         let folder = workspace.folder.appendingPathComponent(".sift/tiny")
-        let question = ["ask", "-p", pipeline, "--json", "--top", "3", "How many vacation days do I get?"]
+        let question = ["ask", "-p", pipeline, "--json", "--top", "3", "--set", "answers.group_by=none", "How many vacation days do I get?"]
         func answers(_ run: RunResult) -> [String] {
             guard let object = try? JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any],
                   let list = object["answers"] as? [[String: Any]] else { return [] }
