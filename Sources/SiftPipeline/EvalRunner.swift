@@ -201,10 +201,10 @@ public struct TuningReport: Sendable {
     public func table() -> String {
         let names = reported.map(\.description)
         var lines = ["chosen by \(metric.description) on the dev labels (\(devQuestions) questions); test labels (\(testQuestions) questions) not used to choose",
-                     (["setting".padding(toLength: 52, withPad: " ", startingAt: 0)] + names.map { "dev " + $0 } + names.map { "test " + $0 })
+                     (["setting".padding(toLength: 58, withPad: " ", startingAt: 0)] + names.map { "dev " + $0 } + names.map { "test " + $0 })
                         .joined(separator: "  ")]
         for row in rows {
-            let label = (row.setting + (row.isConfigured ? " (configured)" : "")).padding(toLength: 52, withPad: " ", startingAt: 0)
+            let label = (row.setting + (row.isConfigured ? " (configured)" : "")).padding(toLength: 58, withPad: " ", startingAt: 0)
             let values = reported.map { String(format: "%.4f", row.dev[$0] ?? 0) } + reported.map { String(format: "%.4f", row.test[$0] ?? 0) }
             lines.append(([label] + values.map { $0.padding(toLength: max(6, 4 + names[0].count), withPad: " ", startingAt: 0) }).joined(separator: "  "))
         }

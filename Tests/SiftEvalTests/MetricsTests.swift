@@ -112,3 +112,16 @@ import Testing
         #expect(percentile([7], 0.95) == 7)
     }
 }
+
+@Suite struct PageLevelLabelTests {
+    @Test func sectionTargetsBecomeTheirPagesWithTheBestGrade() {
+        let set = LabeledQuestionSet(questions: [
+            LabeledQuestion(id: "q", question: "?", relevant: [LabelTarget("a.html#x"): 1, LabelTarget("a.html#y"): 2, LabelTarget("b.html"): 1]),
+        ])
+        #expect(set.pageLevel.questions[0].relevant == [LabelTarget("a.html"): 2, LabelTarget("b.html"): 1])
+        #expect(set.pageLevel.questions[0].id == "q")
+        // A passage anywhere on a relevant page now matches.
+        let ranked = aggregateMaxP(chunkRanking: [RetrievedChunk(documentID: "a.html", anchor: "z", score: 1)], labels: set.pageLevel.questions[0])
+        #expect(ranked.map(\.id) == ["a.html"])
+    }
+}
