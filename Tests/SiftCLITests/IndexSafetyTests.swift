@@ -257,6 +257,21 @@ final class BackgroundSift {
         #expect(update.code == 1 && update.stderr.contains("full-text"), "\(update.stderr)")
         let verify = try sift(["index", "-p", pipeline, "--verify"])
         #expect(verify.code == 1 && verify.stdout.contains("full-text"), "\(verify.stdout)")
+
+        // A damaged database page: found when opening for writing and by --verify; a rebuild repairs the index.
+        #expect(try sift(["index", "-p", pipeline, "--rebuild", "-q"]).code == 0)
+        let fresh = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("manifest.json"))) as? [String: Any])
+        let damaged = folder.appendingPathComponent(try #require(fresh["databaseFile"] as? String))
+        var pages = try Data(contentsOf: damaged)
+        try #require(pages.count > 3 * 4096)
+        for i in 4096..<(3 * 4096) { pages[i] = UInt8(truncatingIfNeeded: random.next()) }
+        try pages.write(to: damaged)
+        let refused = try sift(["index", "-p", pipeline, "-q"])
+        #expect(refused.code == 1 && refused.stderr.hasPrefix("sift: error: index: "), "\(refused.stderr)")
+        let found = try sift(["index", "-p", pipeline, "--verify"])
+        #expect(found.code == 1 && found.stdout.contains("DAMAGED"), "\(found.stdout)")
+        #expect(try sift(["index", "-p", pipeline, "--rebuild", "-q"]).code == 0)
+        #expect(try sift(["index", "-p", pipeline, "--verify"]).code == 0)
     }
 
     @Test func aFileThatCannotBeReadKeepsItsIndexedVersion() throws {
