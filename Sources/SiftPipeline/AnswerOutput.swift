@@ -142,8 +142,9 @@ public enum AnswerFormatter {
             lines.append(contentsOf: wrap(snippet(answer, emphasis: emphasis), width: width - 3).map { "   " + $0 })
             if !answer.related.isEmpty {
                 let others = Set(answer.related.map(\.source)).subtracting([answer.chunk.source]).sorted()
-                let more = "   (+\(answer.related.count) more passage\(answer.related.count == 1 ? "" : "s") here"
-                lines.append(more + (others.isEmpty ? ")" : ": " + others.prefix(3).joined(separator: ", ") + (others.count > 3 ? ", …)" : ")")))
+                let more = "(+\(answer.related.count) more passage\(answer.related.count == 1 ? "" : "s") here"
+                    + (others.isEmpty ? ")" : ": " + others.prefix(3).joined(separator: ", ") + (others.count > 3 ? ", …)" : ")"))
+                lines.append(contentsOf: wrap(more, width: width - 3).map { "   " + $0 })
             }
             lines.append("")
         }
