@@ -14,6 +14,13 @@ enum FileIO {
         try writer.close()
     }
 
+    /// Publishes `data` at `url` whole or not at all: written and synced as `<name>.tmp`, then renamed over `url`.
+    static func publish(_ data: Data, at url: URL) throws {
+        let tmp = url.deletingLastPathComponent().appendingPathComponent(url.lastPathComponent + ".tmp")
+        try writeSynced(data, to: tmp)
+        try atomicRename(tmp, to: url)
+    }
+
     static func atomicRename(_ from: URL, to: URL) throws {
         if rename(from.path, to.path) != 0 {
             throw IndexError.storage(operation: "rename to \(to.lastPathComponent)", path: from.path, underlying: String(cString: strerror(errno)))

@@ -72,9 +72,11 @@ struct StagingRecord: Codable, Equatable {
 
     func write(folder: URL) throws {
         let url = folder.appendingPathComponent(IndexFolder.stagingName)
-        let tmp = folder.appendingPathComponent(IndexFolder.stagingName + ".tmp")
-        try FileIO.writeSynced(try JSONEncoder().encode(self), to: tmp)
-        try FileIO.atomicRename(tmp, to: url)
+        let data: Data
+        do { data = try JSONEncoder().encode(self) } catch {
+            throw IndexError.storage(operation: "encoding staging record", path: url.path, underlying: "\(error)")
+        }
+        try FileIO.publish(data, at: url)
     }
 
     /// Removes every file the record (and an unfinished record write) names except those of the committed

@@ -97,17 +97,14 @@ enum ManifestIO {
         return manifest
     }
 
-    /// Writes `manifest.json.tmp`, syncs it, then renames it over `manifest.json` (atomic on POSIX).
+    /// Publishes `manifest.json` atomically (`FileIO.publish`: a synced `.tmp`, then a rename).
     static func write(_ manifest: IndexManifest, folder: URL) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
         let url = folder.appendingPathComponent(fileName)
-        let tmp = folder.appendingPathComponent(fileName + ".tmp")
         do {
-            let data = try encoder.encode(manifest)
-            try FileIO.writeSynced(data, to: tmp)
-            try FileIO.atomicRename(tmp, to: url)
+            try FileIO.publish(try encoder.encode(manifest), at: url)
         } catch let error as IndexError {
             throw error
         } catch {
