@@ -139,6 +139,23 @@ final class ChunkStore: @unchecked Sendable {
         }
     }
 
+    /// Vector slots for chunk ids; unknown ids are left out.
+    func slots(chunkIDs: [String]) throws -> [String: Int] {
+        if chunkIDs.isEmpty { return [:] }
+        return try read("reading vector slots") { db in
+            var out = [String: Int]()
+            for start in stride(from: 0, to: chunkIDs.count, by: 500) {
+                let part = Array(chunkIDs[start..<min(chunkIDs.count, start + 500)])
+                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
+                for row in try Row.fetchAll(db, sql: "SELECT chunk_id, vector_slot FROM chunks WHERE chunk_id IN (\(marks))",
+                                            arguments: StatementArguments(part)) {
+                    out[row["chunk_id"]] = row["vector_slot"]
+                }
+            }
+            return out
+        }
+    }
+
     /// (text, vector slot) of every chunk of the given documents (by path), keyed by chunk id.
     func existingChunks(documentPaths: [String]) throws -> [String: (text: String, slot: Int)] {
         if documentPaths.isEmpty { return [:] }
@@ -160,7 +177,7 @@ final class ChunkStore: @unchecked Sendable {
 
     /// BM25 top-k for an already escaped FTS5 MATCH expression. Score: −bm25() (higher is better);
     /// ties broken by lower vector slot.
-    func bm25(match: String, limit: Int) throws -> [(chunkID: String, score: Float)] {
+    func bm25(match: String, limit: Int) throws -> [ScoredChunk] {
         let w = Self.bm25Weights
         return try read("BM25 search") { db in
             try Row.fetchAll(db, sql: """
@@ -171,7 +188,7 @@ final class ChunkStore: @unchecked Sendable {
                 LIMIT ?
                 """, arguments: [match, limit]).map { row in
                 let value: Double = row["rank_value"]
-                return (chunkID: row["chunk_id"] as String, score: Float(-value))
+                return ScoredChunk(chunkID: row["chunk_id"], score: Float(-value))
             }
         }
     }

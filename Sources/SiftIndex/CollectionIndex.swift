@@ -2,99 +2,6 @@ import Foundation
 import GRDB
 import SiftCore
 
-/// A document's identity for update planning: its id (path) and a hash of its content.
-public struct DocumentFingerprint: Sendable, Hashable {
-    public var documentID: String
-    public var contentHash: String
-
-    public init(documentID: String, contentHash: String) {
-        self.documentID = documentID
-        self.contentHash = contentHash
-    }
-}
-
-/// Which documents must be (re-)chunked and embedded, decided before any embedding happens.
-public struct UpdatePlan: Sendable, Hashable {
-    /// Not in the index yet.
-    public var new: [String]
-    /// In the index with a different content hash.
-    public var changed: [String]
-    /// In the index with the same hash: nothing to do.
-    public var unchanged: [String]
-    /// In the index but not among the given files: to delete.
-    public var deleted: [String]
-
-    /// `new + changed`: the documents to read, chunk and pass to `update`.
-    public var toEmbed: [String] { new + changed }
-
-    public init(new: [String], changed: [String], unchanged: [String], deleted: [String]) {
-        self.new = new
-        self.changed = changed
-        self.unchanged = unchanged
-        self.deleted = deleted
-    }
-    public var isEmpty: Bool { new.isEmpty && changed.isEmpty && deleted.isEmpty }
-}
-
-/// One document's new state for `CollectionIndex.update`.
-public struct DocumentUpdate: Sendable, Hashable {
-    public var id: String
-    public var title: String
-    public var language: String?
-    public var contentHash: String
-    /// Every chunk must have `documentID == id`; ids must be unique across the index.
-    public var chunks: [Chunk]
-
-    public init(id: String, title: String, language: String? = nil, contentHash: String, chunks: [Chunk]) {
-        precondition(chunks.allSatisfy { $0.documentID == id }, "DocumentUpdate: chunks of another document given for \(id)")
-        self.id = id
-        self.title = title
-        self.language = language
-        self.contentHash = contentHash
-        self.chunks = chunks
-    }
-
-    public init(document: Document, contentHash: String, chunks: [Chunk]) {
-        self.init(id: document.id, title: document.title, language: document.language, contentHash: contentHash, chunks: chunks)
-    }
-}
-
-/// Progress of `update`, for a progress bar.
-public struct IndexProgress: Sendable, Hashable {
-    public enum Phase: String, Sendable, Hashable { case embedding, writing, done }
-    public var phase: Phase
-    /// Chunks embedded so far (embedding), else equal to `total`.
-    public var completed: Int
-    public var total: Int
-}
-
-/// What one `update` did.
-public struct IndexSummary: Sendable, Hashable {
-    /// Documents and chunks in the index afterwards.
-    public var documents: Int
-    public var chunks: Int
-    public var tokens: Int
-    /// Documents written (new or changed) and removed by this update.
-    public var documentsWritten: Int
-    public var documentsDeleted: Int
-    /// Chunks embedded by this update, and chunks of re-indexed documents whose vector was kept
-    /// because their id and text did not change.
-    public var chunksEmbedded: Int
-    public var chunksReused: Int
-    public var seconds: Double
-}
-
-/// Size figures of an index.
-public struct IndexStats: Sendable, Hashable {
-    public var documents: Int
-    public var chunks: Int
-    public var tokens: Int
-    public var dimension: Int
-    public var generation: Int
-    public var modelIdentity: String
-    public var vectorsBytes: Int
-}
-
 /// A persistent collection index in a folder: `sift-index.json` (marker), `manifest.json` (the commit point),
 /// `chunks.<gen>.sqlite`, `vectors.<gen>.f32`, and while a writer runs `sift.lock` and `staging.json`.
 ///
@@ -134,8 +41,10 @@ public final class CollectionIndex: @unchecked Sendable {
 
     public var manifest: IndexManifest { current.manifest }
     public var configuration: IndexConfiguration { current.manifest.configuration }
-    /// The vector store of the current generation.
-    public var vectorStore: any VectorStore { current.vectors }
+    /// The vectors file of the current generation.
+    var flatVectors: FlatVectorStore { current.vectors }
+    /// The database of the current generation.
+    var currentStore: ChunkStore { current.store }
 
     public var stats: IndexStats {
         let m = current.manifest
@@ -298,7 +207,14 @@ public final class CollectionIndex: @unchecked Sendable {
         return problems
     }
 
-    // MARK: Reading
+    // MARK: Reading: the three stores of the current generation
+
+    /// The documents and chunks (SQLite tables).
+    public var documents: any DocumentStore { LocalDocumentStore(index: self) }
+    /// The chunk vectors (the memory-mapped vectors file, its slots mapped to chunk ids through the database).
+    public var vectors: any VectorIndex { LocalVectorIndex(index: self) }
+    /// BM25 over the chunks (SQLite FTS5).
+    public var lexical: any LexicalIndex { LocalLexicalIndex(index: self) }
 
     public func documentIDs() throws -> [String] { try current.store.documentIDs() }
 
@@ -307,8 +223,8 @@ public final class CollectionIndex: @unchecked Sendable {
     /// Chunks in the order of `ids`; unknown ids are skipped.
     public func chunks(ids: [String]) throws -> [Chunk] { try current.store.chunks(ids: ids) }
 
-    /// Dense top-k for query vectors (each normalised here), as (chunk id, inner product), best first.
-    public func denseSearch(queryVectors: [[Float]], topK: Int) throws -> [[(chunkID: String, score: Float)]] {
+    /// Dense top-k for query vectors (each normalised here), best first.
+    func denseSearch(queryVectors: [[Float]], topK: Int) throws -> [[ScoredChunk]] {
         let s = current
         let dim = s.manifest.configuration.dimension
         var flat = [Float]()
@@ -322,45 +238,52 @@ public final class CollectionIndex: @unchecked Sendable {
         normalizeRows(&flat, dimension: dim)
         let hits = try s.vectors.searchFlat(flat, queryCount: queryVectors.count, k: max(0, topK))
         let ids = try s.store.chunkIDs(slots: Array(Set(hits.joined().map(\.slot))))
-        return hits.map { list in list.compactMap { hit in ids[hit.slot].map { (chunkID: $0, score: hit.score) } } }
+        return hits.map { list in list.compactMap { hit in ids[hit.slot].map { ScoredChunk(chunkID: $0, score: hit.score) } } }
     }
 
     /// BM25 top-k for a free-text query; empty when the query has no searchable term.
-    public func bm25Search(_ query: String, topK: Int) throws -> [(chunkID: String, score: Float)] {
+    func bm25Search(_ query: String, topK: Int) throws -> [ScoredChunk] {
         guard topK > 0, let match = LexicalQuery.matchExpression(query) else { return [] }
         return try current.store.bm25(match: match, limit: topK)
     }
 
-    // MARK: Updating
-
-    /// Compares the caller's files with the index: new, changed, unchanged and deleted documents.
-    public func plan(for files: [DocumentFingerprint]) throws -> UpdatePlan {
-        let indexed = try current.store.documentHashes()
-        var plan = UpdatePlan(new: [], changed: [], unchanged: [], deleted: [])
-        var seen = Set<String>()
-        for f in files where seen.insert(f.documentID).inserted {
-            switch indexed[f.documentID] {
-            case nil: plan.new.append(f.documentID)
-            case f.contentHash?: plan.unchanged.append(f.documentID)
-            default: plan.changed.append(f.documentID)
-            }
-        }
-        plan.deleted = indexed.keys.filter { !seen.contains($0) }.sorted()
-        return plan
+    /// The stored vectors of these chunks, by chunk id.
+    func storedVectors(chunkIDs: [String]) throws -> [String: [Float]] {
+        let s = current
+        let slots = try s.store.slots(chunkIDs: chunkIDs)
+        return slots.mapValues { s.vectors.vector(at: $0) }
     }
 
-    /// Replaces (or adds) the given documents and removes `deleting`, then commits a new generation atomically
-    /// (see the type's documentation). Only the given documents' chunks are embedded, and of those only the ones
-    /// whose id or text changed. Use `plan(for:)` first to know which documents to read and chunk.
-    /// With `rebuildingWith`, the new generation holds only `documents`, all embedded afresh, and carries that
-    /// configuration; the old generation keeps answering until the commit and survives any failure.
-    /// The embedder must match the (new) configuration's model identity and dimension. `progress` counts embedded
-    /// chunks. Takes the writer lock for the update unless this instance holds it (`openForWriting`).
+    // MARK: Updating
+
+    /// Embeds what `documents` need (`ChunkEmbedding`: only chunks whose id or text changed) and applies the change:
+    /// replaces (or adds) the given documents, removes `deleting`, and commits a new generation atomically. With
+    /// `rebuildingWith`, the new generation holds only `documents`, all embedded afresh, and carries that
+    /// configuration. The embedder must match the (new) configuration's model identity and dimension; `progress`
+    /// counts embedded chunks. Takes the writer lock unless this instance holds it (`openForWriting`).
     @discardableResult
     public func update(upserting documents: [DocumentUpdate], deleting: [String] = [], rebuildingWith newConfiguration: IndexConfiguration? = nil,
                        embedder: any TextEmbedder, batchSize: Int = 32,
                        progress: (@Sendable (IndexProgress) -> Void)? = nil) throws -> IndexSummary {
-        precondition(batchSize > 0, "batchSize must be positive")
+        let config = newConfiguration ?? configuration
+        try config.check(against: IndexConfiguration(modelIdentity: embedder.modelIdentity, dimension: embedder.dimension,
+                                                     chunkerFingerprint: config.chunkerFingerprint, readerFingerprint: config.readerFingerprint))
+        let embedded = try ChunkEmbedding.vectors(for: documents, reusingFrom: newConfiguration == nil ? self : nil,
+                                                  embedder: embedder, batchSize: batchSize, progress: progress)
+        progress?(IndexProgress(phase: .writing, completed: embedded.embedded, total: embedded.embedded))
+        var summary = try apply(CollectionChange(upserting: documents, vectors: embedded.vectors, deleting: deleting,
+                                                 rebuildingWith: newConfiguration))
+        summary.chunksEmbedded = embedded.embedded
+        summary.chunksReused = embedded.reused
+        progress?(IndexProgress(phase: .done, completed: embedded.embedded, total: embedded.embedded))
+        return summary
+    }
+
+    /// Applies `change` as the next generation (see the type's documentation): stage it beside the current one,
+    /// then commit by the manifest rename. The old generation keeps answering until then and survives any failure.
+    /// Takes the writer lock for the change unless this instance holds it (`openForWriting`).
+    @discardableResult
+    public func apply(_ change: CollectionChange) throws -> IndexSummary {
         let started = Date()
         updateLock.lock(); defer { updateLock.unlock() }
         lock.lock(); let holdsLock = writerLock != nil; lock.unlock()
@@ -375,120 +298,34 @@ public final class CollectionIndex: @unchecked Sendable {
         }
         if updateOnlyLock != nil { StagingRecord.clean(folder: folder, keeping: old.manifest) }
 
-        let rebuilding = newConfiguration != nil
-        let config = newConfiguration ?? old.manifest.configuration
-        try config.check(against: IndexConfiguration(modelIdentity: embedder.modelIdentity, dimension: embedder.dimension,
-                                                     chunkerFingerprint: config.chunkerFingerprint, readerFingerprint: config.readerFingerprint))
+        let rebuilding = change.rebuildingWith != nil
+        let config = change.rebuildingWith ?? old.manifest.configuration
         // Kept vectors are copied from the old generation, so it must be intact.
         if !rebuilding { try Self.checkChecksum(old.vectors, manifest: old.manifest, url: folder.appendingPathComponent(old.manifest.vectorsFile)) }
-        let dim = config.dimension
-        let upsertIDs = Set(documents.map(\.id))
-        precondition(upsertIDs.count == documents.count, "update: a document is listed twice")
+        let newVectors = try Self.vectorRows(for: change, dimension: config.dimension)
 
-        // 1. Embed first: nothing on disk changes until every vector exists. A chunk that keeps its id and
-        //    text in a re-indexed document keeps its vector (same model input, same output).
-        let allChunks = documents.flatMap(\.chunks)
-        let previous = rebuilding ? [:] : try old.store.existingChunks(documentPaths: documents.map(\.id))
-        var reusedSlot = [Int?](repeating: nil, count: allChunks.count)
-        for (i, chunk) in allChunks.enumerated() {
-            if let p = previous[chunk.id], p.text == chunk.text { reusedSlot[i] = p.slot }
-        }
-        let embedIndices = allChunks.indices.filter { reusedSlot[$0] == nil }
-        let texts = embedIndices.map { allChunks[$0].text }
-        var embedded = [Float]()
-        embedded.reserveCapacity(texts.count * dim)
-        progress?(IndexProgress(phase: .embedding, completed: 0, total: texts.count))
-        for start in stride(from: 0, to: texts.count, by: batchSize) {
-            let batch = Array(texts[start..<min(texts.count, start + batchSize)])
-            let vectors: [[Float]]
-            do { vectors = try embedder.embed(batch) } catch {
-                throw IndexError.embedding(reason: "\(error)")
-            }
-            guard vectors.count == batch.count, vectors.allSatisfy({ $0.count == dim }) else {
-                throw IndexError.embedding(reason: "embedder returned \(vectors.count) vectors of sizes \(Set(vectors.map(\.count)).sorted()) for \(batch.count) texts, expected dimension \(dim)")
-            }
-            // A non-finite vector would poison every search's scores; refuse it before anything is written.
-            if let bad = vectors.firstIndex(where: { !$0.allSatisfy(\.isFinite) }) {
-                let chunk = allChunks[embedIndices[start + bad]]
-                throw IndexError.embedding(reason: "the embedder returned NaN or infinity for chunk \(chunk.id); nothing was written")
-            }
-            for v in vectors { embedded.append(contentsOf: v) }
-            progress?(IndexProgress(phase: .embedding, completed: start + batch.count, total: texts.count))
-        }
-        normalizeRows(&embedded, dimension: dim)
-        // newVectors[allChunks.count × dim]: embedded rows, or the stored (already normalised) row of a reused chunk.
-        var newVectors = [Float]()
-        newVectors.reserveCapacity(allChunks.count * dim)
-        var nextEmbedded = 0
-        old.vectors.withVectors { stored in
-            for slot in reusedSlot {
-                if let slot {
-                    newVectors.append(contentsOf: stored[(slot * dim)..<((slot + 1) * dim)])
-                } else {
-                    newVectors.append(contentsOf: embedded[(nextEmbedded * dim)..<((nextEmbedded + 1) * dim)])
-                    nextEmbedded += 1
-                }
-            }
-        }
-        progress?(IndexProgress(phase: .writing, completed: texts.count, total: texts.count))
-
-        // 2. Stage the next generation beside the current one, recorded before any of its files exists.
+        // Stage the next generation beside the current one, recorded before any of its files exists.
         let generation = Self.nextFreeGeneration(in: folder, after: old.manifest.generation)
         let names = IndexManifest.fileNames(generation: generation)
-        let dbURL = folder.appendingPathComponent(names.database), vecURL = folder.appendingPathComponent(names.vectors)
         try StagingRecord(generation: generation, creating: [names.database, names.vectors],
                           retiring: [old.manifest.databaseFile, old.manifest.vectorsFile]).write(folder: folder)
         let manifest: IndexManifest
-        let counts: (oldSlots: [Int], documents: Int, tokens: Int)
+        let written: (documents: Int, tokens: Int, deleted: Int)
         do {
-            if !rebuilding {
-                do { try FileManager.default.copyItem(at: folder.appendingPathComponent(old.manifest.databaseFile), to: dbURL) } catch {
-                    throw IndexError.storage(operation: "staging database copy", path: dbURL.path, underlying: error.localizedDescription)
-                }
-            }
-            let staging = try ChunkStore(url: dbURL, readonly: false, create: rebuilding)
-            defer { try? staging.close() }
-            counts = try staging.write("updating database") { db in
-                try ChunkStore.deleteDocuments(Array(upsertIDs) + deleting.filter { !upsertIDs.contains($0) }, in: db)
-                let oldSlots = try ChunkStore.compactSlots(in: db)
-                var slot = oldSlots.count
-                for doc in documents {
-                    try ChunkStore.insert(doc, firstSlot: slot, in: db)
-                    slot += doc.chunks.count
-                }
-                let documentCount = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM documents") ?? 0
-                let tokens = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(token_count), 0) FROM documents") ?? 0
-                return (oldSlots, documentCount, tokens)
-            }
-            try staging.close()
-
-            // 3. New vectors file: kept vectors in their new slot order, then the new ones.
-            let writer = try SyncedWriter(url: vecURL)
-            try old.vectors.withVectors { corpus in
-                let rowBytes = dim * MemoryLayout<Float>.size
-                let raw = UnsafeRawBufferPointer(corpus)
-                var runStart = 0
-                // Copy runs of consecutive old slots in one write.
-                while runStart < counts.oldSlots.count {
-                    var runEnd = runStart + 1
-                    while runEnd < counts.oldSlots.count && counts.oldSlots[runEnd] == counts.oldSlots[runEnd - 1] + 1 { runEnd += 1 }
-                    let first = counts.oldSlots[runStart]
-                    try writer.write(UnsafeRawBufferPointer(rebasing: raw[(first * rowBytes)..<((first + runEnd - runStart) * rowBytes)]))
-                    runStart = runEnd
-                }
-            }
-            try newVectors.withUnsafeBytes { try writer.write($0) }
-            try writer.close()
-
-            // 4. Commit: the manifest rename.
-            let chunkCount = counts.oldSlots.count + allChunks.count
-            precondition(writer.byteCount == chunkCount * dim * MemoryLayout<Float>.size, "vectors file size disagrees with chunk count")
+            let rows = try stageDatabase(change, from: old, as: folder.appendingPathComponent(names.database))
+            let vectorBytes = try stageVectors(keeping: rows.oldSlots, from: old.vectors, appending: newVectors,
+                                               as: folder.appendingPathComponent(names.vectors))
+            let chunkCount = rows.oldSlots.count + newVectors.count / max(1, config.dimension)
+            precondition(vectorBytes.count == chunkCount * config.dimension * MemoryLayout<Float>.size,
+                         "vectors file size disagrees with chunk count")
             let now = Date()
             manifest = IndexManifest(formatVersion: IndexManifest.currentFormatVersion, configuration: config, generation: generation,
-                                     databaseFile: names.database, vectorsFile: names.vectors, documentCount: counts.documents,
-                                     chunkCount: chunkCount, tokenCount: counts.tokens, vectorsByteCount: writer.byteCount,
-                                     vectorsChecksum: writer.checksum.hexDigest, created: rebuilding ? now : old.manifest.created, updated: now)
+                                     databaseFile: names.database, vectorsFile: names.vectors, documentCount: rows.documents,
+                                     chunkCount: chunkCount, tokenCount: rows.tokens, vectorsByteCount: vectorBytes.count,
+                                     vectorsChecksum: vectorBytes.checksum, created: rebuilding ? now : old.manifest.created, updated: now)
+            // The commit.
             try ManifestIO.write(manifest, folder: folder)
+            written = (rows.documents, rows.tokens, rows.deleted)
         } catch {
             // Not committed: remove what this run created; the old generation stays current and whole.
             StagingRecord.clean(folder: folder, keeping: old.manifest)
@@ -499,12 +336,111 @@ public final class CollectionIndex: @unchecked Sendable {
         lock.lock(); state = next; lock.unlock()
         // Searches still holding the old state keep working: its files stay readable until closed/unmapped.
         StagingRecord.clean(folder: folder, keeping: manifest)
-        let summary = IndexSummary(documents: counts.documents, chunks: manifest.chunkCount, tokens: counts.tokens,
-                                   documentsWritten: documents.count,
-                                   documentsDeleted: rebuilding ? old.manifest.documentCount : deleting.filter { !upsertIDs.contains($0) }.count,
-                                   chunksEmbedded: texts.count, chunksReused: allChunks.count - texts.count,
-                                   seconds: Date().timeIntervalSince(started))
-        progress?(IndexProgress(phase: .done, completed: texts.count, total: texts.count))
-        return summary
+        return IndexSummary(documents: written.documents, chunks: manifest.chunkCount, tokens: written.tokens,
+                            documentsWritten: change.upserting.count,
+                            documentsDeleted: rebuilding ? old.manifest.documentCount : written.deleted,
+                            chunksEmbedded: 0, chunksReused: 0, seconds: Date().timeIntervalSince(started))
     }
+
+    /// The change's vectors as rows in chunk order, checked: one per chunk, of the index's dimension, finite.
+    private static func vectorRows(for change: CollectionChange, dimension: Int) throws -> [Float] {
+        let upsertIDs = Set(change.upserting.map(\.id))
+        precondition(upsertIDs.count == change.upserting.count, "update: a document is listed twice")
+        var rows = [Float]()
+        rows.reserveCapacity(change.upserting.reduce(0) { $0 + $1.chunks.count } * dimension)
+        for chunk in change.upserting.lazy.flatMap(\.chunks) {
+            guard let vector = change.vectors[chunk.id] else {
+                throw IndexError.embedding(reason: "no vector was given for chunk \(chunk.id); nothing was written")
+            }
+            guard vector.count == dimension else {
+                throw IndexError.embedding(reason: "chunk \(chunk.id) has a vector of \(vector.count) dimensions, the index has \(dimension)")
+            }
+            // A non-finite vector would poison every search's scores; refuse it before anything is written.
+            guard vector.allSatisfy(\.isFinite) else {
+                throw IndexError.embedding(reason: "the embedder returned NaN or infinity for chunk \(chunk.id); nothing was written")
+            }
+            rows.append(contentsOf: vector)
+        }
+        return rows
+    }
+
+    /// Writes the next generation's database: a copy of the old one (empty for a rebuild) with the change's documents
+    /// deleted and re-inserted. Returns the old vector slots kept (in their new order) and the new totals.
+    private func stageDatabase(_ change: CollectionChange, from old: State, as url: URL)
+        throws -> (oldSlots: [Int], documents: Int, tokens: Int, deleted: Int) {
+        let rebuilding = change.rebuildingWith != nil
+        if !rebuilding {
+            do { try FileManager.default.copyItem(at: folder.appendingPathComponent(old.manifest.databaseFile), to: url) } catch {
+                throw IndexError.storage(operation: "staging database copy", path: url.path, underlying: error.localizedDescription)
+            }
+        }
+        let upsertIDs = Set(change.upserting.map(\.id))
+        let deleting = change.deleting.filter { !upsertIDs.contains($0) }
+        let staging = try ChunkStore(url: url, readonly: false, create: rebuilding)
+        defer { try? staging.close() }
+        let result = try staging.write("updating database") { db in
+            try ChunkStore.deleteDocuments(Array(upsertIDs) + deleting, in: db)
+            let oldSlots = try ChunkStore.compactSlots(in: db)
+            var slot = oldSlots.count
+            for doc in change.upserting {
+                try ChunkStore.insert(doc, firstSlot: slot, in: db)
+                slot += doc.chunks.count
+            }
+            let documentCount = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM documents") ?? 0
+            let tokens = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(token_count), 0) FROM documents") ?? 0
+            return (oldSlots, documentCount, tokens, deleting.count)
+        }
+        try staging.close()
+        return result
+    }
+
+    /// Writes the next generation's vectors file: the kept old rows in their new slot order, then the new rows.
+    private func stageVectors(keeping oldSlots: [Int], from old: FlatVectorStore, appending newRows: [Float], as url: URL)
+        throws -> (count: Int, checksum: String) {
+        let writer = try SyncedWriter(url: url)
+        try old.withVectors { corpus in
+            let rowBytes = old.dimension * MemoryLayout<Float>.size
+            let raw = UnsafeRawBufferPointer(corpus)
+            var runStart = 0
+            // Copy runs of consecutive old slots in one write.
+            while runStart < oldSlots.count {
+                var runEnd = runStart + 1
+                while runEnd < oldSlots.count && oldSlots[runEnd] == oldSlots[runEnd - 1] + 1 { runEnd += 1 }
+                let first = oldSlots[runStart]
+                try writer.write(UnsafeRawBufferPointer(rebasing: raw[(first * rowBytes)..<((first + runEnd - runStart) * rowBytes)]))
+                runStart = runEnd
+            }
+        }
+        try newRows.withUnsafeBytes { try writer.write($0) }
+        try writer.close()
+        return (writer.byteCount, writer.checksum.hexDigest)
+    }
+}
+
+extension CollectionIndex: CollectionStore {}
+
+/// The document store of a `CollectionIndex`'s current generation.
+struct LocalDocumentStore: DocumentStore {
+    let index: CollectionIndex
+    func chunks(ids: [String]) throws -> [Chunk] { try index.chunks(ids: ids) }
+    func documentIDs() throws -> [String] { try index.documentIDs() }
+    func documentHashes() throws -> [String: String] { try index.currentStore.documentHashes() }
+    func chunkTexts(documentIDs: [String]) throws -> [String: String] {
+        try index.currentStore.existingChunks(documentPaths: documentIDs).mapValues(\.text)
+    }
+}
+
+/// The vector index of a `CollectionIndex`'s current generation.
+struct LocalVectorIndex: VectorIndex {
+    let index: CollectionIndex
+    var dimension: Int { index.configuration.dimension }
+    var count: Int { index.stats.chunks }
+    func search(_ queryVectors: [[Float]], topK: Int) throws -> [[ScoredChunk]] { try index.denseSearch(queryVectors: queryVectors, topK: topK) }
+    func vectors(chunkIDs: [String]) throws -> [String: [Float]] { try index.storedVectors(chunkIDs: chunkIDs) }
+}
+
+/// The lexical index of a `CollectionIndex`'s current generation.
+struct LocalLexicalIndex: LexicalIndex {
+    let index: CollectionIndex
+    func search(_ query: String, topK: Int) throws -> [ScoredChunk] { try index.bm25Search(query, topK: topK) }
 }

@@ -12,19 +12,31 @@ import SiftCore
 ///   score margins — a chunk that one retriever ranks far above the rest wins — and can beat RRF once the
 ///   weight is tuned on labelled queries for a collection; untuned, or with a single-hit list (min = max), it
 ///   is more erratic.
-public enum Fusion: Sendable, Hashable {
+public enum Fusion: RankFusion, Hashable {
     /// Reciprocal rank fusion; `k` damps the influence of top ranks (60 in the original paper); `denseWeight`
     /// in 0...1 is the dense list's share (0.5: both lists count the same, plain RRF).
     case reciprocalRank(k: Double = 60, denseWeight: Double = 0.5)
     /// Weighted sum of min-max-normalised scores; `denseWeight` in 0...1.
     case weighted(denseWeight: Double = 0.5)
 
+    public var name: String {
+        switch self {
+        case .reciprocalRank: "rrf"
+        case .weighted: "weighted"
+        }
+    }
+
+    /// Fuses the dense and BM25 lists (other kinds carry no weight here and are ignored).
+    public func fuse(_ lists: [RetrievalStage: [ScoredChunk]], topK: Int) -> [Candidate] {
+        fuse(dense: lists[.dense] ?? [], bm25: lists[.bm25] ?? [], topK: topK)
+    }
+
     /// Fuses two ranked lists (best first) into candidates carrying per-stage scores and 1-based ranks.
     /// Ties in the fused score go to the better dense rank, then the better BM25 rank, then the chunk id.
-    public func fuse(dense: [(chunkID: String, score: Float)], bm25: [(chunkID: String, score: Float)], topK: Int) -> [Candidate] {
+    public func fuse(dense: [ScoredChunk], bm25: [ScoredChunk], topK: Int) -> [Candidate] {
         var byID = [String: Candidate]()
         var order = [String]()
-        func add(_ list: [(chunkID: String, score: Float)], stage: RetrievalStage) {
+        func add(_ list: [ScoredChunk], stage: RetrievalStage) {
             for (i, hit) in list.enumerated() where byID[hit.chunkID]?.stageRanks[stage] == nil {
                 if byID[hit.chunkID] == nil {
                     byID[hit.chunkID] = Candidate(chunkID: hit.chunkID, score: 0)

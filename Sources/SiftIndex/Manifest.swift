@@ -1,44 +1,10 @@
 import Foundation
 import SiftCore
 
-/// Settings an index is bound to; opening with different values is refused.
-public struct IndexConfiguration: Sendable, Hashable, Codable {
-    /// `TextEmbedder.modelIdentity` of the model that produced the vectors.
-    public var modelIdentity: String
-    /// Vector length.
-    public var dimension: Int
-    /// Opaque fingerprint of the chunker settings (the caller defines it; compared for equality only).
-    public var chunkerFingerprint: String
-    /// Opaque fingerprint of the reader settings.
-    public var readerFingerprint: String
-
-    public init(modelIdentity: String, dimension: Int, chunkerFingerprint: String, readerFingerprint: String) {
-        self.modelIdentity = modelIdentity
-        self.dimension = dimension
-        self.chunkerFingerprint = chunkerFingerprint
-        self.readerFingerprint = readerFingerprint
-    }
-
-    /// The configuration for `embedder` with the given chunker/reader fingerprints.
-    public init(embedder: any TextEmbedder, chunkerFingerprint: String, readerFingerprint: String) {
-        self.init(modelIdentity: embedder.modelIdentity, dimension: embedder.dimension,
-                  chunkerFingerprint: chunkerFingerprint, readerFingerprint: readerFingerprint)
-    }
-
-    /// Throws `IndexError.incompatible` naming the first field that differs from `requested`.
+extension IndexConfiguration {
+    /// Throws `IndexError.incompatible` naming the first setting that differs from `requested`.
     public func check(against requested: IndexConfiguration) throws {
-        if modelIdentity != requested.modelIdentity {
-            throw IndexError.incompatible(field: "model", index: modelIdentity, requested: requested.modelIdentity)
-        }
-        if dimension != requested.dimension {
-            throw IndexError.incompatible(field: "dimension", index: String(dimension), requested: String(requested.dimension))
-        }
-        if chunkerFingerprint != requested.chunkerFingerprint {
-            throw IndexError.incompatible(field: "chunker settings", index: chunkerFingerprint, requested: requested.chunkerFingerprint)
-        }
-        if readerFingerprint != requested.readerFingerprint {
-            throw IndexError.incompatible(field: "reader settings", index: readerFingerprint, requested: requested.readerFingerprint)
-        }
+        if let m = mismatch(with: requested) { throw IndexError.incompatible(field: m.field, index: m.index, requested: m.requested) }
     }
 }
 

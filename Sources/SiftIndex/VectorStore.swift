@@ -14,18 +14,10 @@ public struct ScoredSlot: Sendable, Hashable {
     }
 }
 
-/// Nearest-neighbour search over a fixed set of vectors addressed by slot (0..<count).
-/// The flat exact store implements it; an approximate (HNSW) or external backend can conform later.
-public protocol VectorStore: Sendable {
-    var count: Int { get }
-    var dimension: Int { get }
-    /// For each query (length `dimension`), the `k` highest inner products, best first;
-    /// equal scores are ordered by lower slot first.
-    func search(queries: [[Float]], k: Int) throws -> [[ScoredSlot]]
-}
-
 /// Exact inner-product search over a read-only memory-mapped `[count × dimension]` float32 file.
-public final class FlatVectorStore: VectorStore, @unchecked Sendable {
+/// Vectors are addressed by slot (row); `CollectionIndex` maps slots to chunk ids, and its `vectors` is the
+/// `VectorIndex` (by chunk id) built on this.
+public final class FlatVectorStore: @unchecked Sendable {
     // Immutable after init; the mapping is read-only, so concurrent searches are safe.
     public let count: Int
     public let dimension: Int

@@ -69,12 +69,12 @@ public struct AskRecord: Codable, Sendable {
     public init(_ result: AskResult, id: String? = nil) {
         question = result.question
         answers = result.answers.map(AnswerRecord.init)
-        stages = result.stagesRun
-        stagesOff = result.stagesSkipped
-        timingsMs = Dictionary(result.timings.map { ($0.stage, $0.milliseconds) }, uniquingKeysWith: +)
+        stages = result.stagesRun.map(\.description)
+        stagesOff = result.stagesSkipped.map(\.description)
+        timingsMs = Dictionary(result.timings.map { ($0.stage.rawValue, $0.milliseconds) }, uniquingKeysWith: +)
         if !result.stageCandidates.isEmpty {
             explain = Dictionary(result.stageCandidates.map { stage in
-                (stage.stage, stage.candidates.map { CandidateRecord($0, chunk: result.chunks[$0.chunkID]) })
+                (stage.stage.rawValue, stage.candidates.map { CandidateRecord($0, chunk: result.chunks[$0.chunkID]) })
             }, uniquingKeysWith: { a, _ in a })
         }
     }
@@ -150,8 +150,8 @@ public enum AnswerFormatter {
         }
         if showTimings {
             let total = result.timings.reduce(0) { $0 + $1.milliseconds }
-            let off = result.stagesSkipped.isEmpty ? "" : "; off: " + result.stagesSkipped.joined(separator: ", ")
-            lines.append("stages: \(result.stagesRun.joined(separator: ", "))\(off) · \(String(format: "%.0f", total)) ms")
+            let off = result.stagesSkipped.isEmpty ? "" : "; off: " + result.stagesSkipped.map(\.description).joined(separator: ", ")
+            lines.append("stages: \(result.stagesRun.map(\.description).joined(separator: ", "))\(off) · \(String(format: "%.0f", total)) ms")
         }
         return lines.joined(separator: "\n")
     }
@@ -167,7 +167,7 @@ public enum AnswerFormatter {
                 lines.append("  \(i + 1). \(format(candidate.score))  \(source)  [\(ranks.joined(separator: " "))]")
             }
         }
-        lines.append("timings: " + result.timings.map { "\($0.stage) \(String(format: "%.1f", $0.milliseconds)) ms" }.joined(separator: ", "))
+        lines.append("timings: " + result.timings.summed.map { "\($0.stage) \(String(format: "%.1f", $0.milliseconds)) ms" }.joined(separator: ", "))
         return lines.joined(separator: "\n")
     }
 

@@ -19,13 +19,13 @@ public enum EvalRunner {
                             progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> EvalReport {
         let dataset: BEIRDataset
         do { dataset = try BEIRDataset.load(folder: folder, split: split, validation: .lenient) } catch {
-            throw PipelineError.stageFailed(stage: "BEIR", message: "\(error)")
+            throw PipelineError.evaluation(underlying: error)
         }
         let queries = dataset.evaluatedQueries
         if queries.isEmpty {
             // Checked before the corpus is embedded: an empty evaluation would report zeros and succeed.
             let reason = (["no query in queries.jsonl has a judgement in qrels/\(split).tsv that names a corpus id"] + dataset.warnings)
-            throw PipelineError.stageFailed(stage: "BEIR", message: EvalError.nothingToEvaluate(path: folder.path, reason: reason.joined(separator: "; ")).description)
+            throw PipelineError.evaluation(underlying: EvalError.nothingToEvaluate(path: folder.path, reason: reason.joined(separator: "; ")))
         }
         let tools = try ModelTools(modelFolder: modelFolder, batchSize: batchSize)
         var corpusVectors: [[Float]] = []
@@ -88,16 +88,16 @@ public enum EvalRunner {
         let allLabels: LabeledQuestionSet
         // EvalError messages already name the file and line.
         do { allLabels = try LabeledQuestionSet.load(file) } catch {
-            throw PipelineError.stageFailed(stage: "labels", message: "\(error)")
+            throw PipelineError.evaluation(underlying: error)
         }
         let indexed: Set<String>
-        do { indexed = Set(try runner.openIndex().documentIDs()) } catch let error as PipelineError { throw error } catch {
-            throw PipelineError.stageFailed(stage: "index", message: "\(error)")
+        do { indexed = Set(try runner.openIndex().documents.documentIDs()) } catch let error as PipelineError { throw error } catch {
+            throw PipelineError.stage(.index, underlying: error)
         }
         let (restricted, warnings) = allLabels.restricted(toDocuments: indexed, source: file.path)
         if restricted.questions.isEmpty {
-            throw PipelineError.stageFailed(stage: "labels", message: EvalError.nothingToEvaluate(path: file.path,
-                reason: "no question has a relevant target in the index (\(runner.config.index.path.path)); " + warnings.joined(separator: "; ")).description)
+            throw PipelineError.evaluation(underlying: EvalError.nothingToEvaluate(path: file.path,
+                reason: "no question has a relevant target in the index (\(runner.config.index.path.path)); " + warnings.joined(separator: "; ")))
         }
         return (level == .page ? restricted.pageLevel : restricted, warnings)
     }
@@ -236,14 +236,14 @@ public struct EvalReport: Sendable {
 
     public func json() throws -> String {
         do { return String(decoding: try comparison.json(), as: UTF8.self) } catch {
-            throw PipelineError.stageFailed(stage: "eval", message: "\(error)")
+            throw PipelineError.evaluation(underlying: error)
         }
     }
 
     /// report.json, report.md, metrics.svg and runs/<stage>.trec in `directory`.
     public func writeReport(to directory: URL) throws -> [URL] {
         do { return try comparison.write(to: directory) } catch {
-            throw PipelineError.stageFailed(stage: "eval", message: "\(error)")
+            throw PipelineError.evaluation(underlying: error)
         }
     }
 
@@ -254,7 +254,7 @@ public struct EvalReport: Sendable {
         for stage in comparison.stages {
             let target = comparison.stages.count == 1 ? base : stem.appendingPathExtension("\(stage.name).trec")
             do { try TRECRunFile.write(stage.rankings, tag: "sift-\(stage.name)", depth: 100, to: target) } catch {
-                throw PipelineError.stageFailed(stage: "eval", message: "\(error)")
+                throw PipelineError.evaluation(underlying: error)
             }
             written.append(target)
         }

@@ -17,7 +17,7 @@ extension PipelineRunner {
         let id = path.hasPrefix(root) ? String(path.dropFirst(root.count)) : file.lastPathComponent
         let documents: [Document]
         do { documents = try reader.read(fileAt: file, id: id) } catch {
-            throw PipelineError.stageFailed(stage: "reader", message: error.description)
+            throw PipelineError.stage(.reader, underlying: error)
         }
         let chunker = try self.chunker()
         return Inspection(documents: documents, chunks: documents.map { chunker.chunk($0) })

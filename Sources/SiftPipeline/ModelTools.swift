@@ -15,7 +15,7 @@ public struct ModelTools: Sendable {
     /// Vectors, one per text, in input order. Shape [texts.count × dimension].
     public func embed(_ texts: [String]) throws -> [[Float]] {
         do { return try embedder.embed(texts) } catch let error as PipelineError { throw error } catch {
-            throw PipelineError.stageFailed(stage: "bi-encoder", message: "\(error)")
+            throw PipelineError.stage(.embedder, underlying: error)
         }
     }
 

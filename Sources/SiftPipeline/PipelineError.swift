@@ -1,4 +1,5 @@
 import Foundation
+import SiftCore
 
 /// One problem found in a pipeline file or a `--set` override.
 public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
@@ -21,7 +22,9 @@ public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Everything that can go wrong while loading or running a pipeline.
+/// Everything that can go wrong while loading or running a pipeline. A stage's own typed error is kept (`stage`,
+/// `evaluation`), so a caller can tell a bad request from a broken index: `sift` maps each case to an exit code, and
+/// a server can map it to an HTTP status.
 public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConvertible {
     /// The pipeline file could not be read.
     case unreadable(file: String, reason: String)
@@ -33,17 +36,20 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
     /// The YAML is well formed but does not describe a valid pipeline; every problem found is listed.
     case invalid([ConfigProblem])
     /// A configured model folder is missing or incomplete.
-    case modelMissing(stage: String, path: String, hint: String)
+    case modelMissing(Stage, path: String, hint: String)
     /// A stage that the request needs is switched off or not configured.
-    case stageNotConfigured(stage: String, hint: String)
+    case stageNotConfigured(Stage, hint: String)
     /// The index has not been built yet (or was built by a different model).
     case indexMissing(path: String, hint: String)
     /// The index exists but cannot answer: never completed, or empty.
     case indexUnusable(path: String, reason: String, hint: String)
     /// An input file for a command (questions, labels, passages) is malformed.
     case badInput(file: String, line: Int?, message: String)
-    /// A stage module failed; `stage` names it, `message` is its own error text.
-    case stageFailed(stage: String, message: String)
+    /// A stage failed with its module's own error (`ReaderError`, `ModelError`, `IndexError`, …), plus what to do
+    /// about it when the runner knows (`hint`).
+    case stage(Stage, underlying: any Error & Sendable, hint: String? = nil)
+    /// Evaluation failed: labels or a BEIR folder that cannot be used (`EvalError`), or a report that cannot be written.
+    case evaluation(underlying: any Error & Sendable)
 
     public var description: String {
         switch self {
@@ -60,7 +66,7 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
             return "invalid pipeline (\(problems.count) problems):\n"
                 + problems.map { "  \($0)" }.joined(separator: "\n")
         case let .modelMissing(stage, path, hint):
-            return "\(stage) model not found at \(path); \(hint)"
+            return "\(stage == .rerank ? "cross-encoder" : "bi-encoder") model not found at \(path); \(hint)"
         case let .stageNotConfigured(stage, hint):
             return "the \(stage) stage is not configured; \(hint)"
         case let .indexMissing(path, hint):
@@ -70,10 +76,31 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
         case let .badInput(file, line, message):
             let location = line.map { ":\($0)" } ?? ""
             return "\(file)\(location): \(message)"
-        case let .stageFailed(stage, message):
-            return "\(stage): \(message)"
+        case let .stage(stage, underlying, hint):
+            return "\(stage): \(underlying)" + (hint.map { "; \($0)" } ?? "")
+        case let .evaluation(underlying):
+            return "\(underlying)"
         }
     }
 
     public var errorDescription: String? { description }
+}
+
+extension PipelineError {
+    /// The stage a `stage`, `modelMissing` or `stageNotConfigured` error belongs to.
+    public var stage: Stage? {
+        switch self {
+        case let .stage(stage, _, _), let .modelMissing(stage, _, _), let .stageNotConfigured(stage, _): stage
+        case .indexMissing, .indexUnusable: .index
+        default: nil
+        }
+    }
+
+    /// The stage module's own error, when the failure came from one.
+    public var underlying: (any Error & Sendable)? {
+        switch self {
+        case let .stage(_, underlying, _), let .evaluation(underlying): underlying
+        default: nil
+        }
+    }
 }

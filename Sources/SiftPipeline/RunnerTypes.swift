@@ -2,15 +2,54 @@ import Foundation
 import SiftCore
 import SiftReader
 
-/// How long one stage took.
+/// How long one stage took. A stage may appear more than once (the index is opened, planned and written while
+/// indexing; chunks are read from it more than once while asking): `summed` adds them up.
 public struct StageTiming: Sendable, Hashable, Codable {
-    /// Stage name: read, plan, chunk, embed, write (indexing); embed, dense, bm25, fusion, rerank, fetch, highlight (asking).
-    public var stage: String
+    public var stage: Stage
     public var milliseconds: Double
-    public init(stage: String, milliseconds: Double) {
+    public init(stage: Stage, milliseconds: Double) {
         self.stage = stage
         self.milliseconds = milliseconds
     }
+}
+
+extension [StageTiming] {
+    /// One entry per stage, in the order each first ran, with its times added up.
+    public var summed: [StageTiming] {
+        var order: [Stage] = []
+        var total: [Stage: Double] = [:]
+        for timing in self {
+            if total[timing.stage] == nil { order.append(timing.stage) }
+            total[timing.stage, default: 0] += timing.milliseconds
+        }
+        return order.map { StageTiming(stage: $0, milliseconds: total[$0]!) }
+    }
+}
+
+/// A stage that ran for a question, with the variant that ran (the fusion method): `fusion:rrf`.
+public struct ActiveStage: Sendable, Hashable, CustomStringConvertible {
+    public var stage: Stage
+    public var variant: String?
+    public init(_ stage: Stage, variant: String? = nil) {
+        self.stage = stage
+        self.variant = variant
+    }
+    public var description: String { variant.map { "\(stage):\($0)" } ?? stage.rawValue }
+}
+
+/// A stage that did not run, and why: `rerank (not configured)`.
+public struct SkippedStage: Sendable, Hashable, CustomStringConvertible {
+    public enum Reason: String, Sendable, Hashable {
+        case switchedOff = "switched off"
+        case notConfigured = "not configured"
+    }
+    public var stage: Stage
+    public var reason: Reason
+    public init(_ stage: Stage, because reason: Reason) {
+        self.stage = stage
+        self.reason = reason
+    }
+    public var description: String { "\(stage) (\(reason.rawValue))" }
 }
 
 /// Indexing progress for a progress bar.
@@ -92,7 +131,7 @@ public struct AskOptions: Sendable, Hashable {
 /// One stage's ranked candidates, for `--explain`.
 public struct StageCandidates: Sendable, Hashable {
     /// dense, bm25, hybrid (fused) or rerank.
-    public var stage: String
+    public var stage: RetrievalStage
     public var candidates: [Candidate]
 }
 
@@ -100,10 +139,10 @@ public struct StageCandidates: Sendable, Hashable {
 public struct AskResult: Sendable, Hashable {
     public var question: String
     public var answers: [Answer]
-    /// The stages that ran, in order, e.g. ["dense", "bm25", "fusion:rrf"] or ["bm25", "rerank"].
-    public var stagesRun: [String]
-    /// Stages that did not run and why, e.g. ["rerank (not configured)", "bm25 (switched off)"].
-    public var stagesSkipped: [String]
+    /// The stages that ran, in order: dense, bm25, fusion:rrf, rerank, highlight.
+    public var stagesRun: [ActiveStage]
+    /// Stages that did not run and why: rerank (not configured), bm25 (switched off).
+    public var stagesSkipped: [SkippedStage]
     /// Per-stage wall time. In `askBatch`, stages run for the whole batch (query embedding, dense search) are split evenly.
     public var timings: [StageTiming]
     /// Each stage's candidates, best first (only with `AskOptions.explain`).

@@ -10,43 +10,43 @@ enum StageLoader {
     static let crossEncoderHint = "download a Hugging Face cross-encoder checkpoint such as cross-encoder/ms-marco-MiniLM-L-6-v2 (config.json, model.safetensors, vocab.txt) into that folder (none can be downloaded on this machine), or switch re-ranking off with `reranker: none` / `--set reranker=none`"
 
     /// Throws `modelMissing` unless `folder` holds every file in `required`.
-    static func checkModelFolder(_ folder: URL, stage: String, required: [String], hint: String) throws {
+    static func checkModelFolder(_ folder: URL, stage: Stage, required: [String], hint: String) throws {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
         guard fm.fileExists(atPath: folder.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw PipelineError.modelMissing(stage: stage, path: folder.path, hint: hint)
+            throw PipelineError.modelMissing(stage, path: folder.path, hint: hint)
         }
         let missing = required.filter { !fm.fileExists(atPath: folder.appendingPathComponent($0).path) }
         guard missing.isEmpty else {
-            throw PipelineError.modelMissing(stage: stage, path: folder.path,
+            throw PipelineError.modelMissing(stage, path: folder.path,
                                              hint: "the folder lacks \(missing.joined(separator: ", ")); " + hint)
         }
     }
 
     static func tokenizer(_ config: EmbedderConfig) throws -> WordPieceTokenizer {
-        try checkModelFolder(config.model, stage: "bi-encoder", required: ["config.json"], hint: biEncoderHint)
+        try checkModelFolder(config.model, stage: .embedder, required: ["config.json"], hint: biEncoderHint)
         do { return try WordPieceTokenizer(directory: config.model) } catch {
-            throw PipelineError.stageFailed(stage: "tokenizer", message: "\(error)")
+            throw PipelineError.stage(.embedder, underlying: error)
         }
     }
 
     static func biEncoder(_ config: EmbedderConfig) throws -> any TextEmbedder {
-        try checkModelFolder(config.model, stage: "bi-encoder", required: ["config.json", "model.safetensors"], hint: biEncoderHint)
+        try checkModelFolder(config.model, stage: .embedder, required: ["config.json", "model.safetensors"], hint: biEncoderHint)
         do { return BatchedEmbedder(model: try BiEncoder(directory: config.model, precision: config.precision.modelPrecision),
                                    batchSize: config.batchSize) } catch {
-            throw PipelineError.stageFailed(stage: "bi-encoder", message: "\(error)")
+            throw PipelineError.stage(.embedder, underlying: error)
         }
     }
 
     static func crossEncoder(_ config: RerankerConfig) throws -> any PassageScorer {
-        try checkModelFolder(config.model, stage: "cross-encoder", required: ["config.json", "model.safetensors"], hint: crossEncoderHint)
+        try checkModelFolder(config.model, stage: .rerank, required: ["config.json", "model.safetensors"], hint: crossEncoderHint)
         let truncation: TruncationStrategy = config.truncation == .onlySecond ? .onlySecond : .longestFirst
         do {
             let model = try CrossEncoder(directory: config.model, maxLength: config.maxTokens, truncation: truncation,
                                          precision: config.precision.modelPrecision)
             return CrossEncoderScorer(model: model, batchSize: config.batchSize)
         } catch {
-            throw PipelineError.stageFailed(stage: "cross-encoder", message: "\(error)")
+            throw PipelineError.stage(.rerank, underlying: error)
         }
     }
 }
@@ -79,10 +79,4 @@ struct CrossEncoderScorer: PassageScorer {
     func scores(query: String, passages: [String]) throws -> [Float] {
         try model.scores(query: query, passages: passages, batchSize: batchSize)
     }
-}
-
-/// Scores (query, passage) pairs: the re-ranking stage, as the runner needs it.
-protocol PassageScorer: Sendable {
-    /// One relevance score per passage, in input order (higher is better).
-    func scores(query: String, passages: [String]) throws -> [Float]
 }

@@ -14,6 +14,10 @@ public enum ReaderError: Error, Sendable, Hashable, LocalizedError, CustomString
     case unreadable(path: String, reason: String)
     /// A drop/keep rule or an XML mapping expression is malformed.
     case invalidRule(rule: String, reason: String)
+    /// No file under the collection root matches the include globs.
+    case noFiles(root: String, include: [String], exclude: [String])
+    /// Files matched, but none of them could be read; `first` is the first failure.
+    case nothingReadable(fileCount: Int, first: String)
 
     /// The file the error is about, when there is one.
     public var path: String? {
@@ -21,7 +25,7 @@ public enum ReaderError: Error, Sendable, Hashable, LocalizedError, CustomString
         case .fileTooLarge(let path, _, _), .emptyFile(let path), .notMarkup(let path, _),
              .parseFailed(let path, _, _), .unreadable(let path, _):
             return path
-        case .invalidRule:
+        case .invalidRule, .noFiles, .nothingReadable:
             return nil
         }
     }
@@ -41,6 +45,10 @@ public enum ReaderError: Error, Sendable, Hashable, LocalizedError, CustomString
             return "\(path): cannot read: \(reason)"
         case .invalidRule(let rule, let reason):
             return "invalid reader rule '\(rule)': \(reason)"
+        case .noFiles(let root, let include, let exclude):
+            return "no files under \(root) match include \(include) (exclude \(exclude))"
+        case .nothingReadable(let fileCount, let first):
+            return "none of the \(fileCount) files could be read (first: \(first)); the index was left as it was"
         }
     }
 

@@ -67,7 +67,7 @@ struct IndexCommand: ParsableCommand {
             Terminal.out("skipped \(report.skipped.count) file\(report.skipped.count == 1 ? "" : "s"):")
             for file in report.skipped { Terminal.out("  \(file)") }
         }
-        output.note("time: " + report.timings.map { "\($0.stage) \(String(format: "%.2f", $0.milliseconds / 1000)) s" }.joined(separator: ", ")
+        output.note("time: " + report.timings.summed.map { "\($0.stage) \(String(format: "%.2f", $0.milliseconds / 1000)) s" }.joined(separator: ", ")
             + String(format: "; total %.2f s", report.seconds))
     }
 }
@@ -137,7 +137,7 @@ struct IndexReportRecord: Encodable {
         chunks = report.chunks
         tokens = report.tokens
         skipped = report.skipped
-        timingsMs = Dictionary(report.timings.map { ($0.stage, $0.milliseconds) }, uniquingKeysWith: +)
+        timingsMs = Dictionary(report.timings.map { ($0.stage.rawValue, $0.milliseconds) }, uniquingKeysWith: +)
         seconds = report.seconds
     }
 

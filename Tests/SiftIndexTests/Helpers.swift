@@ -79,3 +79,31 @@ func buildIndex(at folder: URL, embedder: FakeEmbedder = FakeEmbedder()) throws 
     try index.update(upserting: Corpus.all, embedder: embedder)
     return index
 }
+
+/// Text search as the runner composes it: the dense and lexical retrievers over an index's vector and lexical
+/// indexes, fused for hybrid search.
+struct TestSearch {
+    enum Mode { case dense, bm25, hybrid(Fusion = .reciprocalRank(), depth: Int = 100) }
+    let index: CollectionIndex
+    let embedder: any TextEmbedder
+
+    func search(_ query: String, mode: Mode, topK: Int = 10) throws -> [Candidate] {
+        try search([query], mode: mode, topK: topK)[0]
+    }
+
+    func search(_ queries: [String], mode: Mode, topK: Int = 10) throws -> [[Candidate]] {
+        let dense = DenseRetriever(index: index.vectors), lexical = LexicalRetriever(index: index.lexical)
+        let texts = QueryBatch(texts: queries)
+        func embedded() throws -> QueryBatch { QueryBatch(texts: queries, vectors: try embedder.embed(queries)) }
+        switch mode {
+        case .bm25:
+            return try lexical.retrieve(texts, depth: topK).map { Candidate.ranked($0, by: .bm25) }
+        case .dense:
+            return try dense.retrieve(embedded(), depth: topK).map { Candidate.ranked($0, by: .dense) }
+        case .hybrid(let fusion, let depth):
+            let n = max(depth, topK)
+            let d = try dense.retrieve(embedded(), depth: n), b = try lexical.retrieve(texts, depth: n)
+            return queries.indices.map { fusion.fuse([.dense: d[$0], .bm25: b[$0]], topK: topK) }
+        }
+    }
+}

@@ -24,11 +24,13 @@ import Testing
         #expect(try reopened.chunk(id: "nope") == nil)
         #expect(try reopened.chunks(ids: ["sqlite.html#1", "missing", "python.html#0"]).map(\.id) == ["sqlite.html#1", "python.html#0"])
         // Stored vectors are the normalised embeddings, slot order = insertion order.
-        let store = try #require(reopened.vectorStore as? FlatVectorStore)
+        let store = reopened.flatVectors
         var expected = FakeEmbedder.vector(16)(original.text)
         normalizeRows(&expected, dimension: 16)
         let stored = store.vector(at: 4)
         for i in 0..<16 { #expect(abs(stored[i] - expected[i]) < 1e-6) }
+        // The vector index hands out the same vector by chunk id.
+        #expect(try reopened.vectors.vectors(chunkIDs: [original.id, "missing"]) == [original.id: stored])
         let manifestFiles = try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted()
         #expect(manifestFiles == ["chunks.2.sqlite", "manifest.json", "sift-index.json", "sift.lock", "vectors.2.f32"])
     }
@@ -163,7 +165,7 @@ import Testing
         }
         let index = try CollectionIndex.open(at: folder, expecting: base)
         #expect(throws: IndexError.incompatible(field: "dimension", index: "16", requested: "8")) {
-            try Retriever(index: index, embedder: FakeEmbedder(dimension: 8))
+            try index.update(upserting: [], embedder: FakeEmbedder(dimension: 8))
         }
         #expect(throws: IndexError.incompatible(field: "model", index: "fake-bow-v1", requested: "x")) {
             try index.update(upserting: [], embedder: FakeEmbedder(modelIdentity: "x"))

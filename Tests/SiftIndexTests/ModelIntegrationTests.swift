@@ -52,7 +52,7 @@ struct ModelIntegrationTests {
             IndexConfiguration(embedder: model, chunkerFingerprint: "one-sentence", readerFingerprint: "none"))
         let chunks = s.corpus.enumerated().map { i, text in Corpus.chunk("intro.html", i, text) }
         try index.update(upserting: [DocumentUpdate(id: "intro.html", title: "Intro", contentHash: "h", chunks: chunks)], embedder: model)
-        let retriever = try Retriever(index: try CollectionIndex.open(at: tmp.sub("idx"), verify: true), embedder: model)
+        let retriever = TestSearch(index: try CollectionIndex.open(at: tmp.sub("idx"), verify: true), embedder: model)
         let results = try retriever.search(s.queries, mode: .dense, topK: 3)
         for (got, want) in zip(results, s.hits) {
             #expect(got.map(\.chunkID) == want.map { chunks[$0.corpus_id].id })

@@ -22,11 +22,11 @@ import Testing
 @Suite struct RetrievalTests {
     let tmp = TempFolder()
     let index: CollectionIndex
-    let retriever: Retriever
+    let retriever: TestSearch
 
     init() throws {
         index = try buildIndex(at: tmp.sub("idx"))
-        retriever = try Retriever(index: index, embedder: FakeEmbedder())
+        retriever = TestSearch(index: index, embedder: FakeEmbedder())
     }
 
     @Test func bm25RanksWithSQLite() throws {
@@ -53,8 +53,7 @@ import Testing
         }
         // NEAR is a plain word here and matches the chunk that mentions it.
         #expect(try retriever.search("NEAR", mode: .bm25).map(\.chunkID) == ["sqlite.html#1"])
-        #expect(try retriever.search("", mode: .hybrid()).isEmpty)
-        #expect(try retriever.search("   ", mode: .dense).isEmpty)
+        #expect(try retriever.search("", mode: .bm25).isEmpty)
     }
 
     @Test func denseMatchesBruteForce() throws {
@@ -74,8 +73,10 @@ import Testing
         let batch = try retriever.search([query, "lazy dog", query], mode: .dense, topK: 3)
         #expect(batch[0] == Array(hits.prefix(3)) && batch[2] == batch[0])
         #expect(batch[1] == (try retriever.search("lazy dog", mode: .dense, topK: 3)))
-        #expect(try retriever.search(queryVector: FakeEmbedder.vector(16)(query), topK: 4) == hits)
-        #expect(throws: IndexError.self) { try retriever.search(queryVector: [1, 2, 3]) }
+        // The vector index searched directly, by chunk id, with a vector it normalises itself.
+        let direct = try index.vectors.search([FakeEmbedder.vector(16)(query).map { $0 * 3 }], topK: 4)[0]
+        #expect(direct.map(\.chunkID) == hits.map(\.chunkID))
+        #expect(throws: IndexError.self) { try index.vectors.search([[1, 2, 3]], topK: 4) }
     }
 
     @Test func hybridCarriesBothStages() throws {
@@ -88,15 +89,18 @@ import Testing
         let weighted = try retriever.search("cats hunt mice", mode: .hybrid(.weighted(denseWeight: 0.3), depth: 10), topK: 3)
         #expect(weighted.first?.chunkID == "animals.html#1")
         #expect(weighted.map(\.score) == weighted.map(\.score).sorted(by: >))
-        let bm25Only = try Retriever(index: index, embedder: nil)
-        #expect(throws: IndexError.self) { try bm25Only.search("cats", mode: .dense) }
+        // Dense retrieval of questions that were never embedded is refused, not answered with nothing.
+        #expect(throws: IndexError.self) { try DenseRetriever(index: index.vectors).retrieve(QueryBatch(texts: ["cats"]), depth: 5) }
+        // Fusion with one list empty is that list, re-scored.
+        let onlyBM25 = Fusion.reciprocalRank(k: 60).fuse([.dense: [], .bm25: try index.lexical.search("cats", topK: 5)], topK: 5)
+        #expect(onlyBM25.map(\.chunkID) == (try retriever.search("cats", mode: .bm25, topK: 5)).map(\.chunkID))
     }
 }
 
 @Suite struct FusionTests {
     @Test func reciprocalRankFusion() {
-        let dense = [(chunkID: "a", score: Float(0.9)), ("b", 0.8), ("c", 0.1)]
-        let bm25 = [(chunkID: "c", score: Float(12)), ("a", 3)]
+        let dense = [ScoredChunk(chunkID: "a", score: 0.9), ScoredChunk(chunkID: "b", score: 0.8), ScoredChunk(chunkID: "c", score: 0.1)]
+        let bm25 = [ScoredChunk(chunkID: "c", score: 12), ScoredChunk(chunkID: "a", score: 3)]
         let fused = Fusion.reciprocalRank(k: 1).fuse(dense: dense, bm25: bm25, topK: 10)
         // a: 1/2 + 1/3, c: 1/4 + 1/2, b: 1/3
         #expect(fused.map(\.chunkID) == ["a", "c", "b"])
@@ -106,8 +110,8 @@ import Testing
     }
 
     @Test func weightedReciprocalRankFusion() {
-        let dense = [(chunkID: "a", score: Float(0.9)), ("b", 0.8), ("c", 0.1)]
-        let bm25 = [(chunkID: "c", score: Float(12)), ("b", 5), ("a", 3)]
+        let dense = [ScoredChunk(chunkID: "a", score: 0.9), ScoredChunk(chunkID: "b", score: 0.8), ScoredChunk(chunkID: "c", score: 0.1)]
+        let bm25 = [ScoredChunk(chunkID: "c", score: 12), ScoredChunk(chunkID: "b", score: 5), ScoredChunk(chunkID: "a", score: 3)]
         // Half weight each is plain RRF, to the last bit.
         #expect(Fusion.reciprocalRank(k: 1, denseWeight: 0.5).fuse(dense: dense, bm25: bm25, topK: 10)
                 == Fusion.reciprocalRank(k: 1).fuse(dense: dense, bm25: bm25, topK: 10))
@@ -121,8 +125,8 @@ import Testing
     }
 
     @Test func weightedMinMaxFusion() {
-        let dense = [(chunkID: "a", score: Float(0.9)), ("b", 0.5), ("c", 0.1)]
-        let bm25 = [(chunkID: "c", score: Float(20)), ("b", 10), ("a", 0)]
+        let dense = [ScoredChunk(chunkID: "a", score: 0.9), ScoredChunk(chunkID: "b", score: 0.5), ScoredChunk(chunkID: "c", score: 0.1)]
+        let bm25 = [ScoredChunk(chunkID: "c", score: 20), ScoredChunk(chunkID: "b", score: 10), ScoredChunk(chunkID: "a", score: 0)]
         // normalised dense a 1, b 0.5, c 0; bm25 c 1, b 0.5, a 0.
         let fused = Fusion.weighted(denseWeight: 0.75).fuse(dense: dense, bm25: bm25, topK: 3)
         #expect(fused.map(\.chunkID) == ["a", "b", "c"])

@@ -47,8 +47,8 @@ final class TinyCollection {
         #expect(report.chunksEmbedded == report.chunks)
 
         let result = try runner.ask("How many vacation days do I get per year?")
-        #expect(result.stagesRun == ["dense", "bm25", "fusion:rrf", "highlight"])
-        #expect(result.stagesSkipped == ["rerank (not configured)"])
+        #expect(result.stagesRun.map(\.description) == ["dense", "bm25", "fusion:rrf", "highlight"])
+        #expect(result.stagesSkipped.map(\.description) == ["rerank (not configured)"])
         let best = try #require(result.answers.first)
         #expect(best.chunk.documentID == "leave.html")
         #expect(best.rank == 1)
@@ -57,7 +57,7 @@ final class TinyCollection {
         #expect(best.chunk.text.scalarSlice(highlight) == "Every employee gets 25 vacation days per year.")
         // One answer per page by default, and the tiny collection has two pages.
         #expect(result.answers.count == 2)
-        #expect(Set(result.timings.map(\.stage)).isSuperset(of: ["embed", "dense", "bm25", "fusion", "highlight"]))
+        #expect(Set(result.timings.map(\.stage)).isSuperset(of: [.embedder, .dense, .bm25, .fusion, .highlight]))
     }
 
     @Test func reindexingEmbedsOnlyChangedDocumentsAndDeletesRemovedOnes() throws {
@@ -88,13 +88,13 @@ final class TinyCollection {
         let runner = try PipelineRunner(config: try collection.pipeline(model: model, overrides: ["retriever.bm25=false"]))
         _ = try runner.index()
         let dense = try runner.ask("doctor's note", options: AskOptions(explain: true))
-        #expect(dense.stagesRun == ["dense", "highlight"])
-        #expect(dense.stagesSkipped == ["bm25 (switched off)", "rerank (not configured)"])
-        #expect(dense.stageCandidates.map(\.stage) == ["dense"])
+        #expect(dense.stagesRun.map(\.description) == ["dense", "highlight"])
+        #expect(dense.stagesSkipped.map(\.description) == ["bm25 (switched off)", "rerank (not configured)"])
+        #expect(dense.stageCandidates.map(\.stage) == [.dense])
         #expect(dense.answers.first?.chunk.anchor == "sick")
 
         let bm25 = try runner.ask("doctor's note", options: AskOptions(dense: false, bm25: true, explain: true))
-        #expect(bm25.stagesRun == ["bm25", "highlight"])
+        #expect(bm25.stagesRun.map(\.description) == ["bm25", "highlight"])
         #expect(bm25.answers.first?.chunk.anchor == "sick")
         #expect(bm25.answers.first?.retrievalScore == bm25.stageCandidates[0].candidates[0].score)
         for id in bm25.stageCandidates[0].candidates.map(\.chunkID) { #expect(bm25.chunks[id] != nil) }
@@ -103,7 +103,7 @@ final class TinyCollection {
             try runner.ask("x", options: AskOptions(rerank: true))
         } throws: { error in
             guard case PipelineError.stageNotConfigured(let stage, _) = error else { return false }
-            return stage == "reranker"
+            return stage == .rerank
         }
     }
 
@@ -155,7 +155,7 @@ final class TinyCollection {
             try runner.index()
         } throws: { error in
             guard case PipelineError.modelMissing(let stage, let path, let hint) = error else { return false }
-            return stage == "bi-encoder" && path.hasSuffix("Models/nope") && hint.contains("Scripts/setup")
+            return stage == .embedder && path.hasSuffix("Models/nope") && hint.contains("Scripts/setup")
         }
         #expect {
             try runner.ask("x")
@@ -169,7 +169,7 @@ final class TinyCollection {
             try StageLoader.crossEncoder(withReranker.reranker!)
         } throws: { error in
             guard case PipelineError.modelMissing(let stage, _, let hint) = error else { return false }
-            return stage == "cross-encoder" && hint.contains("cross-encoder/ms-marco-MiniLM-L-6-v2")
+            return stage == .rerank && hint.contains("cross-encoder/ms-marco-MiniLM-L-6-v2")
         }
     }
 
@@ -232,7 +232,7 @@ final class TinyCollection {
         #expect(AnswerFormatter.wrap("", width: 10) == [""])
         #expect(AnswerFormatter.wrap("unbreakablewordlongerthanwidth x", width: 10) == ["unbreakablewordlongerthanwidth", "x"])
 
-        let result = AskResult(question: "q", answers: [answer], stagesRun: ["bm25"], stagesSkipped: [], timings: [],
+        let result = AskResult(question: "q", answers: [answer], stagesRun: [ActiveStage(.bm25)], stagesSkipped: [], timings: [],
                                stageCandidates: [], chunks: [:])
         let rendered = AnswerFormatter.render(result, showTimings: false, width: 60)
         let snippetLines = rendered.split(separator: "\n").dropFirst(2)

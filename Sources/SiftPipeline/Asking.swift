@@ -1,0 +1,215 @@
+import Foundation
+import SiftCore
+import SiftIndex
+
+extension PipelineRunner {
+    /// The ranked answers to one question.
+    public func ask(_ question: String, options: AskOptions = AskOptions()) throws -> AskResult {
+        try askBatch([question], options: options)[0]
+    }
+
+    /// Answers several questions: a loop over the configured stages. The questions are embedded together and each
+    /// retriever searches for the whole batch at once; fusion, re-ranking, answers and highlighting follow per
+    /// question. Each stage's failure carries its module's error (`PipelineError.stage`).
+    public func askBatch(_ questions: [String], options: AskOptions = AskOptions()) throws -> [AskResult] {
+        if questions.isEmpty { return [] }
+        let plan = try askPlan(options)
+        let store = try openIndex()
+        let answerCount = options.topK ?? config.answers.topK
+        let depth = max(config.retriever.topK, answerCount)
+        let share = 1 / Double(questions.count)
+        let retrievers = plan.retrievers.map { kind -> any Retriever in
+            kind == .dense ? DenseRetriever(index: store.vectors) : LexicalRetriever(index: store.lexical)
+        }
+
+        // Batch stages: embed the questions once, then each retriever searches for all of them.
+        var shared = StageClock()
+        var queries = QueryBatch(texts: questions)
+        if retrievers.contains(where: \.needsQueryVectors) {
+            let embedder = try self.embedder()
+            do { try store.configuration.check(against: indexConfiguration(embedder: embedder)) } catch {
+                throw PipelineError.stage(.index, underlying: error, hint: rebuildHint)
+            }
+            queries.vectors = try shared.run(.embedder, share: share) { try embedder.embed(questions) }
+        }
+        var lists: [RetrievalStage: [[ScoredChunk]]] = [:]
+        for retriever in retrievers {
+            lists[retriever.kind] = try shared.run(retriever.kind.stage, share: share) { try retriever.retrieve(queries, depth: depth) }
+        }
+
+        // Per-question stages.
+        return try questions.indices.map { q in
+            var clock = shared
+            var explained: [StageCandidates] = []
+            let ranked = retrievers.map { (kind: $0.kind, hits: lists[$0.kind]?[q] ?? []) }
+            if options.explain {
+                explained += ranked.map { StageCandidates(stage: $0.kind, candidates: Candidate.ranked($0.hits, by: $0.kind)) }
+            }
+            var candidates: [Candidate]
+            if let fusion = plan.fusion {
+                candidates = try clock.run(.fusion) {
+                    fusion.fuse(Dictionary(ranked.map { ($0.kind, $0.hits) }, uniquingKeysWith: { a, _ in a }), topK: depth)
+                }
+                if options.explain { explained.append(StageCandidates(stage: .hybrid, candidates: candidates)) }
+            } else {
+                candidates = Candidate.ranked(ranked[0].hits, by: ranked[0].kind)
+            }
+            let retrievalScores = Dictionary(candidates.map { ($0.chunkID, $0.score) }, uniquingKeysWith: { a, _ in a })
+
+            var chunkByID: [String: Chunk] = [:]
+            if let scorer = plan.scorer {
+                let pool = Array(candidates.prefix(plan.rerankDepth))
+                for chunk in try clock.run(.index, { try store.documents.chunks(ids: pool.map(\.chunkID)) }) { chunkByID[chunk.id] = chunk }
+                candidates = try clock.run(.rerank) {
+                    try Self.rerank(pool, question: questions[q], chunks: chunkByID, scorer: scorer, retrievalScores: retrievalScores)
+                }
+                if options.explain { explained.append(StageCandidates(stage: .rerank, candidates: candidates)) }
+            }
+
+            // Grouping needs every candidate's page and anchor; otherwise only the answers' chunks are read.
+            let needed = (plan.groupBy == .none ? Array(candidates.prefix(answerCount)) : candidates).map(\.chunkID).filter { chunkByID[$0] == nil }
+            if !needed.isEmpty {
+                for chunk in try clock.run(.index, { try store.documents.chunks(ids: needed) }) { chunkByID[chunk.id] = chunk }
+            }
+            var answers = Self.answers(candidates, chunks: chunkByID, groupBy: plan.groupBy, count: answerCount, retrievalScores: retrievalScores)
+            if plan.highlight {
+                let vector = queries.vectors?[q]
+                try clock.run(.highlight) { try self.highlight(&answers, question: questions[q], questionVector: vector) }
+            }
+
+            var explainedChunks: [String: Chunk] = [:]
+            if options.explain {
+                let ids = Set(explained.flatMap { $0.candidates.map(\.chunkID) }).subtracting(chunkByID.keys)
+                for chunk in try clock.run(.index, { try store.documents.chunks(ids: Array(ids)) }) { explainedChunks[chunk.id] = chunk }
+                explainedChunks.merge(chunkByID) { a, _ in a }
+            }
+            return AskResult(question: questions[q], answers: answers, stagesRun: plan.stagesRun, stagesSkipped: plan.stagesSkipped,
+                             timings: clock.timings, stageCandidates: explained, chunks: explainedChunks)
+        }
+    }
+
+    /// Which stages a request runs, from the pipeline and the request's switches.
+    struct AskPlan {
+        var retrievers: [RetrievalStage]
+        var fusion: (any RankFusion)?
+        var scorer: (any PassageScorer)?
+        var rerankDepth: Int
+        var groupBy: AnswerGrouping
+        var highlight: Bool
+        var stagesRun: [ActiveStage]
+        var stagesSkipped: [SkippedStage]
+    }
+
+    func askPlan(_ options: AskOptions) throws -> AskPlan {
+        let useDense = options.dense ?? config.retriever.dense
+        let useBM25 = options.bm25 ?? config.retriever.bm25
+        guard useDense || useBM25 else {
+            throw PipelineError.stageNotConfigured(.dense, hint: "dense and bm25 are both off; switch one on")
+        }
+        let rerank = options.rerank ?? hasReranker
+        let scorer = rerank ? try self.scorer() : nil
+        let highlight = options.highlight ?? config.answers.highlight
+        let retrievers: [RetrievalStage] = (useDense ? [.dense] : []) + (useBM25 ? [.bm25] : [])
+        let fusion: (any RankFusion)? = retrievers.count > 1 ? makeFusion(config.retriever) : nil
+
+        var run = retrievers.map { ActiveStage($0.stage) }
+        if let fusion { run.append(ActiveStage(.fusion, variant: fusion.name)) }
+        if scorer != nil { run.append(ActiveStage(.rerank)) }
+        if highlight { run.append(ActiveStage(.highlight)) }
+        var skipped: [SkippedStage] = []
+        if !useDense { skipped.append(SkippedStage(.dense, because: .switchedOff)) }
+        if !useBM25 { skipped.append(SkippedStage(.bm25, because: .switchedOff)) }
+        if scorer == nil { skipped.append(SkippedStage(.rerank, because: hasReranker ? .switchedOff : .notConfigured)) }
+        if !highlight { skipped.append(SkippedStage(.highlight, because: .switchedOff)) }
+        return AskPlan(retrievers: retrievers, fusion: fusion, scorer: scorer, rerankDepth: config.reranker?.topK ?? RerankerConfig(model: config.index.path).topK,
+                       groupBy: options.groupBy ?? config.answers.groupBy, highlight: highlight, stagesRun: run, stagesSkipped: skipped)
+    }
+
+    /// The fusion method `retriever.fusion` names.
+    func makeFusion(_ retriever: RetrieverConfig) -> any RankFusion {
+        retriever.fusion == .weighted
+            ? Fusion.weighted(denseWeight: Double(retriever.denseWeight))
+            : Fusion.reciprocalRank(k: Double(retriever.rrfK), denseWeight: Double(retriever.denseWeight))
+    }
+
+    /// The pool re-scored by the cross-encoder, best first; equal scores keep the better retrieval score first.
+    /// Candidates whose chunk is gone (deleted meanwhile) are dropped.
+    static func rerank(_ pool: [Candidate], question: String, chunks: [String: Chunk], scorer: any PassageScorer,
+                       retrievalScores: [String: Float]) throws -> [Candidate] {
+        let scored = pool.filter { chunks[$0.chunkID] != nil }
+        let scores = try scorer.scores(query: question, passages: scored.map { chunks[$0.chunkID]!.text })
+        var reranked = zip(scored, scores).map { candidate, score in
+            var c = candidate
+            c.score = score
+            c.stageScores[.rerank] = score
+            return c
+        }
+        reranked.sort { $0.score != $1.score ? $0.score > $1.score : (retrievalScores[$0.chunkID] ?? 0) > (retrievalScores[$1.chunkID] ?? 0) }
+        for i in reranked.indices { reranked[i].stageRanks[.rerank] = i + 1 }
+        return reranked
+    }
+
+    /// The first `count` answers: one per group (`group_by`), each its best passage with the group's others as `related`.
+    static func answers(_ candidates: [Candidate], chunks: [String: Chunk], groupBy: AnswerGrouping, count: Int,
+                        retrievalScores: [String: Float]) -> [Answer] {
+        let (top, related) = group(candidates, chunks: chunks, by: groupBy, count: count)
+        var answers: [Answer] = top.compactMap { candidate in
+            guard let chunk = chunks[candidate.chunkID] else { return nil }
+            var answer = Answer(rank: 0, chunk: chunk, rerankScore: candidate.stageScores[.rerank],
+                                retrievalScore: retrievalScores[candidate.chunkID] ?? candidate.score)
+            answer.related = related[candidate.chunkID] ?? []
+            return answer
+        }
+        for i in answers.indices { answers[i].rank = i + 1 }
+        return answers
+    }
+
+    /// Marks each answer's best sentence: by shared question terms, else (when a question vector exists)
+    /// by bi-encoder similarity of the answer's sentences to the question.
+    func highlight(_ answers: inout [Answer], question: String, questionVector: [Float]?) throws {
+        let stems = Highlighter.stems(question)
+        var needEmbedding: [(answer: Int, sentences: [Range<Int>])] = []
+        for i in answers.indices {
+            if let range = Highlighter.lexicalBest(chunk: answers[i].chunk, questionStems: stems) {
+                answers[i].highlight = range
+            } else if questionVector != nil {
+                let sentences = Highlighter.sentences(of: answers[i].chunk)
+                if sentences.count == 1 { answers[i].highlight = sentences[0] }
+                else if sentences.count > 1 { needEmbedding.append((i, sentences)) }
+            }
+        }
+        guard let questionVector, !needEmbedding.isEmpty else { return }
+        let texts = needEmbedding.flatMap { item in item.sentences.map { answers[item.answer].chunk.text.scalarSlice($0) } }
+        let vectors = try embedder().embed(texts)
+        let similarities = SentenceTransformersUtil.cosSim([questionVector], vectors)[0]
+        var offset = 0
+        for item in needEmbedding {
+            let scores = similarities[offset..<(offset + item.sentences.count)]
+            if let best = scores.indices.max(by: { scores[$0] < scores[$1] }) {
+                answers[item.answer].highlight = item.sentences[best - offset]
+            }
+            offset += item.sentences.count
+        }
+    }
+
+    /// The first `count` groups of a ranked list (by section `page#anchor`, or by page), each led by its best
+    /// passage (MaxP); the group's other passages, best first, keyed by the leader's chunk id.
+    static func group(_ ranked: [Candidate], chunks: [String: Chunk], by grouping: AnswerGrouping,
+                      count: Int) -> (leaders: [Candidate], related: [String: [RelatedPassage]]) {
+        guard grouping != .none else { return (Array(ranked.prefix(count)), [:]) }
+        var leaders: [Candidate] = []
+        var leaderOfGroup: [String: String] = [:]
+        var related: [String: [RelatedPassage]] = [:]
+        for candidate in ranked {
+            guard let chunk = chunks[candidate.chunkID] else { continue }
+            let key = grouping == .page ? chunk.documentID : chunk.source
+            if let leader = leaderOfGroup[key] {
+                related[leader, default: []].append(RelatedPassage(chunkID: chunk.id, source: chunk.source, score: candidate.score))
+            } else if leaders.count < count {
+                leaderOfGroup[key] = candidate.chunkID
+                leaders.append(candidate)
+            }
+        }
+        return (leaders, related)
+    }
+}
