@@ -1,5 +1,7 @@
 import Foundation
 import SiftCore
+import SiftIndex
+import SiftReader
 
 /// One problem found in a pipeline file or a `--set` override.
 public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
@@ -101,6 +103,46 @@ extension PipelineError {
         switch self {
         case let .stage(_, underlying, _), let .evaluation(underlying): underlying
         default: nil
+        }
+    }
+}
+
+/// What kind of failure a `PipelineError` is, for a front end to choose its exit code or HTTP status.
+public enum FailureKind: String, Sendable, Hashable, CaseIterable {
+    /// The request or a file given is wrong: a pipeline file, a `--set` value, a questions or labels file, a question
+    /// the stages refuse. Fix the input (HTTP 400/422).
+    case invalidInput
+    /// Something the request needs is absent: a model folder, the index, a stage that is not configured (HTTP 503
+    /// until it exists).
+    case missing
+    /// Another process is writing the index; retrying later works (HTTP 503 with Retry-After).
+    case busy
+    /// Stored data is damaged or was built with other settings; `sift index --rebuild` repairs it (HTTP 500).
+    case damaged
+    /// Anything else: a stage failed on valid input, or the environment did (HTTP 500).
+    case failed
+}
+
+extension PipelineError {
+    public var kind: FailureKind {
+        switch self {
+        case .unreadable, .yamlSyntax, .inputLimit, .invalid, .badInput, .evaluation:
+            return .invalidInput
+        case .modelMissing, .stageNotConfigured, .indexMissing, .indexUnusable:
+            return .missing
+        case let .stage(_, underlying, _):
+            switch underlying {
+            case let error as IndexError:
+                switch error {
+                case .locked: return .busy
+                case .corrupted, .incompatible, .badManifest, .missingManifest: return .damaged
+                case .missingIndex: return .missing
+                case .invalidRequest, .notAnIndex, .alreadyExists: return .invalidInput
+                case .embedding, .storage: return .failed
+                }
+            case is ReaderError: return .invalidInput
+            default: return .failed
+            }
         }
     }
 }

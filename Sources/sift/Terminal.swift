@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SiftPipeline
 
 /// A failure of the command line itself (bad input file, bad flag combination), with its exit code.
 struct CLIError: Error, CustomStringConvertible {
@@ -8,6 +9,21 @@ struct CLIError: Error, CustomStringConvertible {
     init(_ description: String, exitCode: Int32 = 1) {
         self.description = description
         self.exitCode = exitCode
+    }
+}
+
+extension PipelineError {
+    /// The exit status for this failure, by its kind (sysexits.h numbers, so scripts can tell them apart):
+    /// 65 bad input (a pipeline file, --set value, questions or labels file), 66 something missing (a model, the
+    /// index, a stage that is not configured), 75 the index is being written by another process (retry later),
+    /// 1 anything else (damaged data, a failed stage). Usage errors are 64 (`CLIError`).
+    var exitCode: Int32 {
+        switch kind {
+        case .invalidInput: 65
+        case .missing: 66
+        case .busy: 75
+        case .damaged, .failed: 1
+        }
     }
 }
 

@@ -26,7 +26,7 @@ struct SiftCommand: ParsableCommand {
         version: RuntimeInfo.versionText,
         subcommands: [IndexCommand.self, AskCommand.self, BatchCommand.self, PromptCommand.self, EvalCommand.self,
                       InspectCommand.self, EmbedCommand.self, SimilarityCommand.self, SearchCommand.self,
-                      MineCommand.self, RerankCommand.self]
+                      MineCommand.self, RerankCommand.self, PipelineCommand.self]
     )
 }
 
@@ -40,7 +40,7 @@ do {
     var command = try SiftCommand.parseAsRoot()
     try command.run()
 } catch let error as PipelineError {
-    Terminal.fail(error.description, code: 1)
+    Terminal.fail(error.description, code: error.exitCode)
 } catch let error as CLIError {
     Terminal.fail(error.description, code: error.exitCode)
 } catch {

@@ -111,27 +111,27 @@ final class Workspace {
           fusion: rff
         """)
         let result = try sift(["ask", "-p", workspace.path("bad.yaml"), "question"])
-        #expect(result.code == 1)
+        #expect(result.code == 65)
         #expect(result.stdout.isEmpty)
         #expect(result.stderrLines.first == "sift: error: invalid pipeline (2 problems):")
         #expect(result.stderr.contains("retriever.topk: unknown key; did you mean 'top_k'? (line 4)"))
         #expect(result.stderr.contains("retriever.fusion: unknown fusion 'rff'; expected one of rrf, weighted, none; did you mean 'rrf'? (line 5)"))
 
         let override = try sift(["index", "-p", workspace.path("tiny.yaml"), "--set", "answers.topk=3"])
-        #expect(override.code == 1)
+        #expect(override.code == 65)
         #expect(override.stderr == "sift: error: invalid pipeline: answers.topk: unknown key; did you mean 'top_k'?\n")
     }
 
     @Test func missingModelSaysWhereItLookedAndHowToGetIt() throws {
         let workspace = try Workspace()
         let result = try sift(["index", "-p", workspace.path("tiny.yaml"), "--set", "embedder.model=nowhere/minilm"], in: workspace.folder)
-        #expect(result.code == 1)
+        #expect(result.code == 66)
         #expect(result.stderrLines.count == 1)
         #expect(result.stderr.contains("bi-encoder model not found at \(workspace.folder.path)/nowhere/minilm"))
         #expect(result.stderr.contains("Scripts/setup"))
 
         let rerank = try sift(["rerank", "--model", workspace.path("ce"), "query", "passage"])
-        #expect(rerank.code == 1)
+        #expect(rerank.code == 66)
         #expect(rerank.stderr.contains("cross-encoder model not found at \(workspace.path("ce"))"))
         #expect(rerank.stderr.contains("cross-encoder/ms-marco-MiniLM-L-6-v2"))
     }
@@ -171,8 +171,8 @@ final class Workspace {
         let noBM25 = try sift(["ask", "-p", pipeline, "--set", "retriever.bm25=false", "sick leave"])
         #expect(noBM25.stdout.contains("stages: dense, highlight"))
         let rerank = try sift(["ask", "-p", pipeline, "--rerank", "sick leave"])
-        #expect(rerank.code == 1)
-        #expect(rerank.stderr.hasPrefix("sift: error: the reranker stage is not configured"))
+        #expect(rerank.code == 66)
+        #expect(rerank.stderr.hasPrefix("sift: error: the rerank stage is not configured"))
 
         try workspace.write("questions.jsonl", """
         {"id": "a", "question": "vacation days"}

@@ -70,7 +70,7 @@ final class BackgroundSift {
         for target in [workspace.path("notes.txt"), dotfiles.path, userFiles.path] {
             for extra in [[], ["--rebuild"]] {
                 let run = try sift(["index", "-p", pipeline, "--set", "index.path=\(target)"] + extra)
-                #expect(run.code == 1, "\(target) \(extra): \(run.stderr)")
+                #expect(run.code == 65, "\(target) \(extra): \(run.stderr)")
                 #expect(run.stderr.hasPrefix("sift: error: index: refusing to use \(target) as an index"), "\(run.stderr)")
             }
         }
@@ -99,7 +99,7 @@ final class BackgroundSift {
         Self.waitForLock(of: first, in: folder)
         let second = try sift(Self.handbook("index", folder, ["-q"]))
         #expect(first.isRunning, "the first build ended before the second writer could try")
-        #expect(second.code == 1)
+        #expect(second.code == 75)
         #expect(second.stderr == "sift: error: index: \(folder.path) is being updated by process \(first.process.processIdentifier); wait for it to finish or pass --wait\n",
                 "\(second.stderr)")
         #expect(first.finish().code == 0)
@@ -192,18 +192,18 @@ final class BackgroundSift {
         build.kill()
         _ = build.finish()
         let ask = try sift(["ask", "-p", pipeline, "vacation days"])
-        #expect(ask.code == 1, "\(ask.stdout)")
+        #expect(ask.code == 66, "\(ask.stdout)")
         #expect(!ask.stdout.contains("No answers found"))
         #expect(ask.stderr.contains("cannot answer") && ask.stderr.contains("sift index -p \(pipeline)"), "\(ask.stderr)")
         let batch = try sift(["batch", "-p", pipeline, "-"], stdin: "vacation days\n")
-        #expect(batch.code == 1 && batch.stderr.contains("cannot answer"), "\(batch.stderr)")
+        #expect(batch.code == 66 && batch.stderr.contains("cannot answer"), "\(batch.stderr)")
 
         // A folder with only the marker: the first build never committed anything.
         try FileManager.default.removeItem(at: folder)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data("{}".utf8).write(to: folder.appendingPathComponent("sift-index.json"))
         let never = try sift(["ask", "-p", pipeline, "vacation days"])
-        #expect(never.code == 1 && never.stderr.contains("never completed") && never.stderr.contains("sift index -p"), "\(never.stderr)")
+        #expect(never.code == 66 && never.stderr.contains("never completed") && never.stderr.contains("sift index -p"), "\(never.stderr)")
         // Then a build succeeds and answers.
         #expect(try sift(["index", "-p", pipeline, "-q"]).code == 0)
         #expect(try sift(["ask", "-p", pipeline, "--top", "1", "vacation days"]).stdout.hasPrefix("1. leave.html#"))

@@ -71,7 +71,7 @@ import Testing
         let workspace = try Workspace()
         let folder = try beirFolder(workspace, qrels: "q1\tdoc12\t1\nq2\tdoc99\t1\nq7\td1\t1\n")
         let nothing = try sift(["eval", "--beir", folder])
-        #expect(nothing.code == 1)
+        #expect(nothing.code == 65)
         #expect(nothing.stdout.isEmpty, "no table of zeros")
         #expect(nothing.stderr.hasPrefix("sift: error: "))
         #expect(nothing.stderr.contains("\(folder): nothing to evaluate"))
@@ -80,7 +80,7 @@ import Testing
 
         let file = workspace.path("beir/corpus.jsonl")
         let notFolder = try sift(["eval", "--beir", file])
-        #expect(notFolder.code == 1)
+        #expect(notFolder.code == 65)
         #expect(notFolder.stderrLines.count == 1)
         #expect(notFolder.stderr.contains("\(file): is a file, not a folder; a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/test.tsv"))
         #expect(!notFolder.stderr.contains("NSCocoaErrorDomain"))
@@ -112,7 +112,7 @@ import Testing
         {"id": "q2", "question": "Where is the gym?", "relevant": ["gym.html"]}
         """)
         let nothing = try sift(["eval", "-p", pipeline, "--labels", workspace.path("labels.jsonl")])
-        #expect(nothing.code == 1)
+        #expect(nothing.code == 65)
         #expect(nothing.stdout.isEmpty)
         #expect(nothing.stderr.contains("nothing to evaluate: no question has a relevant target in the index"))
     }
@@ -140,7 +140,7 @@ import Testing
         let pipeline = workspace.path("tiny.yaml")
         // tiny.yaml: retriever.top_k 10, no re-ranker, so answers.top_k may be 1...10.
         let rejected = try sift(["ask", "-p", pipeline, "--set", "answers.top_k=11", "sick leave"])
-        #expect(rejected.code == 1)
+        #expect(rejected.code == 65)
         #expect(rejected.stderr.contains("answers.top_k: 11 exceeds retriever.top_k (10)"))
 
         let tooMany = try sift(["ask", "-p", pipeline, "--top", "100000", "sick leave"])
