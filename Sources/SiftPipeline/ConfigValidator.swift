@@ -14,6 +14,8 @@ struct ConfigValidator {
         let path: String
         let line: Int?
         let values: [String: ConfigNode]
+        /// The keys given, in file order (each once).
+        let names: [String]
         subscript(key: String) -> ConfigNode? { values[key] }
         func path(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
     }
@@ -31,6 +33,7 @@ struct ConfigValidator {
             return nil
         }
         var values: [String: ConfigNode] = [:]
+        var names: [String] = []
         for pair in pairs {
             // An empty key (`: x`, `"": x`) is shown quoted, so the message still names something.
             let name = pair.key.isEmpty ? "''" : pair.key
@@ -45,52 +48,107 @@ struct ConfigValidator {
                 report(keyPath, pair.keyLine ?? pair.value.line, message)
                 continue
             }
-            if values[pair.key] != nil, pair.keyLine != nil {
-                report(keyPath, pair.keyLine, "key appears more than once")
+            if values[pair.key] != nil {
+                if pair.keyLine != nil { report(keyPath, pair.keyLine, "key appears more than once") }
+            } else {
+                names.append(pair.key)
             }
             values[pair.key] = pair.value
         }
-        return Fields(path: path, line: line, values: values)
+        return Fields(path: path, line: line, values: values, names: names)
     }
 
-    mutating func required(_ fields: Fields, _ key: String, example: String) -> ConfigNode? {
-        if let node = fields[key], !node.isNull { return node }
-        report(fields.path(key), fields[key]?.line ?? fields.line, "required; for example \(key): \(example)")
-        return nil
+    /// Reads the mapping `node` into `config` through `keys`, then runs `check` on the result. Returns false when
+    /// `node` is not a mapping or a required key is missing (the problem is reported).
+    mutating func read<Config>(_ node: ConfigNode, path: String, keys: [Setting<Config>], into config: inout Config,
+                               missingInPlace: Bool = false,
+                               check: ((inout ConfigValidator, Fields, inout Config) -> Void)? = nil) -> Bool {
+        guard let fields = fields(node, path: path, allowed: keys.map(\.name)) else { return false }
+        return read(fields, keys: keys, into: &config, missingInPlace: missingInPlace, check: check)
+    }
+
+    /// Reads the keys given in `fields` in the order they are declared. A missing required key is reported after
+    /// them, or with `missingInPlace` (the top level's sections) where it is declared.
+    mutating func read<Config>(_ fields: Fields, keys: [Setting<Config>], into config: inout Config, missingInPlace: Bool = false,
+                               check: ((inout ConfigValidator, Fields, inout Config) -> Void)? = nil) -> Bool {
+        var missing: [Setting<Config>] = []
+        for key in keys {
+            if key.example != nil, fields[key.name]?.isNull ?? true {
+                missing.append(key)
+                if missingInPlace { reportMissing(key, in: fields) }
+            } else if let node = fields[key.name] {
+                key.read(&self, node, fields.path(key.name), &config)
+            }
+        }
+        if !missingInPlace { missing.forEach { reportMissing($0, in: fields) } }
+        check?(&self, fields, &config)
+        return missing.isEmpty
+    }
+
+    private mutating func reportMissing<Config>(_ key: Setting<Config>, in fields: Fields) {
+        report(fields.path(key.name), fields[key.name]?.line ?? fields.line, "required; for example \(key.name): \(key.example ?? "")")
+    }
+
+    /// A stage section: `type` picks one of `types` (the first when absent) and the type's keys are read into its
+    /// defaults. With `off` (`reranker`), `none` alone, a null value or `type: none` switch the stage off: `.some(nil)`,
+    /// and the other keys are then left unread, so a block can be switched off by its type alone. Nil when the
+    /// section is unusable (the problem is reported).
+    mutating func stage<Config: StageConfig, Product>(_ node: ConfigNode, path: String, types: [StageType<Config, Product>],
+                                                   off: String?) -> Config?? {
+        if off != nil, node.isNull { return .some(nil) }
+        if let off, case .scalar = node {
+            let example = types[0].keys.first { $0.example != nil }?.name ?? "type"
+            guard choice(node, path: path, options: [off], what: "\(path) (use \(off), or a mapping with \(example):)") != nil else { return nil }
+            return .some(nil)
+        }
+        var allowed = ["type"]
+        for key in types.flatMap(\.keys) where !allowed.contains(key.name) { allowed.append(key.name) }
+        guard let fields = fields(node, path: path, allowed: allowed) else { return nil }
+        // An unknown type is reported; the first type's keys are then checked, so the rest is still validated.
+        var chosen = types[0]
+        var named = true
+        if let typeNode = fields["type"] {
+            let name = choice(typeNode, path: fields.path("type"), options: types.map(\.name) + (off.map { [$0] } ?? []),
+                              what: "\(path) type")
+            if let name, name == off { return .some(nil) }
+            if let type = types.first(where: { $0.name == name }) { chosen = type } else { named = false }
+        }
+        let own = chosen.keys.map(\.name)
+        for name in fields.names where named && name != "type" && !own.contains(name) {
+            report(fields.path(name), fields[name]?.line,
+                   "not a key of \(path) type '\(chosen.name)', whose keys are \((["type"] + own).joined(separator: ", "))")
+        }
+        var config = chosen.defaults
+        return read(fields, keys: chosen.keys, into: &config) ? .some(config) : nil
     }
 
     // MARK: Scalars
 
-    mutating func int(_ fields: Fields, _ key: String, default value: Int, atLeast minimum: Int) -> Int {
-        guard let node = fields[key] else { return value }
-        let path = fields.path(key)
+    mutating func int(_ node: ConfigNode, path: String, atLeast minimum: Int) -> Int? {
         guard case let .scalar(text, plain, line) = node, plain, let number = Int(text.replacingOccurrences(of: "_", with: "")) else {
             report(path, node.line, "expected an integer, got \(node.shortDescription)")
-            return value
+            return nil
         }
         guard number >= minimum else {
             report(path, line, "must be at least \(minimum), got \(number)")
-            return value
+            return nil
         }
         return number
     }
 
-    mutating func float(_ fields: Fields, _ key: String, default value: Float, in range: ClosedRange<Float>) -> Float {
-        guard let node = fields[key] else { return value }
-        let path = fields.path(key)
+    mutating func float(_ node: ConfigNode, path: String, in range: ClosedRange<Float>) -> Float? {
         guard case let .scalar(text, plain, line) = node, plain, let number = Float(text) else {
             report(path, node.line, "expected a number, got \(node.shortDescription)")
-            return value
+            return nil
         }
         guard range.contains(number) else {
             report(path, line, "must be between \(range.lowerBound) and \(range.upperBound), got \(text)")
-            return value
+            return nil
         }
         return number
     }
 
-    mutating func bool(_ fields: Fields, _ key: String, default value: Bool) -> Bool {
-        guard let node = fields[key] else { return value }
+    mutating func bool(_ node: ConfigNode, path: String) -> Bool? {
         if case let .scalar(text, true, _) = node {
             switch text.lowercased() {
             case "true", "yes", "on": return true
@@ -98,8 +156,8 @@ struct ConfigValidator {
             default: break
             }
         }
-        report(fields.path(key), node.line, "expected true or false, got \(node.shortDescription)")
-        return value
+        report(path, node.line, "expected true or false, got \(node.shortDescription)")
+        return nil
     }
 
     mutating func string(_ node: ConfigNode, path: String) -> String? {
@@ -110,38 +168,48 @@ struct ConfigValidator {
         return text
     }
 
-    mutating func string(_ fields: Fields, _ key: String) -> String? {
-        guard let node = fields[key] else { return nil }
-        return string(node, path: fields.path(key))
+    /// Text of letters, digits, '-', '_' and '.'.
+    mutating func identifier(_ node: ConfigNode, path: String) -> String? {
+        guard let text = string(node, path: path) else { return nil }
+        if text.isEmpty || text.contains(where: { !($0.isLetter || $0.isNumber || "-_.".contains($0)) }) {
+            report(path, node.line, "use letters, digits, '-', '_' or '.', got '\(text)'")
+            return nil
+        }
+        return text
     }
 
-    /// A list of strings; a single string is accepted as a one-element list.
-    mutating func strings(_ fields: Fields, _ key: String, default value: [String]) -> [String] {
-        guard let node = fields[key] else { return value }
-        let path = fields.path(key)
+    /// A list of strings naming `item`s, at least `minCount` of them; a single string is accepted as a one-element list.
+    mutating func strings(_ node: ConfigNode, path: String, of item: String, minCount: Int) -> [String]? {
+        let result: [String]
         switch node {
         case .scalar:
-            return string(node, path: path).map { [$0] } ?? value
+            guard let text = string(node, path: path) else { return nil }
+            result = [text]
         case let .sequence(items, _):
-            var result: [String] = []
-            for (offset, item) in items.enumerated() {
-                if let text = string(item, path: "\(path)[\(offset)]") { result.append(text) }
-            }
-            return result
+            result = items.enumerated().compactMap { string($0.element, path: "\(path)[\($0.offset)]") }
         case .mapping:
             report(path, node.line, "expected a list of strings, got a mapping")
-            return value
+            return nil
         }
+        if result.count < minCount {
+            report(path, node.line, "must list at least " + (minCount == 1 ? "one \(item)" : "\(minCount) \(item)s"))
+        }
+        return result
     }
 
     /// One of a closed set of words.
     mutating func choice(_ node: ConfigNode, path: String, options: [String], what: String) -> String? {
         guard let text = string(node, path: path) else { return nil }
         if options.contains(text) { return text }
+        report(path, node.line, Self.unknown(what, text, options: options))
+        return nil
+    }
+
+    /// "unknown fusion 'rff'; expected one of rrf, weighted, none; did you mean 'rrf'?"
+    static func unknown(_ what: String, _ text: String, options: [String]) -> String {
         var message = "unknown \(what) '\(text)'; expected one of \(options.joined(separator: ", "))"
         if let guess = Suggestion.closest(to: text, among: options) { message += "; did you mean '\(guess)'?" }
-        report(path, node.line, message)
-        return nil
+        return message
     }
 
     // MARK: Paths

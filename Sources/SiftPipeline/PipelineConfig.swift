@@ -73,11 +73,13 @@ public struct ReaderConfig: Sendable, Hashable {
 }
 
 /// Chunk sizes in model tokens: the chunker's own settings type (`max_tokens`, `overlap_tokens`, `heading_prefix`, `min_tokens`,
-/// `split_on_anchor`).
+/// `split_on_anchor`, `title_in_path`).
 public typealias ChunkerConfig = ChunkerSettings
 
 /// The bi-encoder that embeds chunks and questions.
 public struct EmbedderConfig: Sendable, Hashable {
+    /// The embedder type (`embedder.type`), which `StageRegistry.makeEmbedder` builds.
+    public var type: String
     /// A sentence-transformers model folder (config.json, model.safetensors, tokenizer files, 1_Pooling/).
     public var model: URL
     public var batchSize: Int
@@ -90,8 +92,11 @@ public struct EmbedderConfig: Sendable, Hashable {
     /// PyTorch's (the float32 kernel runs on CPUs without BF16, so results there are fp32). Re-rankers default to
     /// fp32 instead: their logits move by ~0.04 in bf16, above the 1e-3 parity the project holds scores to.
     public static let defaultPrecision = PrecisionSetting.bf16
+    /// `embedder.type` when the pipeline names none.
+    public static let defaultType = "bi-encoder"
 
-    public init(model: URL, batchSize: Int = 32, precision: PrecisionSetting = defaultPrecision) {
+    public init(model: URL, batchSize: Int = 32, precision: PrecisionSetting = defaultPrecision, type: String = defaultType) {
+        self.type = type
         self.model = model
         self.batchSize = batchSize
         self.precision = precision
@@ -156,6 +161,8 @@ public enum TruncationPolicy: String, Sendable, Hashable, CaseIterable {
 
 /// The cross-encoder re-ranking stage.
 public struct RerankerConfig: Sendable, Hashable {
+    /// The re-ranker type (`reranker.type`), which `StageRegistry.makeReranker` builds.
+    public var type: String
     /// A Hugging Face BertForSequenceClassification folder (config.json, model.safetensors, vocab.txt).
     public var model: URL
     /// How many retrieved candidates are re-scored.
@@ -165,8 +172,12 @@ public struct RerankerConfig: Sendable, Hashable {
     public var batchSize: Int
     public var precision: PrecisionSetting
 
+    /// `reranker.type` when a `reranker:` mapping names none.
+    public static let defaultType = "cross-encoder"
+
     public init(model: URL, topK: Int = 20, maxTokens: Int = 512, truncation: TruncationPolicy = .onlySecond, batchSize: Int = 16,
-                precision: PrecisionSetting = .fp32) {
+                precision: PrecisionSetting = .fp32, type: String = defaultType) {
+        self.type = type
         self.model = model
         self.topK = topK
         self.maxTokens = maxTokens
