@@ -40,16 +40,13 @@ public final class BiEncoder: TextEmbedder, Sendable {
     /// ones ≥ 0.9999; the pipelines' default) or `.int8` (about 2.3× faster with AVX-512 VNNI; cosine
     /// ≥ 0.995 from 4 tokens), see BENCHMARKS.md.
     public init(directory: URL, maxSequenceLength: Int? = nil, precision: ModelPrecision = .float32) throws {
-        guard FileManager.default.fileExists(atPath: directory.path) else { throw ModelError.missingFile(path: directory.path) }
+        let folder = try BertModelFolder(directory: directory, precision: precision)
         self.directory = directory
-        let configuration = try BertConfiguration.load(from: directory.appendingPathComponent("config.json"))
+        let configuration = folder.configuration
         self.configuration = configuration
-        let weights = directory.appendingPathComponent("model.safetensors")
-        let ((tokenizer, fingerprints), encoder) = try concurrently(
-            { (try loadTokenizer(directory), (try fileFingerprint(weights), try ModelIdentity.tokenizerFingerprint(directory))) },
-            { try BertEncoder(configuration: configuration, weightsFile: weights, precision: precision) })
+        let tokenizer = folder.tokenizer
         self.tokenizer = tokenizer
-        self.encoder = encoder
+        self.encoder = folder.encoder
 
         let modules = try SentenceTransformerModules(directory: directory)
         pooling = modules.pooling
@@ -61,8 +58,8 @@ public final class BiEncoder: TextEmbedder, Sendable {
         }
         self.maxSequenceLength = configured
         dimension = configuration.hiddenSize
-        modelIdentity = ModelIdentity.make(configuration: configuration, weights: fingerprints.0, tokenizer: fingerprints.1,
-                                           settings: ["pooling=\(pooling)", "normalize=\(normalizesByDefault)", "max_seq_length=\(configured)"])
+        modelIdentity = folder.identity(settings: ["pooling=\(pooling)", "normalize=\(normalizesByDefault)",
+                                                   "max_seq_length=\(configured)"])
     }
 
     /// The tokens the model sees for `text` (truncated to `maxSequenceLength`;
@@ -193,26 +190,4 @@ func decodeJSON<T: Decodable>(_ type: T.Type, _ url: URL) throws -> T {
     do { return try JSONDecoder().decode(T.self, from: data) } catch {
         throw ModelError.invalidConfiguration(path: url.path, reason: decodingMessage(error))
     }
-}
-
-func loadTokenizer(_ directory: URL) throws -> WordPieceTokenizer {
-    do { return try WordPieceTokenizer(directory: directory) } catch {
-        throw ModelError.tokenizer(reason: String(describing: error))
-    }
-}
-
-/// Runs two independent load steps at once (weight packing on one core; tokenizer tables and the weights
-/// fingerprint on the other), which cuts model load time by about a third. Errors are rethrown in argument order.
-func concurrently<A, B>(_ first: @Sendable () throws -> A, _ second: @Sendable () throws -> B) throws -> (A, B) {
-    let results = ConcurrentResults<A, B>()
-    DispatchQueue.concurrentPerform(iterations: 2) { i in
-        if i == 0 { results.first = Result { try first() } } else { results.second = Result { try second() } }
-    }
-    return (try results.first!.get(), try results.second!.get())
-}
-
-/// Each slot is written by one worker of `concurrently` and read after both finished.
-private final class ConcurrentResults<A, B>: @unchecked Sendable {
-    var first: Result<A, any Error>?
-    var second: Result<B, any Error>?
 }

@@ -42,28 +42,23 @@ public final class CrossEncoder: Sendable {
     /// ~0.15), see BENCHMARKS.md.
     public init(directory: URL, maxLength: Int? = nil, truncation: TruncationStrategy = .longestFirst,
                 precision: ModelPrecision = .float32) throws {
-        guard FileManager.default.fileExists(atPath: directory.path) else { throw ModelError.missingFile(path: directory.path) }
+        let folder = try BertModelFolder(directory: directory, precision: precision, pooler: true,
+                                         classifierLabels: { $0.numLabels ?? 1 })
         self.directory = directory
-        let configPath = directory.appendingPathComponent("config.json")
-        let configuration = try BertConfiguration.load(from: configPath)
+        let configuration = folder.configuration
         self.configuration = configuration
-        let weights = directory.appendingPathComponent("model.safetensors")
+        self.tokenizer = folder.tokenizer
+        self.encoder = folder.encoder
         let labels = configuration.numLabels ?? 1
-        let ((tokenizer, fingerprints), encoder) = try concurrently(
-            { (try loadTokenizer(directory), (try fileFingerprint(weights), try ModelIdentity.tokenizerFingerprint(directory))) },
-            { try BertEncoder(configuration: configuration, weightsFile: weights, pooler: true, classifierLabels: labels,
-                              precision: precision) })
-        self.tokenizer = tokenizer
-        self.encoder = encoder
-        let limit = maxLength ?? min(tokenizer.modelMaxLength, configuration.maxPositionEmbeddings)
+        let limit = maxLength ?? min(folder.tokenizer.modelMaxLength, configuration.maxPositionEmbeddings)
         guard limit >= 3, limit <= configuration.maxPositionEmbeddings else {
-            throw ModelError.invalidConfiguration(path: configPath.path, reason: "max length \(limit) must be in 3...\(configuration.maxPositionEmbeddings)")
+            throw ModelError.invalidConfiguration(path: folder.configurationFile.path,
+                                                  reason: "max length \(limit) must be in 3...\(configuration.maxPositionEmbeddings)")
         }
         self.maxLength = limit
         self.truncation = truncation
         numLabels = labels
-        modelIdentity = ModelIdentity.make(configuration: configuration, weights: fingerprints.0, tokenizer: fingerprints.1,
-                                           settings: ["num_labels=\(labels)", "max_length=\(limit)", "truncation=\(truncation)"])
+        modelIdentity = folder.identity(settings: ["num_labels=\(labels)", "max_length=\(limit)", "truncation=\(truncation)"])
     }
 
     /// The tokens the model sees for a pair (`truncatedTokenCount` tells how many were cut).
