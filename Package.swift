@@ -32,14 +32,15 @@ let package = Package(
         .target(name: "SiftKernels", dependencies: ["COpenBLAS", "SiftKernelsC"]),
         .target(name: "SiftModels", dependencies: ["SiftCore", "SiftKernels", "SiftTokenizer"]),
         .target(name: "SiftIndex", dependencies: [
-            "SiftCore", "SiftKernels", "SiftModels",
+            "SiftCore", "SiftKernels",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .target(name: "SiftEval", dependencies: ["SiftCore", "SiftIndex"]),
+        // Metrics and label/BEIR readers on plain values: imports nothing of Sift.
+        .target(name: "SiftEval"),
 
         // Composition: pipeline files, stage registry, runner.
         .target(name: "SiftPipeline", dependencies: [
-            "SiftCore", "SiftReader", "SiftChunker", "SiftTokenizer", "SiftModels", "SiftIndex", "SiftEval",
+            "SiftCore", "SiftReader", "SiftChunker", "SiftTokenizer", "SiftKernels", "SiftModels", "SiftIndex", "SiftEval",
             .product(name: "Yams", package: "Yams"),
         ]),
 
@@ -51,22 +52,23 @@ let package = Package(
 
         // Benchmarks (not tests): `swift run -c release sift-bench --help`; Benchmarks/run compares against sentence-transformers.
         .executableTarget(name: "sift-bench", dependencies: [
-            "SiftPipeline",
+            "SiftReader", "SiftKernels", "SiftModels", "SiftIndex", "SiftPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/SiftBench"),
 
         // Shared test helpers (fixture and model locations); used by tests only.
         .target(name: "SiftTestSupport", path: "Tests/SiftTestSupport"),
 
-        .testTarget(name: "SiftCoreTests", dependencies: ["SiftCore", "SiftTestSupport"]),
-        .testTarget(name: "SiftReaderTests", dependencies: ["SiftReader", "SiftTestSupport"]),
-        .testTarget(name: "SiftChunkerTests", dependencies: ["SiftChunker", "SiftTokenizer", "SiftTestSupport"]),
+        // Each test target declares exactly the modules its files import.
+        .testTarget(name: "SiftCoreTests", dependencies: ["SiftCore"]),
+        .testTarget(name: "SiftReaderTests", dependencies: ["SiftCore", "SiftReader", "SiftTestSupport"]),
+        .testTarget(name: "SiftChunkerTests", dependencies: ["SiftCore", "SiftChunker", "SiftTokenizer", "SiftTestSupport"]),
         .testTarget(name: "SiftTokenizerTests", dependencies: ["SiftTokenizer", "SiftTestSupport"]),
-        .testTarget(name: "SiftKernelsTests", dependencies: ["SiftKernels", "SiftTestSupport"]),
-        .testTarget(name: "SiftModelsTests", dependencies: ["SiftModels", "SiftKernels", "SiftTestSupport"]),
-        .testTarget(name: "SiftIndexTests", dependencies: ["SiftIndex", "SiftTestSupport"]),
+        .testTarget(name: "SiftKernelsTests", dependencies: ["SiftKernelsC", "SiftKernels"]),
+        .testTarget(name: "SiftModelsTests", dependencies: ["SiftCore", "SiftTokenizer", "SiftKernels", "SiftModels", "SiftTestSupport"]),
+        .testTarget(name: "SiftIndexTests", dependencies: ["SiftCore", "SiftModels", "SiftIndex", "SiftTestSupport"]),
         .testTarget(name: "SiftEvalTests", dependencies: ["SiftEval", "SiftIndex", "SiftModels", "SiftTestSupport"]),
-        .testTarget(name: "SiftPipelineTests", dependencies: ["SiftPipeline", "SiftTestSupport"]),
+        .testTarget(name: "SiftPipelineTests", dependencies: ["SiftCore", "SiftReader", "SiftPipeline", "SiftTestSupport"]),
         .testTarget(name: "SiftCLITests", dependencies: ["SiftTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
