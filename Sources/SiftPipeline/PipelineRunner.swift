@@ -68,7 +68,7 @@ public final class PipelineRunner: @unchecked Sendable {
 
     /// The bi-encoder.
     public func embedder() throws -> any TextEmbedder {
-        try cached(\.components.embedder) { try StageLoader.biEncoder(config.embedder) }
+        try cached(\.components.embedder) { try StageRegistry.makeEmbedder(config.embedder) }
     }
 
     /// The re-ranker; throws `stageNotConfigured` when the pipeline has none.
@@ -79,7 +79,7 @@ public final class PipelineRunner: @unchecked Sendable {
             throw PipelineError.stageNotConfigured(.rerank,
                 hint: "add `reranker: { model: <cross-encoder folder> }` to the pipeline or use --set reranker.model=PATH")
         }
-        return try cached(\.components.reranker) { try StageLoader.crossEncoder(reranker) }
+        return try cached(\.components.reranker) { try StageRegistry.makeReranker(reranker) }
     }
 
     /// True when a re-ranker was given or is configured.

@@ -11,8 +11,9 @@ struct RunResult {
 }
 
 /// Runs the built `sift` binary (Scripts/test builds the product before the tests) with `arguments`,
-/// optional stdin text, in `directory`.
-func sift(_ arguments: [String], stdin: String? = nil, in directory: URL? = nil) throws -> RunResult {
+/// optional stdin text, in `directory`, with `environment` added to this process's (SIFT_PIPELINE removed).
+func sift(_ arguments: [String], stdin: String? = nil, in directory: URL? = nil,
+          environment extra: [String: String] = [:]) throws -> RunResult {
     let binary = TestPaths.siftBinary
     guard FileManager.default.isExecutableFile(atPath: binary.path) else {
         Issue.record("no sift binary at \(binary.path); build it first: swift build --product sift (same configuration as the tests)")
@@ -24,6 +25,7 @@ func sift(_ arguments: [String], stdin: String? = nil, in directory: URL? = nil)
     if let directory { process.currentDirectoryURL = directory }
     var environment = ProcessInfo.processInfo.environment
     environment.removeValue(forKey: "SIFT_PIPELINE")
+    environment.merge(extra) { _, new in new }
     process.environment = environment
     // Output goes to temporary files: no pipe can fill up and block the child while we wait.
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sift-run-\(UUID().uuidString)")
