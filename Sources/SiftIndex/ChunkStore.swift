@@ -103,76 +103,50 @@ final class ChunkStore: @unchecked Sendable {
                      range: start..<max(start, end), text: row["text"], tokenCount: row["token_count"])
     }
 
+    /// The rows `sql` selects for `values`, asked in batches of 500 (SQLite limits bound parameters; 500 is far below
+    /// every default limit). `sql` receives one batch's `?,?,…` list.
+    private func rows<Value: DatabaseValueConvertible>(_ operation: String, for values: [Value],
+                                                        _ sql: (String) -> String) throws -> [Row] {
+        if values.isEmpty { return [] }
+        return try read(operation) { db in
+            var rows: [Row] = []
+            for start in stride(from: 0, to: values.count, by: 500) {
+                let part = Array(values[start..<min(values.count, start + 500)])
+                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
+                rows += try Row.fetchAll(db, sql: sql(marks), arguments: StatementArguments(part))
+            }
+            return rows
+        }
+    }
+
     /// Chunks for the given ids, in the order of `ids`; unknown ids are skipped.
     func chunks(ids: [String]) throws -> [Chunk] {
-        if ids.isEmpty { return [] }
-        return try read("reading chunks") { db in
-            var byID = [String: Chunk]()
-            // SQLite limits bound parameters; 500 per statement is far below every default limit.
-            for start in stride(from: 0, to: ids.count, by: 500) {
-                let part = Array(ids[start..<min(ids.count, start + 500)])
-                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT \(Self.chunkColumns) FROM chunks c JOIN documents d ON d.id = c.document_id
-                    WHERE c.chunk_id IN (\(marks))
-                    """, arguments: StatementArguments(part))
-                for row in rows { let c = Self.chunk(from: row); byID[c.id] = c }
-            }
-            return ids.compactMap { byID[$0] }
+        let rows = try rows("reading chunks", for: ids) { marks in
+            "SELECT \(Self.chunkColumns) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE c.chunk_id IN (\(marks))"
         }
+        let byID = Dictionary(rows.map { row in let c = Self.chunk(from: row); return (c.id, c) }, uniquingKeysWith: { a, _ in a })
+        return ids.compactMap { byID[$0] }
     }
 
     /// Chunk ids for vector slots; slots without a chunk are left out.
     func chunkIDs(slots: [Int]) throws -> [Int: String] {
-        if slots.isEmpty { return [:] }
-        return try read("reading chunk ids") { db in
-            var out = [Int: String]()
-            for start in stride(from: 0, to: slots.count, by: 500) {
-                let part = Array(slots[start..<min(slots.count, start + 500)])
-                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
-                for row in try Row.fetchAll(db, sql: "SELECT vector_slot, chunk_id FROM chunks WHERE vector_slot IN (\(marks))",
-                                            arguments: StatementArguments(part)) {
-                    out[row["vector_slot"]] = row["chunk_id"]
-                }
-            }
-            return out
-        }
+        let rows = try rows("reading chunk ids", for: slots) { "SELECT vector_slot, chunk_id FROM chunks WHERE vector_slot IN (\($0))" }
+        return Dictionary(rows.map { row -> (Int, String) in (row["vector_slot"], row["chunk_id"]) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// Vector slots for chunk ids; unknown ids are left out.
     func slots(chunkIDs: [String]) throws -> [String: Int] {
-        if chunkIDs.isEmpty { return [:] }
-        return try read("reading vector slots") { db in
-            var out = [String: Int]()
-            for start in stride(from: 0, to: chunkIDs.count, by: 500) {
-                let part = Array(chunkIDs[start..<min(chunkIDs.count, start + 500)])
-                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
-                for row in try Row.fetchAll(db, sql: "SELECT chunk_id, vector_slot FROM chunks WHERE chunk_id IN (\(marks))",
-                                            arguments: StatementArguments(part)) {
-                    out[row["chunk_id"]] = row["vector_slot"]
-                }
-            }
-            return out
-        }
+        let rows = try rows("reading vector slots", for: chunkIDs) { "SELECT chunk_id, vector_slot FROM chunks WHERE chunk_id IN (\($0))" }
+        return Dictionary(rows.map { row -> (String, Int) in (row["chunk_id"], row["vector_slot"]) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// (text, vector slot) of every chunk of the given documents (by path), keyed by chunk id.
     func existingChunks(documentPaths: [String]) throws -> [String: (text: String, slot: Int)] {
-        if documentPaths.isEmpty { return [:] }
-        return try read("reading chunks") { db in
-            var out = [String: (text: String, slot: Int)]()
-            for start in stride(from: 0, to: documentPaths.count, by: 500) {
-                let part = Array(documentPaths[start..<min(documentPaths.count, start + 500)])
-                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT c.chunk_id, c.text, c.vector_slot FROM chunks c JOIN documents d ON d.id = c.document_id
-                    WHERE d.path IN (\(marks))
-                    """, arguments: StatementArguments(part)) {
-                    out[row["chunk_id"]] = (text: row["text"], slot: row["vector_slot"])
-                }
-            }
-            return out
+        let rows = try rows("reading chunks", for: documentPaths) { marks in
+            "SELECT c.chunk_id, c.text, c.vector_slot FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.path IN (\(marks))"
         }
+        return Dictionary(rows.map { row -> (String, (text: String, slot: Int)) in (row["chunk_id"], (row["text"], row["vector_slot"])) },
+                          uniquingKeysWith: { a, _ in a })
     }
 
     /// BM25 top-k for an already escaped FTS5 MATCH expression. Score: −bm25() (higher is better);
