@@ -22,6 +22,10 @@ struct SiftCommand: ParsableCommand {
 
         Environment: SIFT_KERNELS=avx512|avx2|portable|openblas forces a lower kernel tier (default: the fastest \
         this CPU has); `sift --version` shows the CPU and the kernels in use.
+
+        Exit status: 0 success; 64 wrong usage; 65 bad input (pipeline file, --set value, questions or labels \
+        file); 66 something missing (a model, the index, a stage that is not configured); 75 the index is being \
+        written by another process; 1 anything else (damaged index data, a failed stage).
         """,
         version: RuntimeInfo.versionText,
         subcommands: [IndexCommand.self, AskCommand.self, BatchCommand.self, PromptCommand.self, EvalCommand.self,
