@@ -28,7 +28,8 @@ let package = Package(
         .target(name: "SiftChunker", dependencies: ["SiftCore"]),
         .target(name: "SiftTokenizer", dependencies: ["SiftCore"]),
         // Hand-written AVX-512/AVX2 micro-kernels for the hot GEMM shapes, chosen at run time; tested against the Swift reference.
-        .target(name: "SiftKernelsC", cSettings: [.unsafeFlags(["-O3"])]),
+        // Built at SwiftPM's release level (-O2): no unsafeFlags, which would stop other packages depending on Sift.
+        .target(name: "SiftKernelsC"),
         .target(name: "SiftKernels", dependencies: ["COpenBLAS", "SiftKernelsC"]),
         .target(name: "SiftModels", dependencies: ["SiftCore", "SiftKernels", "SiftTokenizer"]),
         .target(name: "SiftIndex", dependencies: [

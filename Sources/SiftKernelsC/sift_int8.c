@@ -344,8 +344,9 @@ static int linear_int8_vnni(const sift_int8_linear *p, const float *x, ptrdiff_t
  * accumulators + 2 W + the broadcast, 15 of 16 ymm. Zen 3 runs vpmaddwd on 2 of its 4 vector pipes and vpaddd on
  * any, and issues this 1:1 mix at ~3.3 per cycle (12 + 12 in ~7.3 cycles, not 6), so the exact kernel takes ~1.2×
  * the cycles per MAC of vpmaddubsw + vpmaddwd + vpaddd (8 of 12 on the multiply pipes), which saturated. Measured:
- * 5 rows −7 %, 4 rows −10 %, 3 rows × the whole panel spills; unrolling k, or forcing each row's two vpmaddwd ahead
- * of its vpaddd, no gain.
+ * 5 rows −7 %, 4 rows −10 %, 3 rows × the whole panel spills; forcing each row's two vpmaddwd ahead of its vpaddd, no
+ * gain. The k loop is unrolled twice: rolled (171 bytes), its speed depended on where it started in a 64-byte line,
+ * 141–155 GOP/s at T=200 for shifts of 16 bytes in the same binary (at -O2 and -O3 alike); unrolled, 152 at every one.
  * AVX-VNNI: vpdpbusd accumulates in place, and its latency (5 cycles on Golden Cove, two per cycle) needs ≥ 10
  * chains in flight: 6 rows (12 accumulators + 2 W + broadcast). */
 enum { I8_VECS = 2, I8_WIDTH = 8 * I8_VECS, AVX2_INT8_ROWS = 6, AVXVNNI_ROWS = 6 };
@@ -489,6 +490,7 @@ INLINE AVX2_TARGET void tile_int8_avx2(const int mr, const uint32_t *a, const in
                                        ptrdiff_t ldo, int valid, int raw, int act) {
     __m256i c[AVX2_INT8_ROWS][I8_VECS];
     init_int8_avx2(mr, c, za, p->colsum + col0, out, ldo, AVX2_INT8_ROWS);
+#pragma clang loop unroll_count(2) /* placement-independent speed, see the register tiles above */
     for (int s = 0; s < steps; s++) {
         __m256i w[I8_VECS];
         for (int v = 0; v < I8_VECS; v++) w[v] = _mm256_load_si256((const __m256i *)(b + (size_t)s * NR + 8 * v));
