@@ -8,7 +8,10 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sift", targets: ["sift"]),
-        .library(name: "SiftPipeline", targets: ["SiftPipeline"]),
+        // The library for other packages: `import SiftPipeline` (index and ask through a pipeline), `SiftModels`
+        // (BiEncoder, CrossEncoder), `SiftIndex` (SentenceTransformersUtil, the index) and `SiftCore` (the shared
+        // types). Examples/SiftLibraryExample uses it as another package would.
+        .library(name: "Sift", targets: ["SiftCore", "SiftModels", "SiftIndex", "SiftPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
