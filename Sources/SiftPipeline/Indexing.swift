@@ -65,7 +65,7 @@ extension PipelineRunner {
                 }
             }
             progress?(IndexingProgress(phase: .writing, completed: embedded.embedded, total: embedded.embedded))
-            try clock.run(.index) {
+            _ = try clock.run(.index) {
                 try withRebuildHint { try index.apply(CollectionChange(upserting: updates, vectors: embedded.vectors, deleting: plan.deleted,
                                                                       rebuildingWith: rebuild ? wanted : nil)) }
             }
