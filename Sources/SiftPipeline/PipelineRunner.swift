@@ -151,11 +151,11 @@ struct StageClock {
     var timings: [StageTiming] = []
 
     /// Runs `body` as `stage`, recording its wall time scaled by `share` (1/n for a stage run once for n questions).
-    mutating func run<T>(_ stage: Stage, share: Double = 1, hint: String? = nil, _ body: () throws -> T) throws -> T {
+    mutating func run<T>(_ stage: Stage, share: Double = 1, _ body: () throws -> T) throws -> T {
         let t0 = Date()
         defer { timings.append(StageTiming(stage: stage, milliseconds: Date().timeIntervalSince(t0) * 1000 * share)) }
         do { return try body() } catch let error as PipelineError { throw error } catch {
-            throw PipelineError.stage(stage, underlying: error, hint: hint)
+            throw PipelineError.stage(stage, underlying: error)
         }
     }
 }
