@@ -22,6 +22,7 @@ let package = Package(
         // C libraries, through pkg-config; apt names the Debian packages that provide them.
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         // Core value types and stage protocols; depends on nothing.
         .target(name: "SiftCore"),
@@ -39,12 +40,14 @@ let package = Package(
             "SiftCore", "SiftKernels",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        // The PostgreSQL + pgvector collection store (shards, read replicas), through libpq; only it imports CLibPQ.
+        .target(name: "SiftPostgres", dependencies: ["SiftCore", "SiftIndex", "CLibPQ"]),
         // Metrics and label/BEIR readers on plain values: imports nothing of Sift.
         .target(name: "SiftEval"),
 
         // Composition: pipeline files, stage registry, runner.
         .target(name: "SiftPipeline", dependencies: [
-            "SiftCore", "SiftReader", "SiftChunker", "SiftTokenizer", "SiftKernels", "SiftModels", "SiftIndex", "SiftEval",
+            "SiftCore", "SiftReader", "SiftChunker", "SiftTokenizer", "SiftKernels", "SiftModels", "SiftIndex", "SiftPostgres", "SiftEval",
             .product(name: "Yams", package: "Yams"),
         ]),
 
@@ -71,6 +74,8 @@ let package = Package(
         .testTarget(name: "SiftKernelsTests", dependencies: ["SiftKernelsC", "SiftKernels"]),
         .testTarget(name: "SiftModelsTests", dependencies: ["SiftCore", "SiftTokenizer", "SiftKernels", "SiftModels", "SiftTestSupport"]),
         .testTarget(name: "SiftIndexTests", dependencies: ["SiftCore", "SiftModels", "SiftIndex", "SiftTestSupport"]),
+        // Against real PostgreSQL servers (Scripts/test starts them and sets SIFT_TEST_POSTGRES_PORTS).
+        .testTarget(name: "SiftPostgresTests", dependencies: ["SiftCore", "SiftIndex", "SiftPostgres", "SiftTestSupport"]),
         .testTarget(name: "SiftEvalTests", dependencies: ["SiftEval", "SiftIndex", "SiftModels", "SiftTestSupport"]),
         .testTarget(name: "SiftPipelineTests", dependencies: ["SiftCore", "SiftReader", "SiftPipeline", "SiftTestSupport"]),
         .testTarget(name: "SiftCLITests", dependencies: ["SiftTestSupport"]),

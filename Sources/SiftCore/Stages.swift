@@ -92,3 +92,25 @@ public protocol PassageScorer: Sendable {
     /// One relevance score per passage, in input order (higher is better).
     func scores(query: String, passages: [String]) throws -> [Float]
 }
+
+/// Notes a store leaves while searching that the answer must carry: a sharded store answering without a shard
+/// that is down says so here. The caller collects them around its searches; a store records them from the call
+/// (not from threads it starts). Without a collector, `record` does nothing. A task-local value, so it also works
+/// from synchronous code (Swift keeps it per thread outside tasks).
+public enum SearchNotes {
+    // Only the thread that runs `collecting`'s body appends, so the collector needs no lock.
+    final class Collector: @unchecked Sendable { var notes: [String] = [] }
+    @TaskLocal static var current: Collector?
+
+    /// Runs `body` and returns what it returned with the notes recorded meanwhile (each note once, in order).
+    public static func collecting<T>(_ body: () throws -> T) rethrows -> (value: T, notes: [String]) {
+        let collector = Collector()
+        let value = try $current.withValue(collector) { try body() }
+        var seen = Set<String>()
+        return (value, collector.notes.filter { seen.insert($0).inserted })
+    }
+
+    public static func record(_ note: String) {
+        current?.notes.append(note)
+    }
+}

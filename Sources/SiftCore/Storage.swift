@@ -16,6 +16,9 @@ public protocol DocumentStore: Sendable {
     func documentHashes() throws -> [String: String]
     /// The text of every stored chunk of these documents, by chunk id (to keep the vectors of unchanged chunks).
     func chunkTexts(documentIDs: [String]) throws -> [String: String]
+    /// These documents as stored, each with its chunks in order (to copy a collection to another store); unknown
+    /// ids are left out.
+    func export(documentIDs: [String]) throws -> [DocumentUpdate]
 }
 
 /// Chunk vectors, searched by inner product (cosine, since stored vectors are unit length).
@@ -29,8 +32,10 @@ public protocol VectorIndex: Sendable {
     func vectors(chunkIDs: [String]) throws -> [String: [Float]]
 }
 
-/// BM25 over the chunk text (with headings and title).
+/// Term-based search over the chunk text (with headings and title).
 public protocol LexicalIndex: Sendable {
+    /// How it scores, for `--explain` and stats (e.g. "BM25 (SQLite FTS5)").
+    var scoring: String { get }
     /// The `topK` best chunks for a free-text query, best first; empty when the query has no searchable term.
     func search(_ query: String, topK: Int) throws -> [ScoredChunk]
 }
@@ -68,6 +73,12 @@ public protocol CollectionStore: AnyObject, Sendable {
     func apply(_ change: CollectionChange) throws -> IndexSummary
     /// Problems found by checking everything stored (empty when sound).
     func verify() -> [String]
+}
+
+/// A collection store opened for writing: it holds the collection's writer lock (one writer at a time, across
+/// processes) until `releaseWriterLock()` or until it is released.
+public protocol WritableCollectionStore: CollectionStore {
+    func releaseWriterLock()
 }
 
 extension CollectionStore {

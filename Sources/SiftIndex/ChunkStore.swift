@@ -128,6 +128,23 @@ final class ChunkStore: @unchecked Sendable {
         return ids.compactMap { byID[$0] }
     }
 
+    /// These documents with their chunks in stored (reading) order; unknown ids are left out.
+    func export(documentIDs: [String]) throws -> [DocumentUpdate] {
+        let documents = try rows("reading documents", for: documentIDs) { marks in
+            "SELECT path, content_hash, title, language FROM documents WHERE path IN (\(marks))"
+        }
+        let chunkRows = try rows("reading chunks", for: documentIDs) { marks in
+            "SELECT \(Self.chunkColumns) FROM chunks c JOIN documents d ON d.id = c.document_id WHERE d.path IN (\(marks)) ORDER BY c.rowid"
+        }
+        let chunks = Dictionary(grouping: chunkRows.map(Self.chunk(from:)), by: \.documentID)
+        let byID = Dictionary(documents.map { row -> (String, DocumentUpdate) in
+            let id: String = row["path"]
+            return (id, DocumentUpdate(id: id, title: row["title"], language: row["language"], contentHash: row["content_hash"],
+                                       chunks: chunks[id] ?? []))
+        }, uniquingKeysWith: { a, _ in a })
+        return documentIDs.compactMap { byID[$0] }
+    }
+
     /// Chunk ids for vector slots; slots without a chunk are left out.
     func chunkIDs(slots: [Int]) throws -> [Int: String] {
         let rows = try rows("reading chunk ids", for: slots) { "SELECT vector_slot, chunk_id FROM chunks WHERE vector_slot IN (\($0))" }

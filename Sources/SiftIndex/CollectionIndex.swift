@@ -417,7 +417,7 @@ public final class CollectionIndex: @unchecked Sendable {
     }
 }
 
-extension CollectionIndex: CollectionStore {}
+extension CollectionIndex: WritableCollectionStore {}
 
 /// The document store of a `CollectionIndex`'s current generation.
 struct LocalDocumentStore: DocumentStore {
@@ -428,6 +428,7 @@ struct LocalDocumentStore: DocumentStore {
     func chunkTexts(documentIDs: [String]) throws -> [String: String] {
         try index.currentStore.existingChunks(documentPaths: documentIDs).mapValues(\.text)
     }
+    func export(documentIDs: [String]) throws -> [DocumentUpdate] { try index.currentStore.export(documentIDs: documentIDs) }
 }
 
 /// The vector index of a `CollectionIndex`'s current generation.
@@ -442,5 +443,6 @@ struct LocalVectorIndex: VectorIndex {
 /// The lexical index of a `CollectionIndex`'s current generation.
 struct LocalLexicalIndex: LexicalIndex {
     let index: CollectionIndex
+    var scoring: String { "BM25 (SQLite FTS5)" }
     func search(_ query: String, topK: Int) throws -> [ScoredChunk] { try index.bm25Search(query, topK: topK) }
 }

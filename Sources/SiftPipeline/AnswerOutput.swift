@@ -60,9 +60,11 @@ public struct AskRecord: Codable, Sendable {
     public var timingsMs: [String: Double]
     /// Only with --explain: stage → candidates (chunk id, source, score, per-stage ranks).
     public var explain: [String: [CandidateRecord]]?
+    /// Present only when the answer is partial (a shard did not answer): what was missing.
+    public var partial: [String]?
 
     enum CodingKeys: String, CodingKey {
-        case question, answers, stages, explain
+        case question, answers, stages, explain, partial
         case timingsMs = "timings_ms", stagesOff = "stages_off"
     }
 
@@ -71,6 +73,7 @@ public struct AskRecord: Codable, Sendable {
         answers = result.answers.map(AnswerRecord.init)
         stages = result.stagesRun.map(\.description)
         stagesOff = result.stagesSkipped.map(\.description)
+        partial = result.partial.isEmpty ? nil : result.partial
         timingsMs = Dictionary(result.timings.map { ($0.stage.rawValue, $0.milliseconds) }, uniquingKeysWith: +)
         if !result.stageCandidates.isEmpty {
             explain = Dictionary(result.stageCandidates.map { stage in
@@ -131,7 +134,8 @@ public enum AnswerFormatter {
     /// The answer list as printed by `sift ask`; snippets wrap at `width` columns (indent included).
     public static func render(_ result: AskResult, emphasis: Emphasis = .markdown, showTimings: Bool = true,
                               width: Int = 80) -> String {
-        var lines: [String] = []
+        var lines: [String] = result.partial.map { "PARTIAL ANSWER: \($0)" }
+        if !result.partial.isEmpty { lines.append("") }
         if result.answers.isEmpty { lines.append("No answers found.") }
         for answer in result.answers {
             var scores: [String] = []

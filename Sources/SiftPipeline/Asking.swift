@@ -33,9 +33,12 @@ extension PipelineRunner {
             queries.vectors = try shared.run(.embedder, share: share) { try embedder.embed(questions) }
         }
         var lists: [RetrievalStage: [[ScoredChunk]]] = [:]
-        for retriever in retrievers {
-            lists[retriever.kind] = try shared.run(retriever.kind.stage, share: share) { try retriever.retrieve(queries, depth: depth) }
-        }
+        // A sharded store may answer without a shard that is down (on_shard_failure: partial); it says so here.
+        let partial = try SearchNotes.collecting {
+            for retriever in retrievers {
+                lists[retriever.kind] = try shared.run(retriever.kind.stage, share: share) { try retriever.retrieve(queries, depth: depth) }
+            }
+        }.notes
 
         // Per-question stages.
         return try questions.indices.map { q in
@@ -84,7 +87,7 @@ extension PipelineRunner {
                 explainedChunks.merge(chunkByID) { a, _ in a }
             }
             return AskResult(question: questions[q], answers: answers, stagesRun: plan.stagesRun, stagesSkipped: plan.stagesSkipped,
-                             timings: clock.timings, stageCandidates: explained, chunks: explainedChunks)
+                             timings: clock.timings, stageCandidates: explained, chunks: explainedChunks, partial: partial)
         }
     }
 

@@ -97,7 +97,7 @@ public enum EvalRunner {
         let (restricted, warnings) = allLabels.restricted(toDocuments: indexed, source: file.path)
         if restricted.questions.isEmpty {
             throw PipelineError.evaluation(underlying: EvalError.nothingToEvaluate(path: file.path,
-                reason: "no question has a relevant target in the index (\(runner.config.index.path.path)); " + warnings.joined(separator: "; ")))
+                reason: "no question has a relevant target in the index (\(runner.indexLocation)); " + warnings.joined(separator: "; ")))
         }
         return (level == .page ? restricted.pageLevel : restricted, warnings)
     }

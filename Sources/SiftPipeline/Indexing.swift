@@ -1,6 +1,7 @@
 import Foundation
 import SiftCore
 import SiftIndex
+import SiftPostgres
 import SiftReader
 
 extension PipelineRunner {
@@ -26,8 +27,9 @@ extension PipelineRunner {
 
         // The writer lock before reading: a second writer learns at once that it would have to wait.
         let wanted = indexConfiguration(embedder: embedder)
+        let backend = try storeBackend()
         let index = try clock.run(.index) {
-            try withRebuildHint { try CollectionIndex.openForWriting(at: config.index.path, configuration: wanted, rebuild: rebuild, wait: wait, onWait: onWait) }
+            try withRebuildHint { try backend.openForWriting(configuration: wanted, rebuild: rebuild, wait: wait, onWait: onWait) }
         }
         defer { index.releaseWriterLock() }
 
@@ -79,7 +81,7 @@ extension PipelineRunner {
             if kept.contains(where: failure.covers(documentID:)) { file.reason += " (its previously indexed version was kept)" }
             return file
         }
-        return IndexReport(indexPath: config.index.path.path, filesRead: collection.fileCount, bytesRead: collection.byteCount,
+        return IndexReport(indexPath: backend.location, filesRead: collection.fileCount, bytesRead: collection.byteCount,
                            documentsRead: documents.byID.count, new: plan.new.count, changed: plan.changed.count,
                            unchanged: plan.unchanged.count, deleted: plan.deleted.count, kept: kept.count, rebuilt: rebuild,
                            chunksEmbedded: embedded.embedded, documents: stats.documents, chunks: stats.chunks,
@@ -88,10 +90,15 @@ extension PipelineRunner {
     }
 
     /// An index built with other settings, or damaged, gets the command that rebuilds it.
-    private func withRebuildHint<T>(_ body: () throws -> T) throws -> T {
+    func withRebuildHint<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let error as IndexError {
             switch error {
             case .incompatible, .corrupted: throw PipelineError.stage(.index, underlying: error, hint: rebuildHint)
+            default: throw error
+            }
+        } catch let error as PostgresError {
+            switch error {
+            case .incompatible, .damaged: throw PipelineError.stage(.index, underlying: error, hint: rebuildHint)
             default: throw error
             }
         }

@@ -1,6 +1,7 @@
 import Foundation
 import SiftCore
 import SiftIndex
+import SiftPostgres
 import SiftReader
 
 /// One problem found in a pipeline file or a `--set` override.
@@ -139,6 +140,14 @@ extension PipelineError {
                 case .missingIndex: return .missing
                 case .invalidRequest, .notAnIndex, .alreadyExists: return .invalidInput
                 case .embedding, .storage: return .failed
+                }
+            case let error as PostgresError:
+                switch error {
+                case .locked: return .busy
+                case .incompatible, .damaged: return .damaged
+                case .missingIndex: return .missing
+                case .invalidSettings: return .invalidInput
+                case .connection, .shardUnavailable, .unsupported, .query: return .failed
                 }
             case is ReaderError: return .invalidInput
             default: return .failed

@@ -2,6 +2,7 @@ import Foundation
 import SiftChunker
 import SiftCore
 import SiftIndex
+import SiftPostgres
 import SiftReader
 import SiftTokenizer
 
@@ -100,22 +101,30 @@ public final class PipelineRunner: @unchecked Sendable {
     /// `indexUnusable` for an index that was never completed or holds no chunks (with `requireChunks`), so that an
     /// unbuilt index never looks like "no answers".
     public func openIndex(requireChunks: Bool = true) throws -> any CollectionStore {
+        let backend = try storeBackend()
         let store = try cached(\.components.store) { () throws -> any CollectionStore in
-            let folder = config.index.path
-            do { return try CollectionIndex.open(at: folder) } catch IndexError.missingIndex {
-                throw PipelineError.indexMissing(path: folder.path, hint: "build it with `\(buildCommand)`")
+            do { return try backend.openForReading() } catch IndexError.missingIndex, PostgresError.missingIndex {
+                throw PipelineError.indexMissing(path: backend.location, hint: "build it with `\(buildCommand)`")
             } catch IndexError.missingManifest {
-                throw PipelineError.indexUnusable(path: folder.path, reason: "its first build never completed", hint: "run `\(buildCommand)`")
+                throw PipelineError.indexUnusable(path: backend.location, reason: "its first build never completed", hint: "run `\(buildCommand)`")
             } catch {
                 throw PipelineError.stage(.index, underlying: error, hint: "check it with `\(buildCommand) --verify`")
             }
         }
         if requireChunks && store.stats.chunks == 0 {
-            throw PipelineError.indexUnusable(path: config.index.path.path, reason: "it holds no chunks (an empty or unfinished build)",
+            throw PipelineError.indexUnusable(path: backend.location, reason: "it holds no chunks (an empty or unfinished build)",
                                               hint: "run `\(buildCommand)`")
         }
         return store
     }
+
+    /// The store type `index.type` names, from the registry.
+    func storeBackend() throws -> any StoreBackend {
+        try StageRegistry.makeStoreBackend(config.index)
+    }
+
+    /// Where the index lives, safe to print (no credentials).
+    public var indexLocation: String { (try? storeBackend().location) ?? config.index.path.path }
 
     /// Replaces the cached store (after `index` wrote a new generation).
     func keep(store: any CollectionStore) {

@@ -149,4 +149,7 @@ public struct AskResult: Sendable, Hashable {
     public var stageCandidates: [StageCandidates]
     /// The chunks named by `stageCandidates` (only with `AskOptions.explain`).
     public var chunks: [String: Chunk]
+    /// Empty for a complete answer; otherwise what the store could not search (a shard that was down, with
+    /// `on_shard_failure: partial`).
+    public var partial: [String] = []
 }

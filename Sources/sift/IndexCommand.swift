@@ -76,13 +76,13 @@ extension IndexCommand {
     func runVerify(_ runner: PipelineRunner) throws {
         let (stats, problems) = try runner.verifyIndex()
         if output.json {
-            Terminal.out(try jsonString(VerifyRecord(index: runner.config.index.path.path, generation: stats.generation, documents: stats.documents,
+            Terminal.out(try jsonString(VerifyRecord(index: runner.indexLocation, generation: stats.generation, documents: stats.documents,
                                                      chunks: stats.chunks, ok: problems.isEmpty, problems: problems), pretty: true))
         } else if problems.isEmpty {
-            Terminal.out("index OK: \(runner.config.index.path.path), generation \(stats.generation), \(stats.documents) documents, \(stats.chunks) chunks "
+            Terminal.out("index OK: \(runner.indexLocation), generation \(stats.generation), \(stats.documents) documents, \(stats.chunks) chunks "
                 + "(vectors checksum, finite unit vectors, SQLite integrity, full-text index)")
         } else {
-            Terminal.out("index DAMAGED: \(runner.config.index.path.path), generation \(stats.generation)")
+            Terminal.out("index DAMAGED: \(runner.indexLocation), generation \(stats.generation)")
             for problem in problems { Terminal.out("  \(problem)") }
             Terminal.out("rebuild it with `sift index --rebuild -p \(runner.config.file?.path ?? runner.config.name)`")
         }

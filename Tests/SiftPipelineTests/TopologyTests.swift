@@ -212,6 +212,7 @@ final class MemoryStore: CollectionStore, @unchecked Sendable {
         func documentIDs() throws -> [String] { Array(Set(store.chunkList.map(\.documentID))).sorted() }
         func documentHashes() throws -> [String: String] { [:] }
         func chunkTexts(documentIDs: [String]) throws -> [String: String] { [:] }
+        func export(documentIDs: [String]) throws -> [DocumentUpdate] { [] }
     }
 
     struct Vectors: VectorIndex {
@@ -231,6 +232,7 @@ final class MemoryStore: CollectionStore, @unchecked Sendable {
 
     struct Lexical: LexicalIndex {
         let store: MemoryStore
+        var scoring: String { "shared words (test)" }
         func search(_ query: String, topK: Int) throws -> [ScoredChunk] {
             if store.lexicalFails { throw FakeFailure(what: "lexical index") }
             let words = Set(query.lowercased().split(whereSeparator: { !$0.isLetter }).map(String.init))
