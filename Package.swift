@@ -59,7 +59,7 @@ let package = Package(
 
         // Benchmarks (not tests): `swift run -c release sift-bench --help`; Benchmarks/run compares against sentence-transformers.
         .executableTarget(name: "sift-bench", dependencies: [
-            "SiftReader", "SiftKernels", "SiftModels", "SiftIndex", "SiftPipeline",
+            "SiftReader", "SiftKernels", "SiftModels", "SiftIndex", "SiftPostgres", "SiftPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/SiftBench"),
 

@@ -360,6 +360,17 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
         return problems
     }
 
+    /// Drops the index's schema on every shard primary (everything in it), under the writer lock.
+    public static func dropIndex(_ settings: PostgresSettings) throws {
+        let (schema, nodes) = try nodes(for: settings)
+        for node in nodes {
+            let connection = try node.connect(node.shard.primary)
+            try Lock.acquire(connection, schema: schema, wait: true, onWait: nil)
+            defer { Lock.release(connection, schema: schema) }
+            try connection.query("DROP SCHEMA IF EXISTS \(schema.name) CASCADE", operation: "dropping the index")
+        }
+    }
+
     // MARK: Fan-out
 
     /// `body` for every shard at once; results in shard order. The first error is thrown.

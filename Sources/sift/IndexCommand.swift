@@ -23,6 +23,12 @@ struct IndexCommand: ParsableCommand {
             --set chunker.max_tokens=128
           sift index -p Pipelines/handbook.yaml --json
           sift index -p Pipelines/handbook.yaml --verify
+          sift index -p Pipelines/handbook-postgres.yaml --copy-from .sift/handbook
+          sift index -p Pipelines/handbook.yaml --copy-from Pipelines/handbook-postgres.yaml
+
+        --copy-from replaces the index with a copy of another one (an index folder, or the index of another \
+        pipeline file), vectors included, so nothing is embedded again: it moves an index from the embedded \
+        store into PostgreSQL and back. Both must use the same model, chunker and reader settings.
         """)
 
     @OptionGroup var pipeline: PipelineOptions
@@ -33,14 +39,18 @@ struct IndexCommand: ParsableCommand {
     var wait = false
     @Flag(help: "Check the index without changing it; exit 1 if it is damaged.")
     var verify = false
+    @Option(name: .customLong("copy-from"), help: ArgumentHelp("Replace the index with a copy of this index folder or pipeline file's index, without re-embedding.", valueName: "index-folder|pipeline.yaml"))
+    var copyFrom: String?
 
     func validate() throws {
         if verify && rebuild { throw ValidationError("--verify checks the index as it is; it cannot be combined with --rebuild") }
+        if copyFrom != nil && (verify || rebuild) { throw ValidationError("--copy-from replaces the index; it cannot be combined with --verify or --rebuild") }
     }
 
     func run() throws {
         let runner = try pipeline.runner()
         if verify { return try runVerify(runner) }
+        if let copyFrom { return try runCopy(runner, from: copyFrom) }
         let bar = ProgressLine(quiet: output.quiet)
         let report = try runner.index(rebuild: rebuild, wait: wait, onWait: { pid in
             output.note("waiting for \(pid.map { "process \($0)" } ?? "another process") to finish updating the index …")
@@ -73,6 +83,30 @@ struct IndexCommand: ParsableCommand {
 }
 
 extension IndexCommand {
+    func runCopy(_ runner: PipelineRunner, from path: String) throws {
+        let source = try PipelineRunner.openStore(copyingFrom: path)
+        let bar = ProgressLine(quiet: output.quiet)
+        let report = try runner.copyIndex(from: source.store, sourceLocation: source.location, wait: wait) { step in
+            bar.update(step.phase.rawValue, step.completed, step.total)
+        }
+        bar.finish()
+        if output.json {
+            Terminal.out(try jsonString(CopyRecord(from: report.from, to: report.to, documents: report.documents, chunks: report.chunks,
+                                                   seconds: report.seconds), pretty: true))
+            return
+        }
+        Terminal.out("copied \(report.documents) documents, \(report.chunks) chunks with their vectors from \(report.from) to \(report.to) "
+            + String(format: "in %.1f s", report.seconds))
+    }
+
+    struct CopyRecord: Encodable {
+        var from: String
+        var to: String
+        var documents: Int
+        var chunks: Int
+        var seconds: Double
+    }
+
     func runVerify(_ runner: PipelineRunner) throws {
         let (stats, problems) = try runner.verifyIndex()
         if output.json {
