@@ -16,9 +16,13 @@ public struct PostgresSettings: Sendable, Hashable {
     public var connectTimeoutSeconds: Int
     /// What a question does when a shard (its primary and every replica) cannot answer.
     public var onShardFailure: ShardFailurePolicy
+    /// How term-based retrieval scores.
+    public var lexical: LexicalScoring
 
     public init(shards: [PostgresShard], schema: String = "sift", vectorIndex: VectorIndexKind = .hnsw, hnsw: HNSWSettings = HNSWSettings(),
-                statementTimeoutMilliseconds: Int = 30_000, connectTimeoutSeconds: Int = 5, onShardFailure: ShardFailurePolicy = .fail) {
+                statementTimeoutMilliseconds: Int = 30_000, connectTimeoutSeconds: Int = 5, onShardFailure: ShardFailurePolicy = .fail,
+                lexical: LexicalScoring = .bm25) {
+        self.lexical = lexical
         self.shards = shards
         self.schema = schema
         self.vectorIndex = vectorIndex
@@ -111,4 +115,14 @@ public enum ShardFailurePolicy: String, Sendable, Hashable, CaseIterable {
     case fail
     /// The question is answered from the shards that answered, and the answer says it is partial.
     case partial
+}
+
+/// How the PostgreSQL store scores term-based retrieval (the pipeline's `bm25` list).
+public enum LexicalScoring: String, Sendable, Hashable, CaseIterable {
+    /// Okapi BM25 (k1 1.2, b 0.75) computed in SQL from the document frequencies and lengths each update keeps, over
+    /// PostgreSQL's English full-text lexemes; heading, title and body occurrences weigh 2, 1.5 and 1, like the
+    /// embedded store's FTS5 BM25. Statistics are summed over shards, so shard lists merge exactly.
+    case bm25
+    /// PostgreSQL's own `ts_rank_cd` (cover density) with the same weights: no inverse document frequency.
+    case tsRankCD = "ts_rank_cd"
 }

@@ -182,7 +182,12 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
     public var stats: IndexStats { lock.lock(); defer { lock.unlock() }; return state.stats }
     public var documents: any DocumentStore { PostgresDocuments(store: self) }
     public var vectors: any VectorIndex { PostgresVectors(store: self) }
-    public var lexical: any LexicalIndex { PostgresFullText(store: self) }
+    public var lexical: any LexicalIndex {
+        switch settings.lexical {
+        case .bm25: PostgresBM25(store: self)
+        case .tsRankCD: PostgresFullText(store: self)
+        }
+    }
 
     /// The shard a document belongs to.
     func shard(of documentID: String) -> Int { Int(StableHash.fnv1a64(documentID) % UInt64(nodes.count)) }
@@ -284,6 +289,7 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
             } else {
                 // Same table shape: rows are replaced, and readers keep answering from the old rows until commit.
                 try connection.query("DELETE FROM \(schema.documents)", operation: "clearing the index for the rebuild")
+                try connection.query("DELETE FROM \(schema.terms)", operation: "clearing the term statistics for the rebuild")
             }
             try Meta.write(connection, schema: schema, configuration: rebuilt, shard: i, of: nodes.count)
         } else if create {
@@ -292,6 +298,9 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
         }
         let replaced = deleting + upserting.map(\.id)
         if !replaced.isEmpty {
+            for sql in schema.subtractTerms {
+                try connection.query(sql, sql.hasPrefix("UPDATE") ? [Literal.array(replaced)] : [], operation: "updating term statistics")
+            }
             try connection.query("DELETE FROM \(schema.documents) WHERE id = ANY($1::text[])", [Literal.array(replaced)],
                                  operation: "deleting documents")
         }
@@ -321,6 +330,10 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
             }
         }
         try flush()
+        if !upserting.isEmpty {
+            try connection.query(schema.addTerms, [Literal.array(upserting.map(\.id))], operation: "updating term statistics")
+        }
+        try connection.query(schema.recordLengths, operation: "recording collection lengths")
         try connection.query("UPDATE \(schema.meta) SET value = $1 WHERE key = 'generation'", [String(generation)],
                              operation: "recording the generation")
     }
@@ -348,6 +361,11 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
                     let vectors = try connection.query("SELECT count(*) FROM \(schema.chunks) WHERE vector_dims(embedding) <> $1::integer",
                                                        [String(configuration.dimension)], operation: "checking vector dimensions")
                     if vectors.int(0, 0) > 0 { problems.append("\(server): \(vectors.int(0, 0)) vectors of the wrong dimension") }
+                    let terms = try connection.query("""
+                        SELECT count(*) FROM (SELECT u.lexeme, count(*) AS df FROM \(schema.chunks) c, unnest(c.search) u GROUP BY u.lexeme) x
+                        FULL JOIN \(schema.terms) t ON t.lexeme = x.lexeme WHERE x.df IS DISTINCT FROM t.df
+                        """, operation: "checking term statistics")
+                    if terms.int(0, 0) > 0 { problems.append("\(server): \(terms.int(0, 0)) term statistics disagree with the chunks") }
                     let pending = try connection.query("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE $1",
                                                        [TwoPhase.prefix(schema: schema) + "%"], operation: "checking prepared transactions")
                     if pending.count > 0 { problems.append("\(server): an interrupted update is pending (\(pending.text(0, 0))); the next `sift index` resolves it") }

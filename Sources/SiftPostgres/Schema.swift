@@ -17,6 +17,7 @@ struct Schema: Sendable {
     static let format = "1"
 
     var meta: String { "\(name).sift_meta" }
+    var terms: String { "\(name).terms" }
     var documents: String { "\(name).documents" }
     var chunks: String { "\(name).chunks" }
 
@@ -35,15 +36,17 @@ struct Schema: Sendable {
                 id text PRIMARY KEY, document_id text NOT NULL REFERENCES \(documents)(id) ON DELETE CASCADE,
                 ordinal integer NOT NULL, anchor text, heading_path text[] NOT NULL, range_start integer NOT NULL,
                 range_end integer NOT NULL, text text NOT NULL, token_count integer NOT NULL,
-                embedding vector(\(dimension)) NOT NULL, search tsvector NOT NULL)
+                embedding vector(\(dimension)) NOT NULL, search tsvector NOT NULL, length real NOT NULL)
             """,
+            // Document frequency of every lexeme in `search`, kept by each update, for BM25.
+            "CREATE TABLE \(terms) (lexeme text PRIMARY KEY, df integer NOT NULL)",
             "CREATE INDEX chunks_document ON \(chunks) (document_id, ordinal)",
             "CREATE INDEX chunks_search ON \(chunks) USING gin (search)",
         ]
     }
 
     var dropAll: [String] {
-        ["DROP TABLE IF EXISTS \(chunks)", "DROP TABLE IF EXISTS \(documents)", "DROP TABLE IF EXISTS \(meta)"]
+        ["DROP TABLE IF EXISTS \(chunks)", "DROP TABLE IF EXISTS \(documents)", "DROP TABLE IF EXISTS \(terms)", "DROP TABLE IF EXISTS \(meta)"]
     }
 
     func createHNSW(_ hnsw: HNSWSettings) -> String {
@@ -69,20 +72,55 @@ struct Schema: Sendable {
     }
 
     /// One row per chunk; `$5` holds each heading path joined by U+001F, `$10` the vectors as pgvector text.
+    /// `length` is the chunk's BM25 length: its lexeme occurrences, weighted like term frequencies.
     var insertChunks: String {
         """
         INSERT INTO \(chunks) (id, document_id, ordinal, anchor, heading_path, range_start, range_end, text, token_count,
-                               embedding, search)
+                               embedding, search, length)
         SELECT c.id, c.document_id, c.ordinal, c.anchor, p.path, c.range_start, c.range_end, c.text, c.token_count,
-               c.embedding::vector,
-               setweight(to_tsvector('english', array_to_string(p.path, ' ')), 'A')
-                 || setweight(to_tsvector('english', d.title), 'B') || setweight(to_tsvector('english', c.text), 'D')
+               c.embedding::vector, v.search,
+               (SELECT coalesce(sum(\(Self.weightCase)), 0) FROM unnest(v.search) u, unnest(u.weights) w)
         FROM unnest($1::text[], $2::text[], $3::integer[], $4::text[], $5::text[], $6::integer[], $7::integer[], $8::text[],
                     $9::integer[], $10::text[])
              AS c(id, document_id, ordinal, anchor, heading_path, range_start, range_end, text, token_count, embedding)
         JOIN \(documents) d ON d.id = c.document_id
         CROSS JOIN LATERAL (SELECT CASE WHEN c.heading_path = '' THEN ARRAY[]::text[]
                                         ELSE string_to_array(c.heading_path, chr(31)) END AS path) p
+        CROSS JOIN LATERAL (SELECT setweight(to_tsvector('english', array_to_string(p.path, ' ')), 'A')
+                                   || setweight(to_tsvector('english', d.title), 'B')
+                                   || setweight(to_tsvector('english', c.text), 'D') AS search) v
+        """
+    }
+
+    /// A lexeme occurrence's weight in term frequency and length: heading 2, title 1.5, body 1 (the column weights
+    /// of the embedded store's FTS5 BM25).
+    static let weightCase = "CASE w WHEN 'A' THEN 2.0 WHEN 'B' THEN 1.5 ELSE 1.0 END"
+
+    /// Document frequencies of the lexemes of these documents' chunks, subtracted before they are deleted (`$1`).
+    var subtractTerms: [String] {
+        ["""
+        UPDATE \(terms) t SET df = t.df - x.n FROM (
+            SELECT u.lexeme, count(*) AS n FROM \(chunks) c, unnest(c.search) u WHERE c.document_id = ANY($1::text[]) GROUP BY u.lexeme) x
+        WHERE t.lexeme = x.lexeme
+        """, "DELETE FROM \(terms) WHERE df <= 0"]
+    }
+
+    /// Adds the document frequencies of these documents' chunks (`$1`), after they are inserted.
+    var addTerms: String {
+        """
+        INSERT INTO \(terms) (lexeme, df)
+        SELECT u.lexeme, count(*) FROM \(chunks) c, unnest(c.search) u WHERE c.document_id = ANY($1::text[]) GROUP BY u.lexeme
+        ON CONFLICT (lexeme) DO UPDATE SET df = \(terms).df + EXCLUDED.df
+        """
+    }
+
+    /// The shard's chunk count and summed length, for BM25's N and average length (kept in sift_meta by each update).
+    var recordLengths: String {
+        """
+        INSERT INTO \(meta) (key, value)
+        SELECT k, v FROM (SELECT count(*)::text AS n, coalesce(sum(length), 0)::text AS l FROM \(chunks)) s,
+             LATERAL (VALUES ('chunk_count', s.n), ('total_length', s.l)) AS kv(k, v)
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
         """
     }
 

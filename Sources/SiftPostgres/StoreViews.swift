@@ -1,3 +1,4 @@
+import Foundation
 import SiftCore
 import SiftIndex
 
@@ -150,6 +151,61 @@ struct PostgresFullText: LexicalIndex {
         let expression = terms.joined(separator: " | ")
         return try store.searchShards(topK: topK) { connection in
             let rows = try connection.query(sql, [expression, String(topK)], operation: "full-text search")
+            return [(0..<rows.count).map { ScoredChunk(chunkID: rows.text($0, 0), score: rows.float($0, 1)) }]
+        }.first ?? []
+    }
+}
+
+/// Okapi BM25 in SQL. First every shard reports the question's lexemes' document frequencies and its chunk count
+/// and summed length; the sums give global IDF and average length. Then every shard scores the chunks that hold
+/// any lexeme (found through the GIN index) with those global figures, so the per-shard lists merge exactly.
+struct PostgresBM25: LexicalIndex {
+    let store: PostgresStore
+    var scoring: String { "BM25 (PostgreSQL full-text lexemes, term statistics kept by Sift)" }
+    static let k1 = 1.2, b = 0.75
+
+    func search(_ query: String, topK: Int) throws -> [ScoredChunk] {
+        let terms = LexicalQuery.terms(query)
+        if terms.isEmpty || topK <= 0 { return [] }
+        let schema = store.schema
+        let text = terms.joined(separator: " ")
+        let statistics = try store.tolerant(PostgresStore.fanOutResults(store.nodes) { node in
+            try node.read { connection -> (df: [String: Int], chunks: Double, length: Double) in
+                let rows = try connection.query("""
+                    SELECT l.lexeme, coalesce(t.df, 0) FROM unnest(tsvector_to_array(to_tsvector('english', $1))) AS l(lexeme)
+                    LEFT JOIN \(schema.terms) t ON t.lexeme = l.lexeme
+                    """, [text], operation: "reading term statistics")
+                let sizes = try connection.query("""
+                    SELECT (SELECT value FROM \(schema.meta) WHERE key = 'chunk_count'), (SELECT value FROM \(schema.meta) WHERE key = 'total_length')
+                    """, operation: "reading collection lengths")
+                let df = Dictionary((0..<rows.count).map { (rows.text($0, 0), rows.int($0, 1)) }, uniquingKeysWith: +)
+                return (df, Double(sizes.text(0, 0)) ?? 0, Double(sizes.text(0, 1)) ?? 0)
+            }
+        })
+        let chunks = statistics.reduce(0) { $0 + $1.chunks }
+        let averageLength = chunks > 0 ? statistics.reduce(0) { $0 + $1.length } / chunks : 1
+        var df: [String: Int] = [:]
+        for part in statistics { df.merge(part.df, uniquingKeysWith: +) }
+        let present = df.filter { $0.value > 0 }.keys.sorted()
+        if present.isEmpty || chunks == 0 { return [] }
+        // Lucene's IDF, ln(1 + (N − df + 0.5) / (df + 0.5)): positive even for a lexeme in most chunks.
+        let idf = present.map { lexeme -> String in
+            let d = Double(df[lexeme]!)
+            return String(log(1 + (chunks - d + 0.5) / (d + 0.5)))
+        }
+        let sql = """
+            WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[]) AS q(lexeme, idf))
+            SELECT c.id, sum(q.idf * tf.v * \(Self.k1 + 1) / (tf.v + \(Self.k1) * (\(1 - Self.b) + \(Self.b) * c.length / $3::float8))) AS score
+            FROM \(schema.chunks) c
+            CROSS JOIN LATERAL unnest(c.search) AS u(lexeme, positions, weights)
+            JOIN q ON q.lexeme = u.lexeme
+            CROSS JOIN LATERAL (SELECT sum(\(Schema.weightCase)) AS v FROM unnest(u.weights) w) tf
+            WHERE c.search @@ (SELECT string_agg(quote_literal(l), ' | ')::tsquery FROM unnest($1::text[]) l)
+            GROUP BY c.id ORDER BY score DESC, c.id LIMIT $4::integer
+            """
+        let parameters = [Literal.array(present), Literal.array(idf), String(averageLength), String(topK)]
+        return try store.searchShards(topK: topK) { connection in
+            let rows = try connection.query(sql, parameters, operation: "BM25 search")
             return [(0..<rows.count).map { ScoredChunk(chunkID: rows.text($0, 0), score: rows.float($0, 1)) }]
         }.first ?? []
     }
