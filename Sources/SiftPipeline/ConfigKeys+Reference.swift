@@ -30,11 +30,15 @@ extension ConfigKey.Kind {
     var summary: String {
         switch self {
         case let .integer(minimum): "integer ≥ \(minimum)"
+        case let .integerIn(range): "integer from \(range.lowerBound) to \(range.upperBound)"
         case let .number(range): "number from \(ConfigKey.Value.number(range.lowerBound).text) to \(ConfigKey.Value.number(range.upperBound).text)"
         case .boolean: "true or false"
         case .identifier: "letters, digits, `-`, `_`, `.`"
         case .path: "path"
         case let .list(item, minCount): "list of \(item)s" + (minCount > 0 ? " (at least \(minCount))" : "")
+        case let .url(schemes): "URL " + schemes.map { "`\($0)…`" }.joined(separator: " or ")
+        case let .pattern(_, summary): summary
+        case let .mappings(_, minCount): "list of mappings" + (minCount > 0 ? " (at least \(minCount))" : "")
         case let .choice(options, _): options.map { "`\($0.name)`" }.joined(separator: " | ")
         case .section: "mapping"
         case let .stage(_, off): "mapping with `type`" + (off.map { ", or `\($0.name)`" } ?? "")

@@ -41,6 +41,8 @@ enum JSONSchema {
         switch kind {
         case let .integer(minimum):
             return [("type", .string("integer")), ("minimum", .int(minimum))]
+        case let .integerIn(range):
+            return [("type", .string("integer")), ("minimum", .int(range.lowerBound)), ("maximum", .int(range.upperBound))]
         case let .number(range):
             return [("type", .string("number")), ("minimum", json(.number(range.lowerBound))), ("maximum", json(.number(range.upperBound)))]
         case .boolean:
@@ -54,6 +56,13 @@ enum JSONSchema {
             let array: [(String, JSONValue)] = [("type", .string("array")), ("items", .object([("type", .string("string"))]))]
                 + (minCount > 0 ? [("minItems", .int(minCount))] : [])
             return [("anyOf", .array([.object([("type", .string("string"))]), .object(array)]))]
+        case .url:
+            // The scheme is checked after ${VAR} expansion, so any text may be a URL here.
+            return [("type", .string("string"))]
+        case let .pattern(pattern, _):
+            return [("type", .string("string")), ("pattern", .string(pattern))]
+        case let .mappings(keys, minCount):
+            return [("type", .string("array")), ("items", .object(mapping(keys)))] + (minCount > 0 ? [("minItems", .int(minCount))] : [])
         case let .choice(options, _):
             return [("enum", .array(options.map { .string($0.name) })), ("enumDescriptions", .array(options.map { .string($0.help) }))]
         case let .section(keys):

@@ -8,6 +8,8 @@ public struct ConfigKey: Sendable, Hashable {
     public indirect enum Kind: Sendable, Hashable {
         /// A whole number of at least `atLeast`.
         case integer(atLeast: Int)
+        /// A whole number within the range.
+        case integerIn(ClosedRange<Int>)
         /// A number within the range.
         case number(ClosedRange<Float>)
         case boolean
@@ -18,6 +20,14 @@ public struct ConfigKey: Sendable, Hashable {
         case path
         /// A list of strings naming `item`s (a single string is a list of one); at least `minCount` when given.
         case list(of: String, minCount: Int)
+        /// A connection URL starting with one of `schemes` (`postgresql://`); `${VAR}` and `${VAR:-default}` expand.
+        /// It may hold a password, so messages show it only without user information and query.
+        case url(schemes: [String])
+        /// Text matching `pattern` (a regular expression, anchored); `summary` says it in words for the reference.
+        case pattern(String, summary: String)
+        /// A list of mappings, each of `keys` (`index.shards`); at least `minCount` items when given. Problems name
+        /// an item by its position from 0: `index.shards[1].url`.
+        case mappings([ConfigKey], minCount: Int)
         /// One of a closed set of words; `what` names the set in messages ("unknown fusion 'rff'").
         case choice([Choice], what: String)
         /// A mapping of further keys.
@@ -124,6 +134,12 @@ struct Setting<Config> {
         }
     }
 
+    static func integer(_ name: String, _ field: WritableKeyPath<Config, Int>, in range: ClosedRange<Int>, help: String) -> Setting {
+        bound(name, field, .integerIn(range), help: help, shown: { .integer($0) }) { validator, node, path in
+            validator.int(node, path: path, in: range)
+        }
+    }
+
     static func number(_ name: String, _ field: WritableKeyPath<Config, Float>, in range: ClosedRange<Float>, help: String) -> Setting {
         bound(name, field, .number(range), help: help, shown: { .number($0) }) { validator, node, path in
             validator.float(node, path: path, in: range)
@@ -165,6 +181,38 @@ struct Setting<Config> {
         }
     }
 
+    /// A connection URL (`${VAR}` expanded), optional (nil until given) unless `example` makes it required.
+    static func url(_ name: String, _ field: WritableKeyPath<Config, String?>, schemes: [String], example: String? = nil,
+                    defaultText: String? = nil, help: String) -> Setting {
+        bound(name, field, .url(schemes: schemes), help: help,
+              fixedDefault: example.map { .required(example: $0) } ?? defaultText.map { .described($0) }) { validator, node, path in
+            validator.url(node, path: path, schemes: schemes).map { .some($0) }
+        }
+    }
+
+    /// A required connection URL (`${VAR}` expanded).
+    static func url(_ name: String, _ field: WritableKeyPath<Config, String>, schemes: [String], example: String, help: String) -> Setting {
+        bound(name, field, .url(schemes: schemes), help: help, fixedDefault: .required(example: example)) { validator, node, path in
+            validator.url(node, path: path, schemes: schemes)
+        }
+    }
+
+    /// A list of connection URLs (a single string is a list of one).
+    static func urls(_ name: String, _ field: WritableKeyPath<Config, [String]>, schemes: [String], help: String) -> Setting {
+        bound(name, field, .list(of: "URL", minCount: 0), help: help, shown: { .texts($0) }) { validator, node, path in
+            validator.urls(node, path: path, schemes: schemes)
+        }
+    }
+
+    /// A list of mappings, each read through `keys` into `item` (every field at its default); left out, the
+    /// field's default (an empty list).
+    static func mappings<Item>(_ name: String, _ field: WritableKeyPath<Config, [Item]>, item: Item, _ keys: [Setting<Item>],
+                               minCount: Int = 1, help: String) -> Setting {
+        bound(name, field, .mappings(keys.map { $0.describe(item) }, minCount: minCount), help: help) { validator, node, path in
+            validator.mappings(node, path: path, keys: keys, item: item, minCount: minCount)
+        }
+    }
+
     /// A mapping of further keys, read into the field's current value (its default, or what an earlier key left).
     /// Left out, it is its keys' defaults, unless `required` gives an example or `defaultText` says otherwise.
     static func section<Section>(_ name: String, _ field: WritableKeyPath<Config, Section>, _ keys: [Setting<Section>],
@@ -186,12 +234,14 @@ struct Setting<Config> {
 
 extension ConfigKey {
     /// This key and every key below it with its dotted path, depth first in declaration order: a stage's `type` key,
-    /// then each type's keys; `type` names the stage type a key belongs to when the stage has several.
+    /// then each type's keys; the keys of a list of mappings' items follow `name[]` (`index.shards[].url`); `type` names the stage type a key belongs to when the stage has several.
     public func flattened(prefix: String = "") -> [(path: String, type: String?, key: ConfigKey)] {
         let path = prefix.isEmpty ? name : "\(prefix).\(name)"
         switch kind {
         case let .section(keys):
             return [(path, nil, self)] + keys.flatMap { $0.flattened(prefix: path) }
+        case let .mappings(keys, _):
+            return [(path, nil, self)] + keys.flatMap { $0.flattened(prefix: path + "[]") }
         case let .stage(types, off):
             let typeKey = ConfigKey.stageType(types: types, off: off, stage: name)
             return [(path, nil, self), ("\(path).type", nil, typeKey)] + types.flatMap { type in

@@ -115,11 +115,13 @@ struct ConfigValidator {
         }
         let own = chosen.keys.map(\.name)
         for name in fields.names where named && name != "type" && !own.contains(name) {
+            let owners = types.filter { $0.keys.contains { $0.name == name } }.map { "'\($0.name)'" }
             report(fields.path(name), fields[name]?.line,
-                   "not a key of \(path) type '\(chosen.name)', whose keys are \((["type"] + own).joined(separator: ", "))")
+                   "not a key of \(path) type '\(chosen.name)', whose keys are \((["type"] + own).joined(separator: ", "))"
+                   + (owners.isEmpty ? "" : "; it belongs to type \(owners.joined(separator: ", "))"))
         }
         var config = chosen.defaults
-        return read(fields, keys: chosen.keys, into: &config) ? .some(config) : nil
+        return read(fields, keys: chosen.keys, into: &config, check: chosen.check) ? .some(config) : nil
     }
 
     // MARK: Scalars
@@ -131,6 +133,15 @@ struct ConfigValidator {
         }
         guard number >= minimum else {
             report(path, line, "must be at least \(minimum), got \(number)")
+            return nil
+        }
+        return number
+    }
+
+    mutating func int(_ node: ConfigNode, path: String, in range: ClosedRange<Int>) -> Int? {
+        guard let number = int(node, path: path, atLeast: Int.min) else { return nil }
+        guard range.contains(number) else {
+            report(path, node.line, "must be between \(range.lowerBound) and \(range.upperBound), got \(number)")
             return nil
         }
         return number
@@ -212,13 +223,78 @@ struct ConfigValidator {
         return message
     }
 
+    /// A list of mappings, each read through `keys` into a copy of `item`; problems name the item
+    /// (`index.shards[1].url`). Nil when `node` is not a list (reported); a broken item is left out.
+    mutating func mappings<Item>(_ node: ConfigNode, path: String, keys: [Setting<Item>], item: Item, minCount: Int) -> [Item]? {
+        guard case let .sequence(items, _) = node else {
+            report(path, node.line, "expected a list of mappings (- \(keys.first?.name ?? "key"): ...), got \(node.shortDescription)")
+            return nil
+        }
+        var result: [Item] = []
+        for (offset, element) in items.enumerated() {
+            var value = item
+            if read(element, path: "\(path)[\(offset)]", keys: keys, into: &value) { result.append(value) }
+        }
+        if items.count < minCount {
+            report(path, node.line, "must list at least " + (minCount == 1 ? "one item" : "\(minCount) items"))
+        }
+        return result
+    }
+
+    // MARK: URLs
+
+    /// A connection URL starting with one of `schemes`, `${VAR}` and `${VAR:-default}` expanded. The value may hold
+    /// a password (written out or from a variable), so no message shows it: only its scheme or its redacted form.
+    mutating func url(_ node: ConfigNode, path: String, schemes: [String]) -> String? {
+        guard let raw = string(node, path: path) else { return nil }
+        guard let expanded = expand(raw, path: path, line: node.line, shown: Self.redactedURL(raw)) else { return nil }
+        guard schemes.contains(where: { expanded.hasPrefix($0) }) else {
+            let written = expanded.range(of: "://").map { "'\(expanded[..<$0.upperBound])...'" } ?? "no scheme"
+            report(path, node.line, "expected a URL starting with \(schemes.joined(separator: " or ")), got \(written)"
+                   + " (for example \(schemes[0])user@host:5432/database)")
+            return nil
+        }
+        return expanded
+    }
+
+    /// A list of connection URLs (a single string is a list of one), each checked like `url`.
+    mutating func urls(_ node: ConfigNode, path: String, schemes: [String]) -> [String]? {
+        switch node {
+        case .scalar:
+            return url(node, path: path, schemes: schemes).map { [$0] }
+        case let .sequence(items, _):
+            return items.enumerated().compactMap { url($0.element, path: "\(path)[\($0.offset)]", schemes: schemes) }
+        case .mapping:
+            report(path, node.line, "expected a list of URLs, got a mapping")
+            return nil
+        }
+    }
+
+    /// A URL as written, safe for messages: user information (`user:password@`) and the query (`?password=...`) are
+    /// replaced by `...`; `${VAR}` references stay, their values are never shown.
+    static func redactedURL(_ raw: String) -> String {
+        var text = Substring(raw)
+        var scheme = Substring("")
+        if let separator = text.range(of: "://") {
+            scheme = text[..<separator.upperBound]
+            text = text[separator.upperBound...]
+        }
+        var query = ""
+        if let mark = text.firstIndex(of: "?") {
+            text = text[..<mark]
+            query = "?..."
+        }
+        if let at = text.lastIndex(of: "@") { text = "...@" + text[text.index(after: at)...] }
+        return "'" + scheme + text + query + "'"
+    }
+
     // MARK: Paths
 
     /// Expands `~` and `${VAR}`/`$VAR`, then resolves a relative path against the file's folder
     /// (or the current directory for values that came from `--set`, which carry no line).
     mutating func path(_ node: ConfigNode, path keyPath: String) -> URL? {
         guard let raw = string(node, path: keyPath) else { return nil }
-        guard let expanded = expand(raw, path: keyPath, line: node.line) else { return nil }
+        guard let expanded = expand(raw, path: keyPath, line: node.line, shown: "'\(raw)'") else { return nil }
         let base = node.line == nil ? overrideBase : fileBase
         let absolute = expanded.hasPrefix("/") ? expanded : base.path + "/" + expanded
         return URL(fileURLWithPath: Self.lexicallyNormalized(absolute))
@@ -237,7 +313,9 @@ struct ConfigValidator {
         return "/" + components.joined(separator: "/")
     }
 
-    private mutating func expand(_ raw: String, path: String, line: Int?) -> String? {
+    /// Expands `~`, `$VAR`, `${VAR}` and `${VAR:-default}` (the default when VAR is unset or empty). Messages
+    /// quote the value as `shown`, never the variables' values.
+    private mutating func expand(_ raw: String, path: String, line: Int?, shown: String) -> String? {
         var text = raw
         if text == "~" || text.hasPrefix("~/") {
             guard let home = environment["HOME"] else {
@@ -251,28 +329,36 @@ struct ConfigValidator {
         while let dollar = rest.firstIndex(of: "$") {
             result += rest[..<dollar]
             var after = rest[rest.index(after: dollar)...]
-            let name: Substring
+            var name: Substring
+            var fallback: Substring?
             if after.first == "{" {
                 guard let close = after.firstIndex(of: "}") else {
-                    report(path, line, "unterminated '${' in '\(raw)'")
+                    report(path, line, "unterminated '${' in \(shown)")
                     return nil
                 }
                 name = after[after.index(after: after.startIndex)..<close]
                 after = after[after.index(after: close)...]
+                if let marker = name.range(of: ":-") {
+                    fallback = name[marker.upperBound...]
+                    name = name[..<marker.lowerBound]
+                }
             } else {
                 let end = after.firstIndex { !($0.isLetter || $0.isNumber || $0 == "_") } ?? after.endIndex
                 name = after[..<end]
                 after = after[end...]
             }
             guard !name.isEmpty else {
-                report(path, line, "'$' must be followed by a variable name in '\(raw)'")
+                report(path, line, "'$' must be followed by a variable name in \(shown)")
                 return nil
             }
-            guard let value = environment[String(name)] else {
-                report(path, line, "environment variable \(name) is not set (used in '\(raw)')")
+            if let fallback, environment[String(name)]?.isEmpty ?? true {
+                result += fallback
+            } else if let value = environment[String(name)] {
+                result += value
+            } else {
+                report(path, line, "environment variable \(name) is not set (used in \(shown))")
                 return nil
             }
-            result += value
             rest = after
         }
         return result + rest

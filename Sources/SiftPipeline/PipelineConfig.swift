@@ -1,5 +1,6 @@
 import Foundation
 import SiftChunker
+import SiftPostgres
 
 /// A validated pipeline file: which documents to read, how to chunk, embed, index, retrieve, re-rank and answer.
 ///
@@ -115,10 +116,147 @@ public enum PrecisionSetting: String, Sendable, Hashable, CaseIterable {
     case int8
 }
 
-/// Where the on-disk index lives.
-public struct IndexConfig: Sendable, Hashable {
+/// Where the index lives: `index.type` picks the store, which `StageRegistry.makeStoreBackend` opens.
+/// Printing it never shows a password: PostgreSQL servers appear as `host:port/database`.
+public struct IndexConfig: Sendable, Hashable, CustomStringConvertible {
+    /// The index type (`index.type`): `local` (a folder) or `postgres`.
+    public var type: String
+    /// The index folder (type `local`); a placeholder for other types.
     public var path: URL
-    public init(path: URL) { self.path = path }
+    /// The servers and settings (type `postgres`); defaults for other types.
+    public var postgres: PostgresIndexConfig
+
+    /// `index.type` when the pipeline names none.
+    public static let defaultType = "local"
+    public static let postgresType = "postgres"
+
+    /// A local index in `path`.
+    public init(path: URL) {
+        self.init(type: IndexConfig.defaultType, path: path, postgres: PostgresIndexConfig())
+    }
+
+    /// An index in PostgreSQL.
+    public init(postgres: PostgresIndexConfig) {
+        self.init(type: IndexConfig.postgresType, path: URL(fileURLWithPath: "/"), postgres: postgres)
+    }
+
+    public init(type: String, path: URL, postgres: PostgresIndexConfig) {
+        self.type = type
+        self.path = path
+        self.postgres = postgres
+    }
+
+    public var description: String {
+        type == IndexConfig.postgresType ? "postgres \(postgres)" : "\(type) \(path.path)"
+    }
+}
+
+/// `index.type: postgres`: one server (`url`, with `replicas`) or several (`shards`), and how Sift uses them. URLs are
+/// kept as expanded from the file, so they may hold a password: only `description` (redacted) is ever printed.
+public struct PostgresIndexConfig: Sendable, Hashable, CustomStringConvertible {
+    /// One server's libpq URI; nil with `shards`.
+    public var url: String?
+    /// Read replicas of `url`.
+    public var replicas: [String]
+    /// Several servers instead of `url`; documents go to shard `StableHash(document id) % shards.count`.
+    public var shards: [PostgresShardConfig]
+    /// A file whose first line is the password, read by `settings()`.
+    public var passwordFile: URL?
+    public var schema: String
+    public var vectorIndex: VectorIndexKind
+    public var hnsw: HNSWSettings
+    /// 0: no limit.
+    public var statementTimeoutMilliseconds: Int
+    public var connectTimeoutSeconds: Int
+    public var onShardFailure: ShardFailurePolicy
+
+    public init(url: String? = nil, replicas: [String] = [], shards: [PostgresShardConfig] = [], passwordFile: URL? = nil,
+                schema: String = "sift", vectorIndex: VectorIndexKind = .hnsw, hnsw: HNSWSettings = HNSWSettings(),
+                statementTimeoutMilliseconds: Int = 30_000, connectTimeoutSeconds: Int = 5, onShardFailure: ShardFailurePolicy = .fail) {
+        self.url = url
+        self.replicas = replicas
+        self.shards = shards
+        self.passwordFile = passwordFile
+        self.schema = schema
+        self.vectorIndex = vectorIndex
+        self.hnsw = hnsw
+        self.statementTimeoutMilliseconds = statementTimeoutMilliseconds
+        self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.onShardFailure = onShardFailure
+    }
+
+    /// The shards as configured: `url` with `replicas` as one shard, or `shards`.
+    public var shardURLs: [PostgresShardConfig] {
+        if let url { return [PostgresShardConfig(url: url, replicas: replicas)] }
+        return shards
+    }
+
+    /// The store's settings, with the password from `passwordFile` (its first line) on every server. Throws
+    /// `PipelineError.invalid` naming the file (never its content) when it cannot be read, and when no server is given.
+    public func settings() throws -> PostgresSettings {
+        var password: String?
+        if let passwordFile {
+            password = try Self.readPassword(passwordFile)
+        }
+        let servers = shardURLs
+        guard !servers.isEmpty else {
+            throw PipelineError.invalid([ConfigProblem(path: "index", line: nil, message: "give url (one server) or shards (several)")])
+        }
+        let shards = servers.map { shard in
+            PostgresShard(primary: PostgresEndpoint(url: shard.url, password: password),
+                          replicas: shard.replicas.map { PostgresEndpoint(url: $0, password: password) })
+        }
+        return PostgresSettings(shards: shards, schema: schema, vectorIndex: vectorIndex, hnsw: hnsw,
+                                statementTimeoutMilliseconds: statementTimeoutMilliseconds, connectTimeoutSeconds: connectTimeoutSeconds,
+                                onShardFailure: onShardFailure)
+    }
+
+    private static func readPassword(_ file: URL) throws -> String {
+        func problem(_ reason: String) -> PipelineError {
+            .invalid([ConfigProblem(path: "index.password_file", line: nil, message: "cannot read the password from \(file.path): \(reason)")])
+        }
+        let data: Data
+        do {
+            let handle = try FileHandle(forReadingFrom: file)
+            defer { try? handle.close() }
+            data = try handle.read(upToCount: 64 * 1024) ?? Data()
+        } catch {
+            var isFolder: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: file.path, isDirectory: &isFolder)
+            throw problem(!exists ? "no such file" : isFolder.boolValue ? "a folder, not a file" : "not readable")
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw problem("not UTF-8 text") }
+        let line = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let password = line.hasSuffix("\r") ? line.dropLast() : line
+        guard !password.isEmpty else { throw problem("its first line is empty") }
+        return String(password)
+    }
+
+    /// The servers without credentials (`host:port/database`), the schema and the vector index.
+    public var description: String {
+        let servers = shardURLs.map { shard in
+            PostgresEndpoint(url: shard.url).redacted
+                + (shard.replicas.isEmpty ? "" : " (replicas " + shard.replicas.map { PostgresEndpoint(url: $0).redacted }.joined(separator: ", ") + ")")
+        }
+        return (servers.isEmpty ? "(no server)" : servers.joined(separator: "; "))
+            + ", schema \(schema), \(vectorIndex.rawValue)" + (passwordFile.map { ", password from \($0.path)" } ?? "")
+    }
+}
+
+/// One shard of `index.shards`: its primary and its read replicas. Printed without credentials.
+public struct PostgresShardConfig: Sendable, Hashable, CustomStringConvertible {
+    /// The primary's libpq URI.
+    public var url: String
+    public var replicas: [String]
+
+    public init(url: String, replicas: [String] = []) {
+        self.url = url
+        self.replicas = replicas
+    }
+
+    public var description: String {
+        ([url] + replicas).map { PostgresEndpoint(url: $0).redacted }.joined(separator: ", ")
+    }
 }
 
 /// How retrieval lists are combined.

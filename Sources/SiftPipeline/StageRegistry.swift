@@ -1,6 +1,7 @@
 import Foundation
 import SiftCore
 import SiftReader
+import SiftPostgres
 
 /// Every key a pipeline file may hold and every stage type it may name, each declared once: name, field, kind with
 /// range or choices, and one line of help (defaults are the fields' values in the config types' initialisers).
@@ -44,6 +45,60 @@ public enum StageRegistry {
                    make: StageLoader.crossEncoder)]
     }
     static let rerankerOff = ConfigKey.Choice("none", "no re-ranking: answers come in retrieval order")
+
+    /// `index.type`; the first is the default.
+    static var indexes: [StageType<IndexConfig, any StoreBackend>] {
+        [StageType(name: IndexConfig.defaultType,
+                   help: "a folder: SQLite with FTS5 for the passages and BM25, a memory-mapped file for the vectors",
+                   keys: [.path("path", \.path, example: "../.sift/handbook",
+                                help: "the index folder; Sift writes only into an absent or empty folder or one it made")],
+                   make: { LocalStoreBackend(folder: $0.path) }),
+         StageType(name: IndexConfig.postgresType,
+                   help: "PostgreSQL with pgvector: one server, or shards each with optional read replicas (Scripts/postgres starts one)",
+                   keys: postgresKeys, check: checkPostgres,
+                   make: { PostgresStoreBackend(settings: try $0.postgres.settings()) })]
+    }
+
+    static let postgresSchemes = ["postgresql://", "postgres://"]
+
+    /// The keys of `index.type: postgres`.
+    static var postgresKeys: [Setting<IndexConfig>] {
+        let shardKeys: [Setting<PostgresShardConfig>] = [
+            .url("url", \.url, schemes: postgresSchemes, example: "postgresql://sift@db1:5432/sift",
+                 help: "this shard's primary, which takes writes (and reads without replicas)"),
+            .urls("replicas", \.replicas, schemes: postgresSchemes, help: "read replicas of this shard's primary, asked in turn"),
+        ]
+        let hnswKeys: [Setting<HNSWSettings>] = [
+            .integer("m", \.m, in: 2...100, help: "links per node; more raises recall, memory and build time"),
+            .integer("ef_construction", \.efConstruction, in: 4...1000, help: "candidate list while building; at least 2 · m"),
+            .integer("ef_search", \.efSearch, in: 1...1000,
+                     help: "candidate list while searching; more raises recall and latency (at least the depth asked for is used)"),
+        ]
+        return [
+            .url("url", \.postgres.url, schemes: postgresSchemes, defaultText: "none; give url or shards",
+                 help: "one server: a libpq URI postgresql://user@host:port/database; ${VAR} and ${VAR:-default} expand"),
+            .urls("replicas", \.postgres.replicas, schemes: postgresSchemes, help: "read replicas of url, asked in turn; the primary when none answers"),
+            .mappings("shards", \.postgres.shards, item: PostgresShardConfig(url: ""), shardKeys,
+                      help: "several servers instead of url: documents are spread by a stable hash of their id; each item { url, replicas }"),
+            .path("password_file", \.postgres.passwordFile,
+                  help: "a file whose first line is the password for every server (instead of one in the URL)"),
+            .bound("schema", \.postgres.schema, .pattern(postgresSchemaPattern, summary: postgresSchemaSummary),
+                   help: "the schema holding Sift's tables on every server; one per index", shown: { .text($0) },
+                   parse: postgresSchema),
+            .choice("vector_index", \.postgres.vectorIndex, what: "vector index", help: "how the nearest passages are found"),
+            .section("hnsw", \.postgres.hnsw, hnswKeys, help: "pgvector HNSW parameters (vector_index: hnsw)", check: checkHNSW),
+            .integer("statement_timeout_ms", \.postgres.statementTimeoutMilliseconds, atLeast: 0,
+                     help: "every statement is cancelled after this many milliseconds; 0: no limit"),
+            .integer("connect_timeout_s", \.postgres.connectTimeoutSeconds, atLeast: 1,
+                     help: "seconds to wait for a connection before the server counts as down"),
+            .choice("on_shard_failure", \.postgres.onShardFailure, what: "shard failure policy",
+                    help: "what a question does when a shard (its primary and every replica) cannot answer"),
+        ]
+    }
+
+    /// `PostgresSettings.isValidSchema` as a regular expression, for the schema.
+    static let postgresSchemaPattern = "^(?!pg_)[a-z_][a-z0-9_]{0,47}$"
+    static let postgresSchemaSummary = "`[a-z_][a-z0-9_]{0,47}`, not starting with `pg_`"
 
     /// `reader.preset`: the reader's preset names (it also takes aliases such as `python`, in any case).
     static let readerPresetChoices = [
@@ -111,11 +166,8 @@ public enum StageRegistry {
     }
 
     static var index: Setting<PipelineConfig> {
-        let keys: [Setting<IndexConfig>] = [
-            .path("path", \.path, example: "../.sift/handbook",
-                  help: "the index folder; Sift writes only into an absent or empty folder or one it made"),
-        ]
-        return .section("index", \.index, keys, defaultText: ".sift/<name> next to the pipeline file", help: "where the index lives")
+        .stage("index", \.index, types: indexes, defaultText: "type local in .sift/<name> next to the pipeline file",
+               help: "where the index lives: a local folder, or PostgreSQL with pgvector")
     }
 
     static var retriever: Setting<PipelineConfig> {
@@ -167,6 +219,14 @@ public enum StageRegistry {
     /// Reader presets (`reader.preset`).
     public static var readerPresets: [String] { ReaderOptions.presetNames }
 
+    /// Index type names (`index.type`).
+    public static var indexTypes: [String] { indexes.map(\.name) }
+
+    /// The store `config.type` names: a folder, or PostgreSQL (reading `password_file` here).
+    public static func makeStoreBackend(_ config: IndexConfig) throws -> any StoreBackend {
+        try stageType(config.type, of: "index", among: indexes).make(config)
+    }
+
     /// Builds the embedder `config.type` names.
     public static func makeEmbedder(_ config: EmbedderConfig) throws -> any TextEmbedder {
         try stageType(config.type, of: "embedder", among: embedders).make(config)
@@ -193,6 +253,38 @@ public enum StageRegistry {
         if ReaderOptions.preset(named: text) != nil { return .some(text) }
         _ = validator.choice(node, path: path, options: readerPresets, what: "reader preset")
         return nil
+    }
+
+    /// A schema name PostgreSQL takes as a plain identifier (it is spliced into SQL).
+    private static func postgresSchema(_ validator: inout ConfigValidator, _ node: ConfigNode, _ path: String) -> String? {
+        guard let text = validator.string(node, path: path) else { return nil }
+        if PostgresSettings.isValidSchema(text) { return text }
+        validator.report(path, node.line, "use [a-z_][a-z0-9_]{0,47} (lower-case letters, digits and '_', "
+                         + "at most 48, not starting with a digit or pg_), got \(node.shortDescription)")
+        return nil
+    }
+
+    private static func checkHNSW(_ validator: inout ConfigValidator, _ fields: ConfigValidator.Fields, _ hnsw: inout HNSWSettings) {
+        if hnsw.efConstruction < 2 * hnsw.m {
+            validator.report(fields.path("ef_construction"), fields["ef_construction"]?.line ?? fields["m"]?.line ?? fields.line,
+                             "\(hnsw.efConstruction) is less than 2 · m (\(2 * hnsw.m)); pgvector needs ef_construction ≥ 2 · m")
+        }
+    }
+
+    /// One server (`url`, with `replicas`) or several (`shards`), never both.
+    private static func checkPostgres(_ validator: inout ConfigValidator, _ fields: ConfigValidator.Fields, _ index: inout IndexConfig) {
+        switch (fields["url"], fields["shards"]) {
+        case (nil, nil):
+            validator.report(fields.path, fields.line, "give url (one server) or shards (several); for example url: postgresql://sift@localhost:5432/sift")
+        case let (_?, shards?):
+            validator.report(fields.path("shards"), shards.line, "url and shards exclude each other: url is one server, shards are several")
+        case (nil, .some):
+            if let replicas = fields["replicas"] {
+                validator.report(fields.path("replicas"), replicas.line, "with shards, list each shard's replicas in its item (shards: [{ url: ..., replicas: [...] }])")
+            }
+        default:
+            break
+        }
     }
 
     private static func checkChunker(_ validator: inout ConfigValidator, _ fields: ConfigValidator.Fields, _ chunker: inout ChunkerConfig) {
@@ -237,6 +329,8 @@ struct StageType<Config: StageConfig, Product> {
     let name: String
     let help: String
     let keys: [Setting<Config>]
+    /// Checks across this type's keys, run after they are read (`url` or `shards`, not both).
+    var check: ((inout ConfigValidator, ConfigValidator.Fields, inout Config) -> Void)? = nil
     let make: (Config) throws -> Product
 
     /// Every field at its default, `type` naming this type.
@@ -266,6 +360,10 @@ extension RerankerConfig: StageConfig {
     static var defaults: RerankerConfig { RerankerConfig(model: .placeholder) }
 }
 
+extension IndexConfig: StageConfig {
+    static var defaults: IndexConfig { IndexConfig(path: .placeholder) }
+}
+
 extension URL {
     /// Stands for a required path until the file gives one.
     static let placeholder = URL(fileURLWithPath: "/")
@@ -286,10 +384,16 @@ extension Setting {
         stage(name, field, types: types, off: off, help: help, fixedDefault: .value(.text(off.name))) { .some($0) }
     }
 
-    /// A stage that is always there (`embedder`).
+    /// A stage that is always there and must be given (`embedder`).
     static func stage<Section, Product>(_ name: String, _ field: WritableKeyPath<Config, Section>, types: [StageType<Section, Product>],
                                         required example: String, help: String) -> Setting {
         stage(name, field, types: types, off: nil, help: help, fixedDefault: .required(example: example)) { $0 }
+    }
+
+    /// A stage that is always there, with a default when left out that `defaultText` describes (`index`).
+    static func stage<Section, Product>(_ name: String, _ field: WritableKeyPath<Config, Section>, types: [StageType<Section, Product>],
+                                        defaultText: String, help: String) -> Setting {
+        stage(name, field, types: types, off: nil, help: help, fixedDefault: .described(defaultText)) { $0 }
     }
 
     /// `store` turns the stage read (nil when switched off) into the field's value, or nil to leave the field alone.
@@ -331,6 +435,24 @@ extension TruncationPolicy: ConfigChoice {
         switch self {
         case .onlySecond: "cut the passage, keep the question whole"
         case .longestFirst: "cut the longer of the two first"
+        }
+    }
+}
+
+extension VectorIndexKind: ConfigChoice {
+    var help: String {
+        switch self {
+        case .hnsw: "pgvector's HNSW graph (vector_ip_ops): approximate, fast; recall set by hnsw.ef_search"
+        case .exact: "a full scan: every stored vector is compared, as the local index does; exact"
+        }
+    }
+}
+
+extension ShardFailurePolicy: ConfigChoice {
+    var help: String {
+        switch self {
+        case .fail: "the question fails with an error naming the shard"
+        case .partial: "the question is answered from the shards that answered, and the answer says it is partial"
         }
     }
 }

@@ -41,8 +41,3 @@ struct PostgresStoreBackend: StoreBackend {
                                          onWait: onWait.map { callback in { _ in callback(nil) } })
     }
 }
-
-// TEMPORARY until the registry entry lands.
-extension StageRegistry {
-    public static func makeStoreBackend(_ config: IndexConfig) throws -> any StoreBackend { LocalStoreBackend(folder: config.path) }
-}

@@ -232,7 +232,13 @@ embedder: { model: ../Models/all-MiniLM-L6-v2 }
             #expect(config.name == file.deletingPathExtension().lastPathComponent, "\(file.lastPathComponent)")
             // Repository-relative paths stay inside the repository.
             #expect(config.embedder.model.path.hasPrefix(root), "\(file.lastPathComponent)")
-            #expect(config.index.path.path.hasPrefix(root + "/.sift/"), "\(file.lastPathComponent)")
+            if config.index.type == "local" {
+                #expect(config.index.path.path.hasPrefix(root + "/.sift/"), "\(file.lastPathComponent)")
+            } else {
+                // The -postgres pipelines: one server, with the built settings every store type check accepts.
+                #expect(config.index.type == "postgres", "\(file.lastPathComponent)")
+                #expect(try StageRegistry.makeStoreBackend(config.index).location.hasPrefix("postgres "), "\(file.lastPathComponent)")
+            }
             // The reader accepts its drop/keep rules (XPath and selectors are compiled here).
             _ = try PipelineRunner(config: config)
             if let labels = config.eval?.labels {

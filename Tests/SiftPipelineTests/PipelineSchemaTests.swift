@@ -120,16 +120,22 @@ private func matches(_ value: JSONAny, type: String) -> Bool {
         #expect(Self.property("reranker.precision")?["default"] == .string("fp32"))
         #expect(Self.property("retriever.dense_weight")?["maximum"] == .number(1))
         #expect(Self.property("retriever.fusion")?["enum"] == .array([.string("rrf"), .string("weighted"), .string("none")]))
+        #expect(Self.property("index.hnsw.m")?["maximum"] == .number(100))
+        #expect(Self.property("index.shards")?["type"] == .string("array"))
+        #expect(Self.property("index.shards[].url") != nil)
+        #expect(Self.property("index.schema")?["default"] == .string("sift"))
     }
 
-    /// The schema of the key at a dotted path, looking through a stage's variants.
+    /// The schema of the key at a dotted path, looking through a stage's variants and, for `name[]`, a list's items.
     static func property(_ path: String) -> JSONAny? {
         var schemas = [schema]
         for part in path.split(separator: ".").map(String.init) {
+            let items = part.hasSuffix("[]")
+            let name = items ? String(part.dropLast(2)) : part
             schemas = schemas.flatMap { schema -> [JSONAny] in
                 var candidates = [schema]
                 if case let .array(variants)? = schema["anyOf"] { candidates += variants }
-                return candidates.compactMap { $0["properties"]?[part] }
+                return candidates.compactMap { $0["properties"]?[name] }.compactMap { items ? $0["items"] : $0 }
             }
         }
         return schemas.first
@@ -179,6 +185,32 @@ private func matches(_ value: JSONAny, type: String) -> Bool {
         ("source: { root: docs }\nembedder: { model: m }\nreranker: bm25", false),
         ("source: { root: docs }\nembedder: { model: m }\nname: 'a b'", false),
         ("source: { root: docs }\nembedder: { model: m }\nanswers: { group_by: chapter }", false),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: local, path: idx }", true),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: postgres, url: 'postgresql://h/db' }", true),
+        ("""
+         source: { root: docs }
+         embedder: { model: m }
+         index:
+           type: postgres
+           shards: [{ url: 'postgresql://a/db', replicas: ['postgresql://b/db'] }, { url: 'postgres://c/db' }]
+           password_file: pw
+           schema: my_index
+           vector_index: exact
+           hnsw: { m: 8, ef_construction: 40, ef_search: 10 }
+           statement_timeout_ms: 0
+           connect_timeout_s: 2
+           on_shard_failure: partial
+         """, true),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { url: 'postgresql://h/db' }", false),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: postgres, url: 'postgresql://h/db', path: idx }", false),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: postgres, url: 'postgresql://h/db', schema: 'x; DROP TABLE' }", false),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: postgres, url: 'postgresql://h/db', schema: pg_catalog }", false),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: postgres, url: 'postgresql://h/db', hnsw: { m: 101 } }", false),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: postgres, url: 'postgresql://h/db', vector_index: ivf }", false),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: postgres, shards: [{ replicas: [] }] }", false),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: postgres, shards: [{ url: 'postgresql://h/db', replica: [] }] }", false),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: postgres, shards: [] }", false),
+        ("source: { root: docs }\nembedder: { model: m }\nindex: { type: postgres, url: 'postgresql://h/db', connect_timeout_s: 0 }", false),
     ])
     func schemaAndLoaderAgree(_ yaml: String, _ valid: Bool) throws {
         #expect(Self.loads(yaml) == valid)

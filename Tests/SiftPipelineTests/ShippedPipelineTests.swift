@@ -15,15 +15,30 @@ import SiftTestSupport
 
     /// A shipped pipeline: its index in .sift/<name>, no re-ranker; the usual chunker, embedder and answers unless given.
     static func shipped(_ name: String, source: SourceConfig, reader: ReaderConfig, chunker: ChunkerConfig = chunker,
+                        index: IndexConfig? = nil,
                         retriever: RetrieverConfig, answers: AnswersConfig = fiveByPage, eval: EvalConfig? = nil) -> PipelineConfig {
         PipelineConfig(name: name, source: source, reader: reader, chunker: chunker, embedder: miniLM,
-                       index: IndexConfig(path: url(".sift/\(name)")), retriever: retriever, reranker: nil, answers: answers, eval: eval)
+                       index: index ?? IndexConfig(path: url(".sift/\(name)")), retriever: retriever, reranker: nil, answers: answers, eval: eval)
+    }
+
+    /// The PostgreSQL index of the `-postgres` pipelines, with SIFT_PG_HOST and SIFT_PG_PORT unset.
+    static func postgres(schema: String) -> IndexConfig {
+        IndexConfig(postgres: PostgresIndexConfig(url: "postgresql://postgres@127.0.0.1:54329/sift", replicas: [], shards: [],
+                                                  passwordFile: nil, schema: schema, vectorIndex: .hnsw,
+                                                  hnsw: .init(m: 16, efConstruction: 64, efSearch: 100),
+                                                  statementTimeoutMilliseconds: 30_000, connectTimeoutSeconds: 5, onShardFailure: .fail))
     }
 
     static let expected: [String: PipelineConfig] = [
         "handbook": shipped(
             "handbook", source: SourceConfig(root: url("Corpora/handbook"), include: ["*.html"], exclude: []),
             reader: ReaderConfig(preset: "default", drop: [], keep: []),
+            retriever: RetrieverConfig(topK: 50, dense: true, bm25: true, fusion: .rrf, rrfK: 60, denseWeight: 0.5),
+            eval: EvalConfig(labels: url("Corpora/handbook/labels.jsonl"))),
+        "handbook-postgres": shipped(
+            "handbook-postgres", source: SourceConfig(root: url("Corpora/handbook"), include: ["*.html"], exclude: []),
+            reader: ReaderConfig(preset: "default", drop: [], keep: []),
+            index: postgres(schema: "handbook"),
             retriever: RetrieverConfig(topK: 50, dense: true, bm25: true, fusion: .rrf, rrfK: 60, denseWeight: 0.5),
             eval: EvalConfig(labels: url("Corpora/handbook/labels.jsonl"))),
         "handbook-all": shipped(
@@ -42,6 +57,14 @@ import SiftTestSupport
                                  exclude: ["genindex*.html", "py-modindex.html", "search.html", "_static/**", "_sources/**",
                                            "_downloads/**", "_images/**"]),
             reader: ReaderConfig(preset: "sphinx"),
+            retriever: RetrieverConfig(topK: 100, dense: true, bm25: true, fusion: .rrf, rrfK: 60, denseWeight: 0.5)),
+        "python-docs-postgres": shipped(
+            "python-docs-postgres",
+            source: SourceConfig(root: url("/usr/share/doc/python3.11/html"), include: ["**/*.html"],
+                                 exclude: ["genindex*.html", "py-modindex.html", "search.html", "_static/**", "_sources/**",
+                                           "_downloads/**", "_images/**"]),
+            reader: ReaderConfig(preset: "sphinx"),
+            index: postgres(schema: "python_docs"),
             retriever: RetrieverConfig(topK: 100, dense: true, bm25: true, fusion: .rrf, rrfK: 60, denseWeight: 0.5)),
         "python-faq-eval": shipped(
             "python-faq-eval",

@@ -102,7 +102,7 @@ private struct CountingEmbedder: TextEmbedder {
         #expect(try types.first { $0.name == config.type }?.make(config).embed(["a"]) == [[1, 1, 1]])
 
         let (_, foreign) = try read("{ type: counting, model: m }")
-        #expect(foreign.map(\.description) == ["embedder.model: not a key of embedder type 'counting', whose keys are type, batch_size (line 1)"])
+        #expect(foreign.map(\.description) == ["embedder.model: not a key of embedder type 'counting', whose keys are type, batch_size; it belongs to type 'bi-encoder' (line 1)"])
         let (_, unknown) = try read("{ type: countign }")
         #expect(unknown.first?.message == "unknown embedder type 'countign'; expected one of bi-encoder, counting; did you mean 'counting'?")
 
