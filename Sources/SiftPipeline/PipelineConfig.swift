@@ -169,6 +169,8 @@ public struct PostgresIndexConfig: Sendable, Hashable, CustomStringConvertible {
     public var statementTimeoutMilliseconds: Int
     public var connectTimeoutSeconds: Int
     public var onShardFailure: ShardFailurePolicy
+    /// How the `bm25` list is scored in PostgreSQL.
+    public var lexical: LexicalScoring = .bm25
 
     public init(url: String? = nil, replicas: [String] = [], shards: [PostgresShardConfig] = [], passwordFile: URL? = nil,
                 schema: String = "sift", vectorIndex: VectorIndexKind = .hnsw, hnsw: HNSWSettings = HNSWSettings(),
@@ -208,7 +210,7 @@ public struct PostgresIndexConfig: Sendable, Hashable, CustomStringConvertible {
         }
         return PostgresSettings(shards: shards, schema: schema, vectorIndex: vectorIndex, hnsw: hnsw,
                                 statementTimeoutMilliseconds: statementTimeoutMilliseconds, connectTimeoutSeconds: connectTimeoutSeconds,
-                                onShardFailure: onShardFailure)
+                                onShardFailure: onShardFailure, lexical: lexical)
     }
 
     private static func readPassword(_ file: URL) throws -> String {

@@ -93,6 +93,8 @@ public enum StageRegistry {
                      help: "seconds to wait for a connection before the server counts as down"),
             .choice("on_shard_failure", \.postgres.onShardFailure, what: "shard failure policy",
                     help: "what a question does when a shard (its primary and every replica) cannot answer"),
+            .choice("lexical", \.postgres.lexical, what: "lexical scoring",
+                    help: "how the retriever's bm25 list is scored in PostgreSQL (which has no BM25 of its own)"),
         ]
     }
 
@@ -444,6 +446,15 @@ extension VectorIndexKind: ConfigChoice {
         switch self {
         case .hnsw: "pgvector's HNSW graph (vector_ip_ops): approximate, fast; recall set by hnsw.ef_search"
         case .exact: "a full scan: every stored vector is compared, as the local index does; exact"
+        }
+    }
+}
+
+extension LexicalScoring: ConfigChoice {
+    var help: String {
+        switch self {
+        case .bm25: "Okapi BM25 computed in SQL from term statistics Sift keeps (heading, title, body weighted as in the local index)"
+        case .tsRankCD: "PostgreSQL's ts_rank_cd cover density: no inverse document frequency"
         }
     }
 }

@@ -40,4 +40,7 @@ struct PostgresStoreBackend: StoreBackend {
         try PostgresStore.openForWriting(settings, configuration: configuration, rebuild: rebuild, wait: wait,
                                          onWait: onWait.map { callback in { _ in callback(nil) } })
     }
+
+    /// Drops the index's schema on every shard (tests; no command does this).
+    func drop() throws { try PostgresStore.dropIndex(settings) }
 }

@@ -97,7 +97,10 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
         try TwoPhase.resolve(writers, schema: schema)
 
         var metas: [Meta?] = []
-        for connection in writers { metas.append(try Meta.read(connection, schema: schema)) }
+        for connection in writers {
+            // A rebuild replaces whatever is there, even an index it cannot read (another format, damaged settings).
+            metas.append(rebuild ? (try? Meta.read(connection, schema: schema)) ?? nil : try Meta.read(connection, schema: schema))
+        }
         let existing = metas.compactMap { $0 }
         if !rebuild {
             if !existing.isEmpty && existing.count != metas.count {
@@ -120,6 +123,20 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
                                                                                         generation: existing.map(\.generation).max() ?? 0,
                                                                                         modelIdentity: stored.modelIdentity, vectorsBytes: 0)))
         store.writers = writers
+        // A shard with no index yet gets empty tables now (committed, generation 0), as the local store creates an
+        // empty first generation: planning and reading work before the first update.
+        for (i, connection) in writers.enumerated() where metas[i] == nil {
+            try connection.query("BEGIN", operation: "creating the tables")
+            do {
+                for sql in schema.dropAll + schema.create(dimension: stored.dimension) { try connection.query(sql, operation: "creating the tables") }
+                try Meta.write(connection, schema: schema, configuration: stored, shard: i, of: nodes.count)
+                try connection.query(schema.recordLengths, operation: "creating the tables")
+                try connection.query("COMMIT", operation: "creating the tables")
+            } catch {
+                _ = try? connection.query("ROLLBACK", operation: "rolling back")
+                throw error
+            }
+        }
         store.needsTables = metas.map { $0 == nil }
         if !existing.isEmpty && !store.needsTables.contains(true) {
             try store.refreshStats()
@@ -282,7 +299,7 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
                        rebuildingWith: IndexConfiguration?, generation: Int) throws {
         lock.lock(); let create = needsTables.indices.contains(i) && needsTables[i]; lock.unlock()
         if let rebuilt = rebuildingWith {
-            let meta = try Meta.read(connection, schema: schema)
+            let meta = (try? Meta.read(connection, schema: schema)) ?? nil
             if create || meta == nil || meta?.configuration.dimension != rebuilt.dimension {
                 // A new dimension needs new tables; readers wait for this transaction instead of seeing a half state.
                 for sql in schema.dropAll + schema.create(dimension: rebuilt.dimension) { try connection.query(sql, operation: "creating the tables") }

@@ -14,7 +14,7 @@ struct Schema: Sendable {
     }
 
     /// Bumped when the table layout changes; an index of another format is refused with a rebuild hint.
-    static let format = "1"
+    static let format = "2"
 
     var meta: String { "\(name).sift_meta" }
     var terms: String { "\(name).terms" }
