@@ -41,7 +41,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         // The PostgreSQL + pgvector collection store (shards, read replicas), through libpq; only it imports CLibPQ.
-        .target(name: "SiftPostgres", dependencies: ["SiftCore", "SiftIndex", "CLibPQ"]),
+        .target(name: "SiftPostgres", dependencies: ["SiftCore", "CLibPQ"]),
         // Metrics and label/BEIR readers on plain values: imports nothing of Sift.
         .target(name: "SiftEval"),
 

@@ -1,6 +1,5 @@
 import Foundation
 import SiftCore
-import SiftIndex
 
 /// A collection stored in PostgreSQL with pgvector: documents, chunks with their vectors (HNSW or exact search)
 /// and a full-text index, in one schema on every shard. Documents are assigned to shards by a stable hash of

@@ -1,6 +1,5 @@
 import Foundation
 import SiftCore
-import SiftIndex
 
 /// Documents and chunks, read from every shard.
 struct PostgresDocuments: DocumentStore {

@@ -116,7 +116,7 @@ private let minimal = "source: { root: docs }\nembedder: { model: m }\n"
             "index.schema: use [a-z_][a-z0-9_]{0,47} (lower-case letters, digits and '_', at most 48, not starting with a digit or pg_), "
                 + "got 'x; DROP TABLE' (line 6)",
             "index.path: not a key of index type 'postgres', whose keys are type, url, replicas, shards, password_file, schema, vector_index, "
-                + "hnsw, statement_timeout_ms, connect_timeout_s, on_shard_failure; it belongs to type 'local' (line 7)",
+                + "hnsw, statement_timeout_ms, connect_timeout_s, on_shard_failure, lexical; it belongs to type 'local' (line 7)",
             "index.hnsw.ef_search: must be between 1 and 1000, got 0 (line 8)",
             "index.hnsw.ef_construction: 64 is less than 2 · m (80); pgvector needs ef_construction ≥ 2 · m (line 8)",
             "index.shards[0].url: required; for example url: postgresql://sift@db1:5432/sift (line 10)",
