@@ -21,6 +21,7 @@ struct ServerFailureTests {
         #expect(process.terminationStatus == 0, "Scripts/postgres \(arguments.joined(separator: " "))")
     }
     static func start() throws { try script(["start", "--port", String(ownPort)]) }
+    static let ownReplicaPort = 54353
     static func crash() throws { try script(["stop", "--port", String(ownPort), "--immediate"]) }
 
     @Test func aShardStoppedMidRunFailsClearlyOrAnswersPartially() throws {
@@ -50,6 +51,34 @@ struct ServerFailureTests {
         // Back up: the next question is complete again, on the same store object.
         try Self.start()
         PostgresStoreTests.assertSameLists(try failing.vectors.search(queries, topK: 10), complete)
+    }
+
+    @Test func aReplicaStoppedMidRunLeavesTheAnswersToThePrimary() throws {
+        try Self.start()
+        defer { try? Self.crash(); try? Self.script(["stop", "--port", String(Self.ownReplicaPort)]) }
+        try Self.script(["start", "--port", String(Self.ownReplicaPort), "--replica-of", String(Self.ownPort)])
+        let collection = SyntheticCollection(documents: 30)
+        let schema = Servers.schema("crashreplica")
+        let primary = Servers.endpoint(Self.ownPort), replica = Servers.endpoint(Self.ownReplicaPort)
+        defer { if let c = try? Servers.connect(primary) { _ = try? c.query("DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE", operation: "cleanup") } }
+        let writer = try PostgresStore.openForWriting(Servers.settings(schema, shards: [PostgresShard(primary: primary)]),
+                                                      configuration: collection.configuration)
+        try writer.apply(collection.change)
+        writer.releaseWriterLock()
+        // Wait until the replica has replayed the update, so the replica really answers the first questions.
+        let replicaConnection = try Servers.connect(replica)
+        var replayed = false
+        for _ in 0..<100 where !replayed {
+            replayed = (try? replicaConnection.query("SELECT count(*) FROM \"\(schema)\".documents", operation: "replica").int(0, 0)) == 30
+            if !replayed { Thread.sleep(forTimeInterval: 0.05) }
+        }
+        #expect(replayed)
+        let store = try PostgresStore.open(Servers.settings(schema, shards: [PostgresShard(primary: primary, replicas: [replica])]))
+        let queries = collection.queries(3)
+        let before = try store.vectors.search(queries, topK: 10)
+        try Self.script(["stop", "--port", String(Self.ownReplicaPort), "--immediate"])
+        for _ in 0..<3 { PostgresStoreTests.assertSameLists(try store.vectors.search(queries, topK: 10), before) }
+        #expect(try store.lexical.search("vacuum replica", topK: 5).count == 5)
     }
 
     @Test func theServerKilledDuringAnUpdateLeavesTheNextRunToFinishAndEqualACleanBuild() throws {
