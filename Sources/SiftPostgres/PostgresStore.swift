@@ -177,8 +177,9 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
     }
 
     private func buildHNSW(_ connection: Connection) throws {
-        // The build can outlast statement_timeout; it runs with no limit and more memory, in its own statement.
-        try connection.query("SELECT set_config('statement_timeout', '0', false), set_config('maintenance_work_mem', '512MB', false)",
+        // The build can outlast statement_timeout; it runs with no limit, and with memory for the whole graph (a graph
+        // that outgrows maintenance_work_mem makes pgvector build far slower): 2 GB holds about 1M 384-d vectors.
+        try connection.query("SELECT set_config('statement_timeout', '0', false), set_config('maintenance_work_mem', '2GB', false)",
                              operation: "preparing the HNSW build")
         defer { _ = try? connection.query("SELECT set_config('statement_timeout', $1, false)", [String(settings.statementTimeoutMilliseconds)],
                                           operation: "restoring statement_timeout") }
@@ -286,6 +287,12 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
         lock.unlock()
         // New tables get their HNSW index after the rows are in: one bulk build instead of row-by-row inserts.
         if created || change.rebuildingWith != nil { try matchVectorIndex() }
+        for connection in writers {
+            try connection.query("SELECT set_config('statement_timeout', '0', false)", operation: "preparing VACUUM")
+            try connection.query(schema.vacuumAnalyze, operation: "VACUUM (ANALYZE) after the update")
+            try connection.query("SELECT set_config('statement_timeout', $1, false)", [String(settings.statementTimeoutMilliseconds)],
+                                 operation: "restoring statement_timeout")
+        }
         try refreshStats()
         let after = stats
         return IndexSummary(documents: after.documents, chunks: after.chunks, tokens: after.tokens, documentsWritten: change.upserting.count,
@@ -306,6 +313,7 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
                 // Same table shape: rows are replaced, and readers keep answering from the old rows until commit.
                 try connection.query("DELETE FROM \(schema.documents)", operation: "clearing the index for the rebuild")
                 try connection.query("DELETE FROM \(schema.terms)", operation: "clearing the term statistics for the rebuild")
+                try connection.query("DELETE FROM \(schema.postings)", operation: "clearing the postings for the rebuild")
             }
             try Meta.write(connection, schema: schema, configuration: rebuilt, shard: i, of: nodes.count)
         } else if create {
@@ -314,8 +322,8 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
         }
         let replaced = deleting + upserting.map(\.id)
         if !replaced.isEmpty {
-            for sql in schema.subtractTerms {
-                try connection.query(sql, sql.hasPrefix("UPDATE") ? [Literal.array(replaced)] : [], operation: "updating term statistics")
+            for sql in schema.removePostings {
+                try connection.query(sql, sql.contains("$1") ? [Literal.array(replaced)] : [], operation: "updating term statistics")
             }
             try connection.query("DELETE FROM \(schema.documents) WHERE id = ANY($1::text[])", [Literal.array(replaced)],
                                  operation: "deleting documents")
@@ -347,7 +355,9 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
         }
         try flush()
         if !upserting.isEmpty {
-            try connection.query(schema.addTerms, [Literal.array(upserting.map(\.id))], operation: "updating term statistics")
+            for sql in schema.addPostings {
+                try connection.query(sql, [Literal.array(upserting.map(\.id))], operation: "updating term statistics")
+            }
         }
         try connection.query(schema.recordLengths, operation: "recording collection lengths")
         try connection.query("UPDATE \(schema.meta) SET value = $1 WHERE key = 'generation'", [String(generation)],
@@ -378,8 +388,10 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
                                                        [String(configuration.dimension)], operation: "checking vector dimensions")
                     if vectors.int(0, 0) > 0 { problems.append("\(server): \(vectors.int(0, 0)) vectors of the wrong dimension") }
                     let terms = try connection.query("""
-                        SELECT count(*) FROM (SELECT u.lexeme, count(*) AS df FROM \(schema.chunks) c, unnest(c.search) u GROUP BY u.lexeme) x
-                        FULL JOIN \(schema.terms) t ON t.lexeme = x.lexeme WHERE x.df IS DISTINCT FROM t.df
+                        SELECT (SELECT count(*) FROM (SELECT u.lexeme, count(*) AS df FROM \(schema.chunks) c, unnest(c.search) u GROUP BY u.lexeme) x
+                                FULL JOIN \(schema.terms) t ON t.lexeme = x.lexeme WHERE x.df IS DISTINCT FROM t.df)
+                             + (SELECT count(*) FROM \(schema.postings) p LEFT JOIN \(schema.chunks) c ON c.id = p.chunk_id
+                                WHERE c.id IS NULL OR c.length <> p.length)
                         """, operation: "checking term statistics")
                     if terms.int(0, 0) > 0 { problems.append("\(server): \(terms.int(0, 0)) term statistics disagree with the chunks") }
                     let pending = try connection.query("SELECT gid FROM pg_prepared_xacts WHERE gid LIKE $1",

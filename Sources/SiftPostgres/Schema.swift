@@ -14,10 +14,11 @@ struct Schema: Sendable {
     }
 
     /// Bumped when the table layout changes; an index of another format is refused with a rebuild hint.
-    static let format = "2"
+    static let format = "3"
 
     var meta: String { "\(name).sift_meta" }
     var terms: String { "\(name).terms" }
+    var postings: String { "\(name).postings" }
     var documents: String { "\(name).documents" }
     var chunks: String { "\(name).chunks" }
 
@@ -38,21 +39,32 @@ struct Schema: Sendable {
                 range_end integer NOT NULL, text text NOT NULL, token_count integer NOT NULL,
                 embedding vector(\(dimension)) NOT NULL, search tsvector NOT NULL, length real NOT NULL)
             """,
-            // Document frequency of every lexeme in `search`, kept by each update, for BM25.
+            // BM25's inverted index: document frequency of every lexeme, and a posting per (lexeme, chunk) with the
+            // weighted term frequency and the chunk's length, so a question reads only its lexemes' postings.
             "CREATE TABLE \(terms) (lexeme text PRIMARY KEY, df integer NOT NULL)",
+            """
+            CREATE TABLE \(postings) (lexeme text NOT NULL, chunk_id text NOT NULL, document_id text NOT NULL, tf real NOT NULL,
+                                      length real NOT NULL, PRIMARY KEY (lexeme, chunk_id) INCLUDE (tf, length))
+            """,
+            "CREATE INDEX postings_document ON \(postings) (document_id)",
             "CREATE INDEX chunks_document ON \(chunks) (document_id, ordinal)",
             "CREATE INDEX chunks_search ON \(chunks) USING gin (search)",
         ]
     }
 
     var dropAll: [String] {
-        ["DROP TABLE IF EXISTS \(chunks)", "DROP TABLE IF EXISTS \(documents)", "DROP TABLE IF EXISTS \(terms)", "DROP TABLE IF EXISTS \(meta)"]
+        ["DROP TABLE IF EXISTS \(postings)", "DROP TABLE IF EXISTS \(chunks)", "DROP TABLE IF EXISTS \(documents)",
+         "DROP TABLE IF EXISTS \(terms)", "DROP TABLE IF EXISTS \(meta)"]
     }
 
     func createHNSW(_ hnsw: HNSWSettings) -> String {
         "CREATE INDEX IF NOT EXISTS chunks_embedding_hnsw ON \(chunks) USING hnsw (embedding vector_ip_ops) "
             + "WITH (m = \(hnsw.m), ef_construction = \(hnsw.efConstruction))"
     }
+
+    /// Fresh planner statistics and visibility map after an update: without them the planner scans all postings
+    /// instead of reading the question's lexemes through the primary key (index-only, thanks to its INCLUDE columns).
+    var vacuumAnalyze: String { "VACUUM (ANALYZE) \(postings), \(chunks), \(terms), \(documents)" }
 
     var dropHNSW: String { "DROP INDEX IF EXISTS \(name).chunks_embedding_hnsw" }
 
@@ -96,22 +108,28 @@ struct Schema: Sendable {
     /// of the embedded store's FTS5 BM25).
     static let weightCase = "CASE w WHEN 'A' THEN 2.0 WHEN 'B' THEN 1.5 ELSE 1.0 END"
 
-    /// Document frequencies of the lexemes of these documents' chunks, subtracted before they are deleted (`$1`).
-    var subtractTerms: [String] {
+    /// Removes these documents' postings (`$1`) and subtracts them from the document frequencies, before the
+    /// documents are deleted.
+    var removePostings: [String] {
         ["""
         UPDATE \(terms) t SET df = t.df - x.n FROM (
-            SELECT u.lexeme, count(*) AS n FROM \(chunks) c, unnest(c.search) u WHERE c.document_id = ANY($1::text[]) GROUP BY u.lexeme) x
+            SELECT lexeme, count(*) AS n FROM \(postings) WHERE document_id = ANY($1::text[]) GROUP BY lexeme) x
         WHERE t.lexeme = x.lexeme
-        """, "DELETE FROM \(terms) WHERE df <= 0"]
+        """, "DELETE FROM \(postings) WHERE document_id = ANY($1::text[])", "DELETE FROM \(terms) WHERE df <= 0"]
     }
 
-    /// Adds the document frequencies of these documents' chunks (`$1`), after they are inserted.
-    var addTerms: String {
-        """
+    /// Writes the postings of these documents' chunks (`$1`), after they are inserted, and adds them to the document
+    /// frequencies.
+    var addPostings: [String] {
+        ["""
+        INSERT INTO \(postings) (lexeme, chunk_id, document_id, tf, length)
+        SELECT u.lexeme, c.id, c.document_id, (SELECT sum(\(Self.weightCase)) FROM unnest(u.weights) w), c.length
+        FROM \(chunks) c, unnest(c.search) u WHERE c.document_id = ANY($1::text[])
+        """, """
         INSERT INTO \(terms) (lexeme, df)
-        SELECT u.lexeme, count(*) FROM \(chunks) c, unnest(c.search) u WHERE c.document_id = ANY($1::text[]) GROUP BY u.lexeme
+        SELECT lexeme, count(*) FROM \(postings) WHERE document_id = ANY($1::text[]) GROUP BY lexeme
         ON CONFLICT (lexeme) DO UPDATE SET df = \(terms).df + EXCLUDED.df
-        """
+        """]
     }
 
     /// The shard's chunk count and summed length, for BM25's N and average length (kept in sift_meta by each update).

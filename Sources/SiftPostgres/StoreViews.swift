@@ -155,7 +155,7 @@ struct PostgresFullText: LexicalIndex {
     }
 }
 
-/// Okapi BM25 in SQL. First every shard reports the question's lexemes' document frequencies and its chunk count
+/// Okapi BM25 in SQL over an inverted index (`postings`) each update keeps. First every shard reports the question's lexemes' document frequencies and its chunk count
 /// and summed length; the sums give global IDF and average length. Then every shard scores the chunks that hold
 /// any lexeme (found through the GIN index) with those global figures, so the per-shard lists merge exactly.
 struct PostgresBM25: LexicalIndex {
@@ -192,15 +192,12 @@ struct PostgresBM25: LexicalIndex {
             let d = Double(df[lexeme]!)
             return String(log(1 + (chunks - d + 0.5) / (d + 0.5)))
         }
+        // Only the question's lexemes' postings are read (the primary key serves `lexeme = …`).
         let sql = """
             WITH q AS (SELECT * FROM unnest($1::text[], $2::float8[]) AS q(lexeme, idf))
-            SELECT c.id, sum(q.idf * tf.v * \(Self.k1 + 1) / (tf.v + \(Self.k1) * (\(1 - Self.b) + \(Self.b) * c.length / $3::float8))) AS score
-            FROM \(schema.chunks) c
-            CROSS JOIN LATERAL unnest(c.search) AS u(lexeme, positions, weights)
-            JOIN q ON q.lexeme = u.lexeme
-            CROSS JOIN LATERAL (SELECT sum(\(Schema.weightCase)) AS v FROM unnest(u.weights) w) tf
-            WHERE c.search @@ (SELECT string_agg(quote_literal(l), ' | ')::tsquery FROM unnest($1::text[]) l)
-            GROUP BY c.id ORDER BY score DESC, c.id LIMIT $4::integer
+            SELECT p.chunk_id, sum(q.idf * p.tf * \(Self.k1 + 1) / (p.tf + \(Self.k1) * (\(1 - Self.b) + \(Self.b) * p.length / $3::float8))) AS score
+            FROM q JOIN \(schema.postings) p ON p.lexeme = q.lexeme
+            GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT $4::integer
             """
         let parameters = [Literal.array(present), Literal.array(idf), String(averageLength), String(topK)]
         return try store.searchShards(topK: topK) { connection in

@@ -80,7 +80,7 @@ private let minimal = "source: { root: docs }\nembedder: { model: m }\n"
         #expect(settings.shards.map { $0.replicas.map(\.url) } == [["postgresql://postgres@127.0.0.1:54331/sift"], []])
         #expect(settings.schema == "sift")
         #expect(settings.vectorIndex == .hnsw)
-        #expect(settings.hnsw == .init(m: 16, efConstruction: 64, efSearch: 100))
+        #expect(settings.hnsw == .init(m: 16, efConstruction: 64, efSearch: 400))
         #expect(settings.statementTimeoutMilliseconds == 30_000)
         #expect(settings.connectTimeoutSeconds == 5)
         #expect(settings.onShardFailure == .fail)

@@ -25,7 +25,7 @@ import SiftTestSupport
     static func postgres(schema: String) -> IndexConfig {
         IndexConfig(postgres: PostgresIndexConfig(url: "postgresql://postgres@127.0.0.1:54329/sift", replicas: [], shards: [],
                                                   passwordFile: nil, schema: schema, vectorIndex: .hnsw,
-                                                  hnsw: .init(m: 16, efConstruction: 64, efSearch: 100),
+                                                  hnsw: .init(m: 16, efConstruction: 64, efSearch: 400),
                                                   statementTimeoutMilliseconds: 30_000, connectTimeoutSeconds: 5, onShardFailure: .fail))
     }
 
