@@ -101,13 +101,14 @@ struct ServerFailureTests {
             failure.finish()
         }
         updating.start()
-        // Wait until the update's transaction is running, then crash the server under it.
+        // Wait until the update's transaction has written (it holds a transaction id; the VACUUM after the commit
+        // does not), then crash the server under it.
         let admin = try Servers.connect(own)
         var inTransaction = false
         for _ in 0..<2_000 where !inTransaction {
             let rows = try admin.query("""
                 SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()
-                AND state IN ('active', 'idle in transaction') AND xact_start IS NOT NULL
+                AND state IN ('active', 'idle in transaction') AND backend_xid IS NOT NULL
                 """, ["sift pid \(getpid())"], operation: "watching the writer")
             inTransaction = rows.int(0, 0) > 0
             if !inTransaction { Thread.sleep(forTimeInterval: 0.002) }
