@@ -135,12 +135,6 @@ struct PostgresBench: ParsableCommand {
         }
         print(String(format: "sift flat exact        | %7.2f | %7.2f | same top-%d as postgres exact on %d of %d questions",
                      SearchBench.percentile(times, 0.5), SearchBench.percentile(times, 0.95), k, agree, queries))
-        if !keep {
-            try dropSchema(settings(.exact))
-        }
-    }
-
-    private func dropSchema(_ settings: PostgresSettings) throws {
-        try PostgresStore.dropIndex(settings)
+        if !keep { try PostgresStore.dropIndex(settings(.exact)) }
     }
 }

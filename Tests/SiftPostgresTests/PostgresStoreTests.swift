@@ -151,8 +151,6 @@ struct PostgresStoreTests {
         let settings = Servers.settings(schema)
         let writer = try PostgresStore.openForWriting(settings, configuration: collection.configuration)
         // Another session kills the writer's backend, as a server restart or network cut would.
-        let pid = try writer.nodes[0].read { _ in 0 } // warm the pool; the writer's own session is below
-        _ = pid
         let admin = try Servers.connect(Servers.primary)
         try admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()",
                         ["sift pid \(getpid())"], operation: "terminating the writer")

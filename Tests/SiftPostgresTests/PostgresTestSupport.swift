@@ -69,10 +69,7 @@ struct SyntheticCollection {
                              range: (n * 100)..<(n * 100 + 80), text: text, tokenCount: 14)
             }
             for chunk in chunks {
-                var v = (0..<dimension).map { _ in Float(Double(rng.next() % 20_001) / 10_000 - 1) }
-                let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-                v = v.map { $0 / norm }
-                vectors[chunk.id] = v
+                vectors[chunk.id] = Self.randomUnitVector(dimension, &rng)
             }
             updates.append(DocumentUpdate(id: id, title: "Page \(d)", language: d % 2 == 0 ? "en" : nil, contentHash: "h\(d)", chunks: chunks))
         }
@@ -84,11 +81,13 @@ struct SyntheticCollection {
     /// Query vectors (unit length, random).
     func queries(_ count: Int, seed: UInt64 = 99) -> [[Float]] {
         var rng = SplitMix64(state: seed)
-        return (0..<count).map { _ in
-            let v = (0..<configuration.dimension).map { _ in Float(Double(rng.next() % 20_001) / 10_000 - 1) }
-            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
-            return v.map { $0 / norm }
-        }
+        return (0..<count).map { _ in Self.randomUnitVector(configuration.dimension, &rng) }
+    }
+
+    static func randomUnitVector(_ dimension: Int, _ rng: inout SplitMix64) -> [Float] {
+        let v = (0..<dimension).map { _ in Float(Double(rng.next() % 20_001) / 10_000 - 1) }
+        let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return v.map { $0 / norm }
     }
 
     var change: CollectionChange { CollectionChange(upserting: updates, vectors: vectors) }
