@@ -11,7 +11,7 @@ let package = Package(
         // The library for other packages: `import SiftPipeline` (index and ask through a pipeline), `SiftModels`
         // (BiEncoder, CrossEncoder), `SiftIndex` (SentenceTransformersUtil, the index) and `SiftCore` (the shared
         // types). Examples/SiftLibraryExample uses it as another package would.
-        .library(name: "Sift", targets: ["SiftCore", "SiftModels", "SiftIndex", "SiftPipeline"]),
+        .library(name: "Sift", targets: ["SiftCore", "SiftModels", "SiftIndex", "SiftCluster", "SiftPipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,29 +42,32 @@ let package = Package(
         ]),
         // The PostgreSQL + pgvector collection store (shards, read replicas), through libpq; only it imports CLibPQ.
         .target(name: "SiftPostgres", dependencies: ["SiftCore", "CLibPQ"]),
+        // Clustering (k-means, agglomerative), c-TF-IDF topic keywords, PCA and the adjusted Rand index, on plain
+        // vectors; the assignment step runs on the packed GEMM kernels.
+        .target(name: "SiftCluster", dependencies: ["SiftCore", "SiftKernels"]),
         // Metrics and label/BEIR readers on plain values: imports nothing of Sift.
         .target(name: "SiftEval"),
 
         // Composition: pipeline files, stage registry, runner.
         .target(name: "SiftPipeline", dependencies: [
-            "SiftCore", "SiftReader", "SiftChunker", "SiftTokenizer", "SiftKernels", "SiftModels", "SiftIndex", "SiftPostgres", "SiftEval",
+            "SiftCore", "SiftReader", "SiftChunker", "SiftTokenizer", "SiftKernels", "SiftModels", "SiftIndex", "SiftPostgres", "SiftEval", "SiftCluster",
             .product(name: "Yams", package: "Yams"),
         ]),
 
         // The command-line tool.
         .executableTarget(name: "sift", dependencies: [
-            "SiftPipeline",
+            "SiftPipeline", "SiftCluster",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Benchmarks (not tests): `swift run -c release sift-bench --help`; Benchmarks/run compares against sentence-transformers.
         .executableTarget(name: "sift-bench", dependencies: [
-            "SiftReader", "SiftKernels", "SiftModels", "SiftIndex", "SiftPostgres", "SiftPipeline",
+            "SiftReader", "SiftKernels", "SiftModels", "SiftIndex", "SiftPostgres", "SiftCluster", "SiftPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/SiftBench"),
 
         // Shared test helpers (fixture and model locations); used by tests only.
-        .target(name: "SiftTestSupport", path: "Tests/SiftTestSupport"),
+        .target(name: "SiftTestSupport", dependencies: ["SiftCore"], path: "Tests/SiftTestSupport"),
 
         // Each test target declares exactly the modules its files import.
         .testTarget(name: "SiftCoreTests", dependencies: ["SiftCore"]),
@@ -76,6 +79,7 @@ let package = Package(
         .testTarget(name: "SiftIndexTests", dependencies: ["SiftCore", "SiftModels", "SiftIndex", "SiftTestSupport"]),
         // Against real PostgreSQL servers (Scripts/test starts them and sets SIFT_TEST_POSTGRES_PORTS).
         .testTarget(name: "SiftPostgresTests", dependencies: ["SiftCore", "SiftIndex", "SiftPostgres", "SiftTestSupport"]),
+        .testTarget(name: "SiftClusterTests", dependencies: ["SiftCluster", "SiftKernels", "SiftIndex", "SiftTestSupport"]),
         .testTarget(name: "SiftEvalTests", dependencies: ["SiftEval", "SiftIndex", "SiftModels", "SiftTestSupport"]),
         .testTarget(name: "SiftPipelineTests", dependencies: ["SiftCore", "SiftReader", "SiftPipeline", "SiftTestSupport"]),
         .testTarget(name: "SiftCLITests", dependencies: ["SiftTestSupport"]),

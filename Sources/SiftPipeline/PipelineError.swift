@@ -1,4 +1,5 @@
 import Foundation
+import SiftCluster
 import SiftCore
 import SiftIndex
 import SiftPostgres
@@ -53,6 +54,9 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
     case stage(Stage, underlying: any Error & Sendable, hint: String? = nil)
     /// Evaluation failed: labels or a BEIR folder that cannot be used (`EvalError`), or a report that cannot be written.
     case evaluation(underlying: any Error & Sendable)
+    /// Clustering cannot run on this input with these settings (`ClusterError`: k above the item count, a threshold
+    /// out of range, too many items for agglomerative clustering).
+    case clustering(ClusterError)
 
     public var description: String {
         switch self {
@@ -83,6 +87,8 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
             return "\(stage): \(underlying)" + (hint.map { "; \($0)" } ?? "")
         case let .evaluation(underlying):
             return "\(underlying)"
+        case let .clustering(error):
+            return "cluster: \(error)"
         }
     }
 
@@ -103,6 +109,7 @@ extension PipelineError {
     public var underlying: (any Error & Sendable)? {
         switch self {
         case let .stage(_, underlying, _), let .evaluation(underlying): underlying
+        case let .clustering(error): error
         default: nil
         }
     }
@@ -127,7 +134,7 @@ public enum FailureKind: String, Sendable, Hashable, CaseIterable {
 extension PipelineError {
     public var kind: FailureKind {
         switch self {
-        case .unreadable, .yamlSyntax, .inputLimit, .invalid, .badInput, .evaluation:
+        case .unreadable, .yamlSyntax, .inputLimit, .invalid, .badInput, .evaluation, .clustering:
             return .invalidInput
         case .modelMissing, .stageNotConfigured, .indexMissing, .indexUnusable:
             return .missing

@@ -30,7 +30,7 @@ struct SiftCommand: ParsableCommand {
         version: RuntimeInfo.versionText,
         subcommands: [IndexCommand.self, AskCommand.self, BatchCommand.self, PromptCommand.self, EvalCommand.self,
                       InspectCommand.self, EmbedCommand.self, SimilarityCommand.self, SearchCommand.self,
-                      MineCommand.self, RerankCommand.self, PipelineCommand.self]
+                      MineCommand.self, RerankCommand.self, ClusterCommand.self, PipelineCommand.self]
     )
 }
 

@@ -1,18 +1,2 @@
-/// Deterministic pseudo-random numbers (SplitMix64) for generated test inputs: the same on every run and platform,
-/// unlike the system generator.
-public struct SplitMix64: RandomNumberGenerator {
-    public var state: UInt64
-
-    public init(state: UInt64) { self.state = state }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A value in 0..<n (0 when n ≤ 0); modulo bias is irrelevant for test inputs.
-    public mutating func below(_ n: Int) -> Int { n <= 0 ? 0 : Int(next() % UInt64(n)) }
-}
+// Generated test inputs use SiftCore's seeded generator: the same sequence on every run and platform.
+@_exported import struct SiftCore.SplitMix64
