@@ -52,7 +52,7 @@ struct PostgresBench: ParsableCommand {
                              statementTimeoutMilliseconds: 0)
         }
         let configuration = IndexConfiguration(modelIdentity: "synthetic-unit-\(dim)", dimension: dim, chunkerFingerprint: "bench", readerFingerprint: "bench")
-        var random = SearchBench.SplitMix(seed: 7)
+        var random = SplitMix64(state: 7)
         let data: [[Float]], questions: [[Float]]
         if distribution == "uniform" {
             data = (0..<vectors).map { _ in SearchBench.unitVector(dim, &random) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SiftCore
 import SiftIndex
 
 /// `sift-bench search`: exact dense top-k latency and memory over synthetic normalised vectors
@@ -37,7 +38,7 @@ struct SearchBench: ParsableCommand {
 
         print("dense exact top-\(k), dim \(dim), \(queries) queries, batches of \(batchSize)")
         print("vectors    | single p50 ms | single p95 ms | batch p50 ms | batch p95 ms | per query in batch ms | RSS MiB | peak RSS MiB")
-        var random = SplitMix(seed: 42)
+        var random = SplitMix64(state: 42)
         let queryVectors = (0..<queries).map { _ in Self.unitVector(dim, &random) }
         for n in sizes {
             let url = folder.appendingPathComponent("vectors-\(n)x\(dim).f32")
@@ -77,7 +78,7 @@ struct SearchBench: ParsableCommand {
         }
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(state: seed)
         let rowsPerPiece = max(1, (64 << 20) / (dim * 4))
         var written = 0
         while written < count {
@@ -90,7 +91,7 @@ struct SearchBench: ParsableCommand {
         }
     }
 
-    static func unitVector(_ dim: Int, _ random: inout SplitMix) -> [Float] {
+    static func unitVector(_ dim: Int, _ random: inout SplitMix64) -> [Float] {
         var v = (0..<dim).map { _ in Float(random.nextUnit() * 2 - 1) }
         let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
         for i in v.indices { v[i] /= norm }
@@ -110,19 +111,5 @@ struct SearchBench: ParsableCommand {
             return (Double(line.split(separator: " ").dropFirst().first ?? "0") ?? 0) / 1024
         }
         return (value("VmRSS:"), value("VmHWM:"))
-    }
-
-    /// Small fast deterministic generator for synthetic data.
-    struct SplitMix {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-        mutating func nextUnit() -> Double { Double(next() >> 11) / Double(1 << 53) }
     }
 }

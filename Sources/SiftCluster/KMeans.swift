@@ -126,49 +126,86 @@ public enum KMeans {
     /// Squared distances from the rows `ids` of `x` to every row: `[ids.count][n]`, clamped at 0.
     private static func squaredDistances(_ x: VectorMatrix, norms: [Float], to ids: [Int], threads: Int) -> [[Float]] {
         let targets = ids.flatMap { x.row($0) }
-        let scores = blockScores(x, weights: targets, count: ids.count, bias: ids.map { -0.5 * norms[$0] }, threads: threads)
-        return ids.indices.map { t in (0..<x.rows).map { i in max(0, norms[i] - 2 * scores[i * ids.count + t]) } }
-    }
-
-    /// `x · wᵀ + bias` for all rows, `[n × count]`, on the packed kernels (used by k-means++ only; its `count` is small).
-    private static func blockScores(_ x: VectorMatrix, weights: [Float], count: Int, bias: [Float], threads: Int) -> [Float] {
-        let packed = PackedLinear(weight: weights, bias: bias, outFeatures: count, inFeatures: x.dimension, precision: .float32)
-        var out = [Float](repeating: 0, count: x.rows * count)
-        x.values.withUnsafeBufferPointer { xp in out.withUnsafeMutableBufferPointer { op in
-            packed.apply(xp, rows: x.rows, into: op, threads: threads)
-        } }
-        return out
+        var dots = [Float](repeating: 0, count: ids.count * x.rows)
+        x.values.withUnsafeBufferPointer { xp in targets.withUnsafeBufferPointer { tp in dots.withUnsafeMutableBufferPointer { dp in
+            // dots[ids × n] = T · Xᵀ
+            Gemm.multiply(transB: true, m: ids.count, n: x.rows, k: x.dimension, a: tp, lda: x.dimension, b: xp, ldb: x.dimension, c: dp, ldc: x.rows)
+        } } }
+        return ids.indices.map { t in
+            let norm = norms[ids[t]]
+            return (0..<x.rows).map { i in max(0, norms[i] + norm - 2 * dots[t * x.rows + i]) }
+        }
     }
 
     // MARK: Lloyd
 
+    /// Lloyd's iterations, with Hamerly's bounds (2010) to skip rows whose nearest centre cannot have changed: each
+    /// row keeps an upper bound on the distance to its centre and a lower bound on the distance to every other one,
+    /// moved by how far the centres moved. A row is recomputed (on the GEMM) only when the bounds overlap, so the
+    /// labels, iterations and centres are those of plain Lloyd (scikit-learn's), at a fraction of the distance work
+    /// once the centres settle. Bounds carry a small slack for float32 rounding, so a near-tie is always recomputed.
     static func lloyd(_ x: VectorMatrix, initialCenters: VectorMatrix, squaredNorms norms: [Float], maxIterations: Int,
                       tolerance: Double, threads: Int) -> Result {
-        let k = initialCenters.rows
+        let n = x.rows, d = x.dimension, k = initialCenters.rows
         let tol = scaledTolerance(x, tolerance)
+        var state = BoundState(n: n, k: k, slack: 1e-4 * (norms.max() ?? 0).squareRoot() + 1e-6)
         var centers = initialCenters.values
-        var labels = [Int](repeating: -1, count: x.rows)
-        var previous = labels
         var strict = false, converged = false
         var iterations = 0
+        var sums = [Double](repeating: 0, count: k * d), counts = [Int](repeating: 0, count: k)
+        var rebuildSums = true
+        var candidates = Array(0..<n)
+        // The workers below run one single-threaded GEMM each; OpenBLAS's own threads would only spin against them.
+        let blasThreads = Gemm.threadCount
+        Gemm.threadCount = 1
+        defer { Gemm.threadCount = blasThreads }
         for iteration in 0..<maxIterations {
             iterations = iteration + 1
-            let step = assign(x, centers: centers, k: k, norms: norms, labels: &labels, accumulate: true, threads: threads)
-            var next = step.means(old: centers, k: k, dimension: x.dimension)
-            relocateEmptyClusters(x, step: step, labels: &labels, centers: &next, k: k)
+            // E-step: labels against `centers`.
+            let moves = state.assign(x, rows: candidates, centers: centers, k: k, norms: norms, threads: threads)
+            if rebuildSums {
+                (sums, counts) = clusterSums(x, labels: state.labels, k: k, threads: threads)
+                rebuildSums = false
+            } else {
+                sums.withUnsafeMutableBufferPointer { sp in x.values.withUnsafeBufferPointer { xp in
+                    for (i, old) in moves {
+                        let new = state.labels[i]
+                        counts[old] -= 1; counts[new] += 1
+                        for f in 0..<d { let v = Double(xp[i * d + f]); sp[old * d + f] -= v; sp[new * d + f] += v }
+                    }
+                } }
+            }
+            // M-step, with scikit-learn's relocation of empty clusters (which leaves the labels as they are).
+            var next = centers
+            for j in 0..<k where counts[j] > 0 {
+                for f in 0..<d { next[j * d + f] = Float(sums[j * d + f] / Double(counts[j])) }
+            }
+            if counts.contains(0) {
+                relocateEmptyClusters(x, labels: state.labels, counts: counts, sums: sums, old: centers, next: &next, k: k)
+                rebuildSums = true
+            }
             var shift = 0.0
-            for j in 0..<(k * x.dimension) { let delta = Double(next[j] - centers[j]); shift += delta * delta }
+            var moved = [Float](repeating: 0, count: k)
+            for j in 0..<k {
+                var s = 0.0
+                for f in 0..<d { let delta = Double(next[j * d + f]) - Double(centers[j * d + f]); s += delta * delta }
+                shift += s
+                moved[j] = Float(s.squareRoot())
+            }
             centers = next
-            if labels == previous { strict = true; converged = true; break }
+            // Labels unchanged since the last iteration (relocation never changes labels).
+            if iteration > 0 && moves.isEmpty { strict = true; converged = true; break }
             if shift <= tol { converged = true; break }
-            previous = labels
+            if iteration + 1 < maxIterations {
+                candidates = state.rowsToRecompute(x, centers: centers, k: k, moved: moved, threads: threads)
+            }
         }
         if !strict {
             // Labels were assigned against the previous centres; assign once more so they match the final ones.
-            _ = assign(x, centers: centers, k: k, norms: norms, labels: &labels, accumulate: false, threads: threads)
+            state.assignAll(x, centers: centers, k: k, norms: norms, threads: threads)
         }
-        let centerMatrix = VectorMatrix(rows: k, dimension: x.dimension, values: centers)
-        return Result(centers: centerMatrix, labels: labels, inertia: inertia(x, centers: centerMatrix, labels: labels),
+        let centerMatrix = VectorMatrix(rows: k, dimension: d, values: centers)
+        return Result(centers: centerMatrix, labels: state.labels, inertia: inertia(x, centers: centerMatrix, labels: state.labels),
                       iterations: iterations, converged: converged)
     }
 
@@ -183,118 +220,227 @@ public enum KMeans {
         return total / Double(d) * tolerance
     }
 
-    /// Per-worker sums from one assignment pass.
-    struct Step {
-        var sums: [Float]       // k × d, summed over workers
-        var counts: [Int]       // k
-        var distances: [Float]  // n: squared distance of each row to its assigned centre
+    /// Labels and Hamerly bounds of every row.
+    struct BoundState {
+        var labels: [Int]
+        /// ≥ the distance from the row to its centre.
+        var upper: [Float]
+        /// ≤ the distance from the row to any other centre.
+        var lower: [Float]
+        /// Added to upper bounds and taken from lower bounds: float32 rounding in the GEMM and the bound updates.
+        let slack: Float
 
-        func means(old: [Float], k: Int, dimension d: Int) -> [Float] {
-            var next = old
-            for j in 0..<k where counts[j] > 0 {
-                let scale = 1 / Float(counts[j])
-                for f in 0..<d { next[j * d + f] = sums[j * d + f] * scale }
+        init(n: Int, k: Int, slack: Float) {
+            labels = [Int](repeating: 0, count: n)
+            upper = [Float](repeating: .infinity, count: n)
+            lower = [Float](repeating: 0, count: n)
+            self.slack = slack
+        }
+
+        mutating func assignAll(_ x: VectorMatrix, centers: [Float], k: Int, norms: [Float], threads: Int) {
+            _ = assign(x, rows: Array(0..<x.rows), centers: centers, k: k, norms: norms, threads: threads)
+        }
+
+        /// Nearest and second-nearest centre of each row in `rows` (ties: the lower index), by GEMM: with bias
+        /// −½‖c‖², `x·c − ½‖c‖²` is largest for the nearest centre. Sets the labels and both bounds; returns the rows
+        /// whose label changed, with their old label. `rows` is split into one contiguous range per worker, each
+        /// running single-threaded GEMMs on blocks of its rows (gathered when they are not consecutive).
+        mutating func assign(_ x: VectorMatrix, rows: [Int], centers: [Float], k: Int, norms: [Float], threads: Int) -> [(Int, Int)] {
+            let d = x.dimension
+            var bias = [Float](repeating: 0, count: k)
+            for j in 0..<k {
+                var s: Float = 0
+                for f in 0..<d { s += centers[j * d + f] * centers[j * d + f] }
+                bias[j] = -0.5 * s
             }
-            return next
-        }
-    }
-
-    /// Rows of one GEMM block: small enough that the block's scores stay in L2, large enough to amortise the kernel.
-    static let blockRows = 256
-
-    /// Assigns every row to its nearest centre (ties: the lower index) and, when `accumulate`, sums rows per cluster.
-    static func assign(_ x: VectorMatrix, centers: [Float], k: Int, norms: [Float], labels: inout [Int], accumulate: Bool,
-                       threads: Int) -> Step {
-        let n = x.rows, d = x.dimension
-        var bias = [Float](repeating: 0, count: k)
-        for j in 0..<k {
-            var s: Float = 0
-            for f in 0..<d { s += centers[j * d + f] * centers[j * d + f] }
-            bias[j] = -0.5 * s
-        }
-        let packed = PackedLinear(weight: centers, bias: bias, outFeatures: k, inFeatures: d, precision: .float32)
-        let workers = max(1, min(threads, n / blockRows))
-        var sums = [Float](repeating: 0, count: workers * (accumulate ? k * d : 0))
-        var counts = [Int](repeating: 0, count: workers * k)
-        var distances = [Float](repeating: 0, count: n)
-        x.values.withUnsafeBufferPointer { xp in
-            labels.withUnsafeMutableBufferPointer { lp in
-                sums.withUnsafeMutableBufferPointer { sp in
-                    counts.withUnsafeMutableBufferPointer { cp in
-                        distances.withUnsafeMutableBufferPointer { dp in
-                            let shared = AssignBuffers(x: xp, labels: lp, sums: sp, counts: cp, distances: dp)
+            let workers = max(1, min(threads, rows.count / 1024))
+            var moves = [[(Int, Int)]](repeating: [], count: workers)
+            let slack = self.slack
+            x.values.withUnsafeBufferPointer { xp in centers.withUnsafeBufferPointer { cp in bias.withUnsafeBufferPointer { bp in
+                norms.withUnsafeBufferPointer { np in rows.withUnsafeBufferPointer { rp in
+                    labels.withUnsafeMutableBufferPointer { lp in upper.withUnsafeMutableBufferPointer { up in lower.withUnsafeMutableBufferPointer { lowp in
+                        moves.withUnsafeMutableBufferPointer { mp in
+                            let shared = AssignBuffers(x: xp, centers: cp, bias: bp, norms: np, rows: rp, labels: lp, upper: up, lower: lowp, moves: mp)
                             DispatchQueue.concurrentPerform(iterations: workers) { w in
-                                let rows = (n * w / workers)..<(n * (w + 1) / workers)
-                                assignRange(rows, shared: shared, worker: w, packed: packed, norms: norms, k: k, d: d,
-                                            accumulate: accumulate)
+                                shared.assign(range: (rows.count * w / workers)..<(rows.count * (w + 1) / workers), worker: w, k: k, d: d, slack: slack)
+                            }
+                        }
+                    } } }
+                } }
+            } } }
+            return moves.flatMap { $0 }
+        }
+
+        /// After the centres moved (`moved[j]`: how far centre j went), loosens every row's bounds and returns the
+        /// rows whose nearest centre may have changed: those whose upper bound, even tightened to the exact
+        /// distance, exceeds both their lower bound and half the distance from their centre to the next centre.
+        mutating func rowsToRecompute(_ x: VectorMatrix, centers: [Float], k: Int, moved: [Float], threads: Int) -> [Int] {
+            let n = x.rows, d = x.dimension
+            var largest: Float = 0, runnerUp: Float = 0, largestIndex = -1
+            for j in 0..<k {
+                if moved[j] > largest { runnerUp = largest; largest = moved[j]; largestIndex = j } else if moved[j] > runnerUp { runnerUp = moved[j] }
+            }
+            let (top, topIndex, next, slack) = (largest, largestIndex, runnerUp, self.slack)
+            // Half the distance from each centre to its nearest other centre.
+            var gram = [Float](repeating: 0, count: k * k)
+            centers.withUnsafeBufferPointer { cp in gram.withUnsafeMutableBufferPointer { gp in
+                Gemm.multiply(transB: true, m: k, n: k, k: d, a: cp, lda: d, b: cp, ldb: d, c: gp, ldc: k)
+            } }
+            let halfGap: [Float] = (0..<k).map { j in
+                var nearest = Float.infinity
+                for other in 0..<k where other != j {
+                    nearest = min(nearest, max(0, gram[j * k + j] + gram[other * k + other] - 2 * gram[j * k + other]))
+                }
+                return max(0, nearest.squareRoot() / 2 - slack)
+            }
+            var flags = [Bool](repeating: false, count: n)
+            x.values.withUnsafeBufferPointer { xp in centers.withUnsafeBufferPointer { cp in
+                labels.withUnsafeBufferPointer { lp in upper.withUnsafeMutableBufferPointer { up in lower.withUnsafeMutableBufferPointer { lowp in
+                    flags.withUnsafeMutableBufferPointer { fp in
+                        let shared = BoundBuffers(x: xp, centers: cp, labels: lp, upper: up, lower: lowp, flags: fp)
+                        let workers = max(1, min(threads, n / 4096))
+                        DispatchQueue.concurrentPerform(iterations: workers) { w in
+                            for i in (n * w / workers)..<(n * (w + 1) / workers) {
+                                let c = shared.labels[i]
+                                shared.upper[i] += moved[c]
+                                shared.lower[i] = max(0, shared.lower[i] - (c == topIndex ? next : top))
+                                let z = max(shared.lower[i], halfGap[c])
+                                if shared.upper[i] <= z { continue }
+                                var s: Float = 0
+                                for f in 0..<d { let delta = shared.x[i * d + f] - shared.centers[c * d + f]; s += delta * delta }
+                                shared.upper[i] = s.squareRoot() + slack
+                                if shared.upper[i] > z { shared.flags[i] = true }
                             }
                         }
                     }
-                }
-            }
+                } } }
+            } }
+            return (0..<n).filter { flags[$0] }
         }
-        // Fixed worker order: the reduction is the same on every run with this thread count.
-        var totalSums = [Float](repeating: 0, count: accumulate ? k * d : 0)
-        var totalCounts = [Int](repeating: 0, count: k)
-        for w in 0..<workers {
-            if accumulate { for j in 0..<(k * d) { totalSums[j] += sums[w * k * d + j] } }
-            for j in 0..<k { totalCounts[j] += counts[w * k + j] }
-        }
-        return Step(sums: totalSums, counts: totalCounts, distances: distances)
     }
 
-    /// Buffers the workers share; each writes only its own rows and its own slice of the sums.
+    /// Buffers the assignment workers share; each writes only its own rows and its own `moves` entry.
     private struct AssignBuffers: @unchecked Sendable {
         let x: UnsafeBufferPointer<Float>
+        let centers: UnsafeBufferPointer<Float>
+        let bias: UnsafeBufferPointer<Float>
+        let norms: UnsafeBufferPointer<Float>
+        let rows: UnsafeBufferPointer<Int>
         let labels: UnsafeMutableBufferPointer<Int>
-        let sums: UnsafeMutableBufferPointer<Float>
-        let counts: UnsafeMutableBufferPointer<Int>
-        let distances: UnsafeMutableBufferPointer<Float>
+        let upper: UnsafeMutableBufferPointer<Float>
+        let lower: UnsafeMutableBufferPointer<Float>
+        let moves: UnsafeMutableBufferPointer<[(Int, Int)]>
+
+        static let blockRows = 512
+
+        func assign(range: Range<Int>, worker: Int, k: Int, d: Int, slack: Float) {
+            var gathered = [Float](repeating: 0, count: Self.blockRows * d)
+            var scores = [Float](repeating: 0, count: Self.blockRows * k)
+            var changed: [(Int, Int)] = []
+            gathered.withUnsafeMutableBufferPointer { gp in scores.withUnsafeMutableBufferPointer { sp in
+                var start = range.lowerBound
+                while start < range.upperBound {
+                    let count = min(Self.blockRows, range.upperBound - start)
+                    let first = rows[start]
+                    let block: UnsafeBufferPointer<Float>
+                    if rows[start + count - 1] == first + count - 1 {
+                        // Consecutive rows (the first pass, or a dense stretch of candidates): read them in place.
+                        block = UnsafeBufferPointer(rebasing: x[(first * d)..<((first + count) * d)])
+                    } else {
+                        for r in 0..<count {
+                            let i = rows[start + r]
+                            _ = UnsafeMutableBufferPointer(rebasing: gp[(r * d)..<((r + 1) * d)])
+                                .update(fromContentsOf: UnsafeBufferPointer(rebasing: x[(i * d)..<((i + 1) * d)]))
+                        }
+                        block = UnsafeBufferPointer(rebasing: gp[0..<(count * d)])
+                    }
+                    // scores[count × k] = block · centresᵀ
+                    Gemm.multiply(transB: true, m: count, n: k, k: d, a: block, lda: d, b: centers, ldb: d, c: sp, ldc: k)
+                    for r in 0..<count {
+                        var best = 0
+                        var top = sp[r * k] + bias[0], next = -Float.infinity
+                        for j in 1..<max(1, k) {
+                            let value = sp[r * k + j] + bias[j]
+                            if value > top { next = top; top = value; best = j } else if value > next { next = value }
+                        }
+                        let i = rows[start + r]
+                        if labels[i] != best { changed.append((i, labels[i])) }
+                        labels[i] = best
+                        upper[i] = max(0, norms[i] - 2 * top).squareRoot() + slack
+                        lower[i] = k > 1 ? max(0, max(0, norms[i] - 2 * next).squareRoot() - slack) : .infinity
+                    }
+                    start += count
+                }
+            } }
+            moves[worker] = changed
+        }
     }
 
-    private static func assignRange(_ rows: Range<Int>, shared: AssignBuffers, worker w: Int, packed: PackedLinear,
-                                    norms: [Float], k: Int, d: Int, accumulate: Bool) {
-        var scores = [Float](repeating: 0, count: blockRows * k)
-        scores.withUnsafeMutableBufferPointer { sc in
-            var start = rows.lowerBound
-            while start < rows.upperBound {
-                let count = min(blockRows, rows.upperBound - start)
-                packed.apply(UnsafeBufferPointer(rebasing: shared.x[(start * d)..<((start + count) * d)]), rows: count, into: sc, threads: 1)
-                for r in 0..<count {
-                    let i = start + r
-                    var best = 0
-                    var bestScore = sc[r * k]
-                    for j in 1..<max(1, k) where sc[r * k + j] > bestScore { bestScore = sc[r * k + j]; best = j }
-                    shared.labels[i] = best
-                    shared.distances[i] = max(0, norms[i] - 2 * bestScore)
-                    shared.counts[w * k + best] += 1
-                    if accumulate {
-                        let base = w * k * d + best * d
-                        for f in 0..<d { shared.sums[base + f] += shared.x[i * d + f] }
+    private struct BoundBuffers: @unchecked Sendable {
+        let x: UnsafeBufferPointer<Float>
+        let centers: UnsafeBufferPointer<Float>
+        let labels: UnsafeBufferPointer<Int>
+        let upper: UnsafeMutableBufferPointer<Float>
+        let lower: UnsafeMutableBufferPointer<Float>
+        let flags: UnsafeMutableBufferPointer<Bool>
+    }
+
+    /// Per-cluster sums (in Double) and counts of the rows, over fixed row ranges merged in worker order, so the
+    /// result is the same on every run with this thread count.
+    static func clusterSums(_ x: VectorMatrix, labels: [Int], k: Int, threads: Int) -> (sums: [Double], counts: [Int]) {
+        let n = x.rows, d = x.dimension
+        let workers = max(1, min(threads, n / 4096))
+        var partial = [Double](repeating: 0, count: workers * k * d)
+        var partialCounts = [Int](repeating: 0, count: workers * k)
+        x.values.withUnsafeBufferPointer { xp in labels.withUnsafeBufferPointer { lp in
+            partial.withUnsafeMutableBufferPointer { pp in partialCounts.withUnsafeMutableBufferPointer { cp in
+                let shared = SumBuffers(x: xp, labels: lp, sums: pp, counts: cp)
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    for i in (n * w / workers)..<(n * (w + 1) / workers) {
+                        let c = shared.labels[i]
+                        shared.counts[w * k + c] += 1
+                        let base = (w * k + c) * d
+                        for f in 0..<d { shared.sums[base + f] += Double(shared.x[i * d + f]) }
                     }
                 }
-                start += count
-            }
+            } }
+        } }
+        var sums = [Double](repeating: 0, count: k * d), counts = [Int](repeating: 0, count: k)
+        for w in 0..<workers {
+            for j in 0..<(k * d) { sums[j] += partial[w * k * d + j] }
+            for j in 0..<k { counts[j] += partialCounts[w * k + j] }
         }
+        return (sums, counts)
     }
 
-    /// Empty clusters take the rows farthest from their centres (scikit-learn's relocation), each row leaving the
-    /// cluster it was in.
-    private static func relocateEmptyClusters(_ x: VectorMatrix, step: Step, labels: inout [Int], centers: inout [Float], k: Int) {
-        let empty = (0..<k).filter { step.counts[$0] == 0 }
-        if empty.isEmpty { return }
+    private struct SumBuffers: @unchecked Sendable {
+        let x: UnsafeBufferPointer<Float>
+        let labels: UnsafeBufferPointer<Int>
+        let sums: UnsafeMutableBufferPointer<Double>
+        let counts: UnsafeMutableBufferPointer<Int>
+    }
+
+    /// scikit-learn's relocation: each empty cluster takes the row farthest from its (old) centre, which leaves its
+    /// old cluster; the labels themselves stay as they are.
+    private static func relocateEmptyClusters(_ x: VectorMatrix, labels: [Int], counts: [Int], sums: [Double], old: [Float],
+                                              next: inout [Float], k: Int) {
         let d = x.dimension
-        var sums = step.sums, counts = step.counts
-        let far = (0..<x.rows).sorted { step.distances[$0] != step.distances[$1] ? step.distances[$0] > step.distances[$1] : $0 < $1 }
+        var sums = sums, counts = counts
+        let distances: [Float] = (0..<x.rows).map { i in
+            var s: Float = 0
+            for f in 0..<d { let delta = x.values[i * d + f] - old[labels[i] * d + f]; s += delta * delta }
+            return s
+        }
+        let empty = (0..<k).filter { counts[$0] == 0 }
+        let far = (0..<x.rows).sorted { distances[$0] != distances[$1] ? distances[$0] > distances[$1] : $0 < $1 }
         for (cluster, row) in zip(empty, far) {
-            let old = labels[row]
-            for f in 0..<d { sums[old * d + f] -= x.values[row * d + f]; sums[cluster * d + f] = x.values[row * d + f] }
-            counts[old] -= 1
+            let from = labels[row]
+            for f in 0..<d { let v = Double(x.values[row * d + f]); sums[from * d + f] -= v; sums[cluster * d + f] = v }
+            counts[from] -= 1
             counts[cluster] = 1
-            labels[row] = cluster
         }
         for j in 0..<k where counts[j] > 0 {
-            for f in 0..<d { centers[j * d + f] = sums[j * d + f] / Float(counts[j]) }
+            for f in 0..<d { next[j * d + f] = Float(sums[j * d + f] / Double(counts[j])) }
         }
     }
 
