@@ -88,9 +88,9 @@ struct SimilarityCommand: ParsableCommand {
             return
         }
         for (i, sentence) in sentences.enumerated() { Terminal.out("[\(i)] \(sentence)") }
-        Terminal.out("     " + sentences.indices.map { String(format: "%7@", "[\($0)]") }.joined())
+        Terminal.out("     " + sentences.indices.map { String(format: "%8@", "[\($0)]") }.joined())
         for (i, row) in matrix.enumerated() {
-            Terminal.out(String(format: "%-5@", "[\(i)]") + row.map { String(format: "%7.4f", $0) }.joined())
+            Terminal.out(String(format: "%-5@", "[\(i)]") + row.map { String(format: "%8.4f", $0) }.joined())
         }
     }
 }

@@ -72,7 +72,7 @@ final class Workspace {
 }
 
 @Suite(.serialized) struct CLITests {
-    static let commands = ["index", "ask", "batch", "prompt", "eval", "inspect", "embed", "similarity", "search", "mine", "rerank"]
+    static let commands = ["index", "ask", "batch", "prompt", "eval", "inspect", "embed", "similarity", "search", "mine", "rerank", "cluster"]
 
     @Test func helpListsEveryCommandWithExamples() throws {
         let top = try sift(["--help"])
