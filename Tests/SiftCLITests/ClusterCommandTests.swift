@@ -107,3 +107,46 @@ import SiftTestSupport
         #expect(same.code == 65 && same.stderr.contains("only 1 distinct vectors"), "\(same.stderr)")
     }
 }
+
+/// The topic page in a real browser: headless Chromium (Debian's `chromium`, installed by `Scripts/setup --browser`)
+/// loads the page `sift cluster --html` wrote, and its DOM and a screenshot are checked.
+@Suite(.serialized) struct ClusterPageBrowserTests {
+    static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    static func run(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: chromium!)
+        process.arguments = arguments
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sift-chromium-\(UUID().uuidString).out")
+        FileManager.default.createFile(atPath: scratch.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let out = try FileHandle(forWritingTo: scratch)
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try out.close()
+        return try String(contentsOf: scratch, encoding: .utf8)
+    }
+
+    @Test(.enabled(if: chromium != nil, "needs Debian's chromium (Scripts/setup --browser)"))
+    func pageRendersInHeadlessChromium() throws {
+        let workspace = try Workspace()
+        #expect(try sift(["index", "-p", workspace.path("tiny.yaml"), "--quiet"]).code == 0)
+        let json = try sift(["cluster", "-p", workspace.path("tiny.yaml"), "--k", "2", "--json", "--html", workspace.path("topics.html")])
+        #expect(json.code == 0, "\(json.stderr)")
+        let report = try ClusterCommandTests.decode(json)
+        let profile = workspace.path("chromium-profile")
+        let common = ["--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=\(profile)", "--window-size=1100,1400"]
+        let dom = try Self.run(common + ["--dump-dom", "file://\(workspace.path("topics.html"))"])
+        // One circle per item, one label and one table row per topic, every point a link to its source.
+        #expect(dom.components(separatedBy: "<circle").count - 1 == report.items.count)
+        #expect(dom.components(separatedBy: "class=\"label\"").count - 1 == report.clusters.count)
+        #expect(dom.components(separatedBy: "class=\"swatch\"").count - 1 == report.clusters.count)
+        #expect(dom.contains("href=\"docs/leave.html"))
+        for keyword in report.clusters.compactMap({ $0.keywords.first?.term }) { #expect(dom.contains(keyword)) }
+        _ = try Self.run(common + ["--screenshot=\(workspace.path("topics.png"))", "file://\(workspace.path("topics.html"))"])
+        let png = try Data(contentsOf: URL(fileURLWithPath: workspace.path("topics.png")))
+        #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]) && png.count > 10_000, "screenshot of \(png.count) bytes")
+    }
+}
