@@ -136,7 +136,7 @@ public enum Clustering {
         let unit = vectors.normalized()
         var labels: [Int]
         var inertia: Double?
-        var settings: [String: String] = ["seed": "\(request.seed)"]
+        var settings: [String: String] = [:]
         progress?("clustering \(items.count) items (\(request.method.name))")
         do {
             switch request.method {
@@ -145,6 +145,7 @@ public enum Clustering {
                 labels = canonicalLabels(result.labels)
                 inertia = result.inertia
                 settings["k"] = "\(k)"; settings["restarts"] = "\(restarts)"; settings["iterations"] = "\(result.iterations)"
+                settings["seed"] = "\(request.seed)"
             case let .agglomerative(cut, linkage, metric):
                 labels = try Agglomerative.fit(unit, cut: cut, linkage: linkage, metric: metric).labels
                 switch cut {

@@ -14,20 +14,26 @@ struct ClusterCommand: ParsableCommand {
         map, each point linking to its source page.
 
         Methods:
-          kmeans         k-means++ seeding, --restarts runs, Lloyd iterations on the GEMM kernels. --k defaults
-                         to sqrt(items/2), between 2 and 50.
-          agglomerative  average linkage on cosine distance (--linkage, --metric); cut where the linkage distance
-                         reaches --threshold (default 0.6), or at --k clusters. At most 20,000 items.
-          community      sentence-transformers' community_detection: groups of at least --min-size items whose
-                         cosine similarity to a centre is at least --threshold (default 0.75); others stay in no topic.
+          kmeans         k-means++ seeding, --restarts runs, Lloyd's iterations
+                         on the GEMM kernels; --k defaults to sqrt(items/2),
+                         between 2 and 50
+          agglomerative  average linkage on cosine distance (--linkage,
+                         --metric), cut where the linkage distance reaches
+                         --threshold (default 0.7) or at --k clusters; at most
+                         25,000 items
+          community      sentence-transformers' community_detection: groups of
+                         at least --min-size items within cosine --threshold
+                         (default 0.75) of a centre; others are in no topic
 
-        Runs are deterministic for a given --seed (and thread count). With documents in folders, the adjusted Rand
-        index against the top-level folders is reported too.
+        Runs are deterministic for a given --seed (and thread count). When documents sit in folders, the \
+        adjusted Rand index against the top-level folders is printed too.
 
         Examples:
           sift cluster -p Pipelines/handbook.yaml --level document --k 6
-          sift cluster -p Pipelines/python-docs.yaml --level document --k 20 --html topics.html
-          sift cluster --file questions.txt --method community --threshold 0.7 --min-size 3 --json
+          sift cluster -p Pipelines/python-docs.yaml --level document \\
+            --k 20 --html topics.html
+          sift cluster --file questions.txt --method community \\
+            --threshold 0.7 --min-size 3 --json
         """)
 
     enum Method: String, ExpressibleByArgument, CaseIterable { case kmeans, agglomerative, community }
@@ -113,7 +119,7 @@ struct ClusterCommand: ParsableCommand {
         case .kmeans:
             return .kMeans(k: k ?? ClusterRequest.defaultK(items: items), restarts: restarts)
         case .agglomerative:
-            return .agglomerative(cut: k.map { .clusters($0) } ?? .distance(threshold ?? 0.6), linkage: linkage, metric: metric)
+            return .agglomerative(cut: k.map { .clusters($0) } ?? .distance(threshold ?? 0.7), linkage: linkage, metric: metric)
         case .community:
             return .community(threshold: Float(threshold ?? 0.75), minimumSize: minSize)
         }
@@ -130,7 +136,7 @@ struct ClusterCommand: ParsableCommand {
             Terminal.out("no topic found; for community detection lower --threshold or --min-size")
             return
         }
-        Terminal.out(String(format: "%5@ %6@  %@", "topic", "size", "keywords"))
+        Terminal.out("topic   size  keywords")
         for cluster in report.clusters {
             Terminal.out(String(format: "%5d %6d  %@", cluster.id + 1, cluster.size, cluster.keywords.map(\.term).joined(separator: ", ")))
             for example in cluster.examples {
