@@ -77,6 +77,14 @@ struct PostgresPipelineTests {
             }
             #expect(mismatches == 0)
         }
+        // `sift cluster` reads any store: two shards give the local index's items, vectors and topics.
+        let (localItems, localVectors) = try local.clusterItems(level: .document)
+        let (shardItems, shardVectors) = try two.clusterItems(level: .document)
+        #expect(shardItems == localItems)
+        #expect(zip(shardVectors.values, localVectors.values).allSatisfy { abs($0 - $1) <= 1e-6 })
+        let request = ClusterRequest(method: .kMeans(k: 4, restarts: 2), seed: 3)
+        #expect(try Clustering.run(items: shardItems, vectors: shardVectors, level: "document", request: request).labels
+                == Clustering.run(items: localItems, vectors: localVectors, level: "document", request: request).labels)
         // Whole answers agree too (dense only: BM25 is scored differently in PostgreSQL).
         let options = AskOptions(bm25: false)
         for question in questions.prefix(5) {
