@@ -29,8 +29,8 @@ public enum ClusterMethod: Sendable, Hashable {
     }
 }
 
-/// One thing to cluster.
-public struct ClusterItem: Sendable, Hashable, Codable {
+/// One thing to cluster. Its JSON leaves out `text`: the report names items, it does not copy the collection.
+public struct ClusterItem: Sendable, Hashable, Encodable {
     /// Chunk id, document id, or `line N` for a text file.
     public var id: String
     /// What c-TF-IDF reads: the chunk text, a document's chunk texts, or the line.
@@ -41,6 +41,8 @@ public struct ClusterItem: Sendable, Hashable, Codable {
     public var source: String?
     /// Top-level folder of the document (`library`, `tutorial`, …), for comparing with the collection's own sections.
     public var folder: String?
+
+    enum CodingKeys: String, CodingKey { case id, label, source, folder }
 
     public init(id: String, text: String, label: String, source: String? = nil, folder: String? = nil) {
         self.id = id
@@ -72,8 +74,8 @@ public struct ClusterRequest: Sendable, Hashable {
 }
 
 /// What `sift cluster` prints (`--json` is this, encoded).
-public struct ClusterReport: Sendable, Codable {
-    public struct Example: Sendable, Codable {
+public struct ClusterReport: Sendable, Encodable {
+    public struct Example: Sendable, Encodable {
         public var item: Int
         public var id: String
         public var label: String
@@ -82,7 +84,7 @@ public struct ClusterReport: Sendable, Codable {
         public var similarity: Float
     }
 
-    public struct Cluster: Sendable, Codable {
+    public struct Cluster: Sendable, Encodable {
         public var id: Int
         public var size: Int
         public var keywords: [ClassTFIDF.Keyword]
@@ -92,7 +94,7 @@ public struct ClusterReport: Sendable, Codable {
         public var members: [Int]
     }
 
-    public struct Point: Sendable, Codable {
+    public struct Point: Sendable, Encodable {
         public var x: Double
         public var y: Double
     }
