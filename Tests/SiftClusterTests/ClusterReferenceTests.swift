@@ -166,6 +166,19 @@ import Testing
         #expect(ClassTFIDF.terms("Then os.path.join() — max_connections, 3.11 and 42.") == ["os.path.join", "max_connections"])
     }
 
+    /// The 8-lane distance against a Double loop, at lengths with and without a tail.
+    @Test func squaredDistanceMatchesPlainSum() {
+        var rng = SplitMix64(state: 17)
+        for count in [0, 1, 15, 16, 17, 31, 32, 384, 389] {
+            let a = (0..<count).map { _ in Float(rng.nextUnit() * 2 - 1) }, b = (0..<count).map { _ in Float(rng.nextUnit() * 2 - 1) }
+            let want = zip(a, b).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }
+            let got = a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in
+                KMeans.squaredDistance(ap.baseAddress ?? UnsafePointer(bitPattern: 16)!, bp.baseAddress ?? UnsafePointer(bitPattern: 16)!, count: count)
+            } }
+            #expect(abs(Double(got) - want) <= 1e-5 * max(1, want), "count \(count): \(got) vs \(want)")
+        }
+    }
+
     @Test func canonicalLabelsOrderBySizeThenFirstMember() {
         #expect(canonicalLabels([5, 7, 7, -1, 5, 7, 9]) == [1, 0, 0, -1, 1, 0, 2])
     }
