@@ -7,10 +7,10 @@ import SiftKernels
 /// (labels unchanged, or the summed squared centre shift ≤ tolerance × the mean per-feature variance), the same
 /// relocation of empty clusters to the farthest points, and a last assignment so labels match the centres.
 ///
-/// The assignment step is one GEMM per block of rows on the packed kernels: with weights = centres and bias
-/// = −½‖c‖², `x·c − ½‖c‖²` is largest for the nearest centre, so no n×k distance matrix is kept beyond a block,
-/// and memory stays O(n + k·d) however many items there are. Work is split over `threads` fixed, contiguous row
-/// ranges, so a run is deterministic for a given seed and thread count.
+/// The assignment step is sgemm (`Gemm`) on blocks of rows: with bias −½‖c‖², `x·c − ½‖c‖²` is largest for the
+/// nearest centre, so no n×k distance matrix is kept beyond a block, and memory stays O(n + k·d) however many items
+/// there are. Hamerly's bounds skip the rows whose centre cannot have changed (see `lloyd`). Work is split over
+/// `threads` fixed, contiguous row ranges, so a run is deterministic for a given seed and thread count.
 public enum KMeans {
     public struct Options: Sendable, Hashable {
         public var k: Int
@@ -53,7 +53,7 @@ public enum KMeans {
         let norms = squaredNorms(x)
         var best: Result?
         for _ in 0..<options.restarts {
-            let initial = kMeansPlusPlus(x, k: options.k, squaredNorms: norms, rng: &rng, threads: options.threads)
+            let initial = kMeansPlusPlus(x, k: options.k, squaredNorms: norms, rng: &rng)
             let result = lloyd(x, initialCenters: initial, squaredNorms: norms, maxIterations: options.maxIterations,
                                tolerance: options.tolerance, threads: options.threads)
             if best == nil || result.inertia < best!.inertia { best = result }
@@ -87,14 +87,14 @@ public enum KMeans {
 
     /// scikit-learn's greedy k-means++: the first centre uniformly at random, then each next centre the best (lowest
     /// resulting potential) of 2 + ⌊ln k⌋ candidates drawn with probability proportional to D².
-    static func kMeansPlusPlus(_ x: VectorMatrix, k: Int, squaredNorms norms: [Float], rng: inout SplitMix64,
-                               threads: Int) -> VectorMatrix {
+    /// The candidates' distances are one GEMM each step, threaded by OpenBLAS itself.
+    static func kMeansPlusPlus(_ x: VectorMatrix, k: Int, squaredNorms norms: [Float], rng: inout SplitMix64) -> VectorMatrix {
         let n = x.rows, d = x.dimension
         let trials = 2 + Int(log(Double(k)))
         var centers = [Float](repeating: 0, count: k * d)
         let first = Int(rng.nextUnit() * Double(n))
         centers.replaceSubrange(0..<d, with: x.row(first))
-        var closest = squaredDistances(x, norms: norms, to: [first], threads: threads)[0]
+        var closest = squaredDistances(x, norms: norms, to: [first])[0]
         var potential = closest.reduce(0.0) { $0 + Double($1) }
         var cumulative = [Double](repeating: 0, count: n)
         for c in 1..<max(1, k) {
@@ -107,7 +107,7 @@ public enum KMeans {
                 while lo < hi { let mid = (lo + hi) / 2; if cumulative[mid] < target { lo = mid + 1 } else { hi = mid } }
                 return min(lo, n - 1)
             }
-            let distances = squaredDistances(x, norms: norms, to: candidates, threads: threads)
+            let distances = squaredDistances(x, norms: norms, to: candidates)
             var bestTrial = 0, bestPotential = Double.infinity
             var bestRow: [Float] = []
             for (t, row) in distances.enumerated() {
@@ -124,7 +124,7 @@ public enum KMeans {
     }
 
     /// Squared distances from the rows `ids` of `x` to every row: `[ids.count][n]`, clamped at 0.
-    private static func squaredDistances(_ x: VectorMatrix, norms: [Float], to ids: [Int], threads: Int) -> [[Float]] {
+    private static func squaredDistances(_ x: VectorMatrix, norms: [Float], to ids: [Int]) -> [[Float]] {
         let targets = ids.flatMap { x.row($0) }
         var dots = [Float](repeating: 0, count: ids.count * x.rows)
         x.values.withUnsafeBufferPointer { xp in targets.withUnsafeBufferPointer { tp in dots.withUnsafeMutableBufferPointer { dp in
@@ -202,7 +202,7 @@ public enum KMeans {
         }
         if !strict {
             // Labels were assigned against the previous centres; assign once more so they match the final ones.
-            state.assignAll(x, centers: centers, k: k, norms: norms, threads: threads)
+            _ = state.assign(x, rows: Array(0..<n), centers: centers, k: k, norms: norms, threads: threads)
         }
         let centerMatrix = VectorMatrix(rows: k, dimension: d, values: centers)
         return Result(centers: centerMatrix, labels: state.labels, inertia: inertia(x, centers: centerMatrix, labels: state.labels),
@@ -235,10 +235,6 @@ public enum KMeans {
             upper = [Float](repeating: .infinity, count: n)
             lower = [Float](repeating: 0, count: n)
             self.slack = slack
-        }
-
-        mutating func assignAll(_ x: VectorMatrix, centers: [Float], k: Int, norms: [Float], threads: Int) {
-            _ = assign(x, rows: Array(0..<x.rows), centers: centers, k: k, norms: norms, threads: threads)
         }
 
         /// Nearest and second-nearest centre of each row in `rows` (ties: the lower index), by GEMM: with bias
