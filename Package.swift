@@ -17,6 +17,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        // `sift serve`: the HTTP server, graceful shutdown on signals, and Prometheus metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C libraries, through pkg-config; apt names the Debian packages that provide them.
@@ -54,9 +59,18 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
         ]),
 
+        // `sift serve`: the HTTP API, micro-batching, metrics and the question page, over a PipelineRunner.
+        .target(name: "SiftServer", dependencies: [
+            "SiftCore", "SiftPipeline",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+
         // The command-line tool.
         .executableTarget(name: "sift", dependencies: [
-            "SiftPipeline", "SiftCluster",
+            "SiftPipeline", "SiftCluster", "SiftServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

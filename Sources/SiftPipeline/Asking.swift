@@ -9,9 +9,17 @@ extension PipelineRunner {
     }
 
     /// Answers several questions: a loop over the configured stages. The questions are embedded together and each
-    /// retriever searches for the whole batch at once; fusion, re-ranking, answers and highlighting follow per
-    /// question. Each stage's failure carries its module's error (`PipelineError.stage`).
+    /// retriever searches for the whole batch at once (`retrieveBatch`); fusion's result is then re-ranked,
+    /// grouped and highlighted per question (`complete`). Each stage's failure carries its module's error
+    /// (`PipelineError.stage`).
     public func askBatch(_ questions: [String], options: AskOptions = AskOptions()) throws -> [AskResult] {
+        try retrieveBatch(questions, options: options).map { try complete($0) }
+    }
+
+    /// The batch stages for several questions: plan, embed the questions together, search every retriever for all
+    /// of them, fuse. What is left per question (`complete`) can run on another thread: a server re-ranks on a
+    /// worker pool while the next batch is embedded.
+    public func retrieveBatch(_ questions: [String], options: AskOptions = AskOptions()) throws -> [RetrievedQuestion] {
         if questions.isEmpty { return [] }
         let plan = try askPlan(options)
         let store = try openIndex()
@@ -22,7 +30,6 @@ extension PipelineRunner {
             kind == .dense ? DenseRetriever(index: store.vectors) : LexicalRetriever(index: store.lexical)
         }
 
-        // Batch stages: embed the questions once, then each retriever searches for all of them.
         var shared = StageClock()
         var queries = QueryBatch(texts: questions)
         if retrievers.contains(where: \.needsQueryVectors) {
@@ -40,7 +47,6 @@ extension PipelineRunner {
             }
         }.notes
 
-        // Per-question stages.
         return try questions.indices.map { q in
             var clock = shared
             var explained: [StageCandidates] = []
@@ -57,42 +63,54 @@ extension PipelineRunner {
             } else {
                 candidates = Candidate.ranked(ranked[0].hits, by: ranked[0].kind)
             }
-            let retrievalScores = Dictionary(candidates.map { ($0.chunkID, $0.score) }, uniquingKeysWith: { a, _ in a })
-
-            var chunkByID: [String: Chunk] = [:]
-            if let scorer = plan.scorer {
-                let pool = Array(candidates.prefix(plan.rerankDepth))
-                for chunk in try clock.run(.index, { try store.documents.chunks(ids: pool.map(\.chunkID)) }) { chunkByID[chunk.id] = chunk }
-                candidates = try clock.run(.rerank) {
-                    try Self.rerank(pool, question: questions[q], chunks: chunkByID, scorer: scorer, retrievalScores: retrievalScores)
-                }
-                if options.explain { explained.append(StageCandidates(stage: .rerank, candidates: candidates)) }
-            }
-
-            // Grouping needs every candidate's page and anchor; otherwise only the answers' chunks are read.
-            let needed = (plan.groupBy == .none ? Array(candidates.prefix(answerCount)) : candidates).map(\.chunkID).filter { chunkByID[$0] == nil }
-            if !needed.isEmpty {
-                for chunk in try clock.run(.index, { try store.documents.chunks(ids: needed) }) { chunkByID[chunk.id] = chunk }
-            }
-            var answers = Self.answers(candidates, chunks: chunkByID, groupBy: plan.groupBy, count: answerCount, retrievalScores: retrievalScores)
-            if plan.highlight {
-                let vector = queries.vectors?[q]
-                try clock.run(.highlight) { try self.highlight(&answers, question: questions[q], questionVector: vector) }
-            }
-
-            var explainedChunks: [String: Chunk] = [:]
-            if options.explain {
-                let ids = Set(explained.flatMap { $0.candidates.map(\.chunkID) }).subtracting(chunkByID.keys)
-                for chunk in try clock.run(.index, { try store.documents.chunks(ids: Array(ids)) }) { explainedChunks[chunk.id] = chunk }
-                explainedChunks.merge(chunkByID) { a, _ in a }
-            }
-            return AskResult(question: questions[q], answers: answers, stagesRun: plan.stagesRun, stagesSkipped: plan.stagesSkipped,
-                             timings: clock.timings, stageCandidates: explained, chunks: explainedChunks, partial: partial)
+            return RetrievedQuestion(question: questions[q], questionVector: queries.vectors?[q], plan: plan, store: store,
+                                     answerCount: answerCount, explain: options.explain, candidates: candidates,
+                                     explained: explained, partial: partial, clock: clock)
         }
     }
 
+    /// The per-question stages after `retrieveBatch`: re-rank (when planned), read the chunks, group, highlight.
+    public func complete(_ retrieved: RetrievedQuestion) throws -> AskResult {
+        let plan = retrieved.plan, store = retrieved.store, question = retrieved.question
+        var clock = retrieved.clock
+        var explained = retrieved.explained
+        var candidates = retrieved.candidates
+        let retrievalScores = Dictionary(candidates.map { ($0.chunkID, $0.score) }, uniquingKeysWith: { a, _ in a })
+
+        var chunkByID: [String: Chunk] = [:]
+        if let scorer = plan.scorer {
+            let pool = Array(candidates.prefix(plan.rerankDepth))
+            for chunk in try clock.run(.index, { try store.documents.chunks(ids: pool.map(\.chunkID)) }) { chunkByID[chunk.id] = chunk }
+            candidates = try clock.run(.rerank) {
+                try Self.rerank(pool, question: question, chunks: chunkByID, scorer: scorer, retrievalScores: retrievalScores)
+            }
+            if retrieved.explain { explained.append(StageCandidates(stage: .rerank, candidates: candidates)) }
+        }
+
+        // Grouping needs every candidate's page and anchor; otherwise only the answers' chunks are read.
+        let needed = (plan.groupBy == .none ? Array(candidates.prefix(retrieved.answerCount)) : candidates).map(\.chunkID).filter { chunkByID[$0] == nil }
+        if !needed.isEmpty {
+            for chunk in try clock.run(.index, { try store.documents.chunks(ids: needed) }) { chunkByID[chunk.id] = chunk }
+        }
+        var answers = Self.answers(candidates, chunks: chunkByID, groupBy: plan.groupBy, count: retrieved.answerCount,
+                                   retrievalScores: retrievalScores)
+        if plan.highlight {
+            try clock.run(.highlight) { try self.highlight(&answers, question: question, questionVector: retrieved.questionVector) }
+        }
+
+        var explainedChunks: [String: Chunk] = [:]
+        if retrieved.explain {
+            let ids = Set(explained.flatMap { $0.candidates.map(\.chunkID) }).subtracting(chunkByID.keys)
+            for chunk in try clock.run(.index, { try store.documents.chunks(ids: Array(ids)) }) { explainedChunks[chunk.id] = chunk }
+            explainedChunks.merge(chunkByID) { a, _ in a }
+        }
+        return AskResult(question: question, answers: answers, stagesRun: plan.stagesRun, stagesSkipped: plan.stagesSkipped,
+                         timings: clock.timings, stageCandidates: explained, chunks: explainedChunks, partial: retrieved.partial,
+                         generation: store.stats.generation)
+    }
+
     /// Which stages a request runs, from the pipeline and the request's switches.
-    struct AskPlan {
+    struct AskPlan: Sendable {
         var retrievers: [RetrievalStage]
         var fusion: (any RankFusion)?
         var scorer: (any PassageScorer)?
@@ -215,4 +233,21 @@ extension PipelineRunner {
         }
         return (leaders, related)
     }
+}
+
+/// One question after `PipelineRunner.retrieveBatch`: its fused candidates and what `complete` needs to finish it,
+/// including the store it was searched in (a request finishes on the index generation it started with).
+public struct RetrievedQuestion: Sendable {
+    public let question: String
+    let questionVector: [Float]?
+    let plan: PipelineRunner.AskPlan
+    let store: any CollectionStore
+    let answerCount: Int
+    let explain: Bool
+    let candidates: [Candidate]
+    let explained: [StageCandidates]
+    let partial: [String]
+    let clock: StageClock
+    /// True when `complete` will run the cross-encoder (the costly per-question stage).
+    public var reranks: Bool { plan.scorer != nil }
 }

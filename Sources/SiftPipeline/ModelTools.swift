@@ -12,6 +12,11 @@ public struct ModelTools: Sendable {
         embedder = try StageLoader.biEncoder(EmbedderConfig(model: modelFolder, batchSize: batchSize))
     }
 
+    /// Tools over an embedder already loaded (a server's).
+    public init(embedder: any TextEmbedder) {
+        self.embedder = embedder
+    }
+
     /// Vectors, one per text, in input order. Shape [texts.count × dimension].
     public func embed(_ texts: [String]) throws -> [[Float]] {
         do { return try embedder.embed(texts) } catch let error as PipelineError { throw error } catch {
@@ -22,6 +27,12 @@ public struct ModelTools: Sendable {
     /// `cos_sim` of every pair of texts. Shape [a.count × b.count].
     public func similarity(_ a: [String], _ b: [String]) throws -> [[Float]] {
         SentenceTransformersUtil.cosSim(try embed(a), try embed(b))
+    }
+
+    /// `cos_sim` of every pair of `sentences`, embedding each once. Shape [n × n].
+    public func similarity(_ sentences: [String]) throws -> [[Float]] {
+        let vectors = try embed(sentences)
+        return SentenceTransformersUtil.cosSim(vectors, vectors)
     }
 
     /// For each query, the `topK` most similar corpus texts (index into `corpus`, cosine), best first.

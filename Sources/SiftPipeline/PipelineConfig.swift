@@ -21,6 +21,8 @@ public struct PipelineConfig: Sendable, Hashable {
     public var answers: AnswersConfig
     /// Optional evaluation settings for `sift eval -p`.
     public var eval: EvalConfig?
+    /// `sift serve`'s limits and batching.
+    public var server = ServerConfig()
     /// The file this came from, if any.
     public var file: URL?
 
@@ -364,4 +366,25 @@ extension PipelineConfig {
 public struct EvalConfig: Sendable, Hashable {
     public var labels: URL?
     public init(labels: URL? = nil) { self.labels = labels }
+}
+
+/// `sift serve`: micro-batching, bounds and CORS (host, port and API keys are command-line flags).
+public struct ServerConfig: Sendable, Hashable {
+    /// Questions embedded and searched in one batch.
+    public var maxBatch = 32
+    /// How long the first question of a batch waits for company when the batch worker is idle. Under load the
+    /// worker is busy and the next batch forms while the current one runs, so this adds latency only when idle.
+    public var batchWaitMilliseconds = 2
+    /// Questions waiting (not yet in a batch) at most.
+    public var maxQueue = 256
+    /// Questions re-ranked in parallel (each re-rank uses the cross-encoder, which runs one batch at a time).
+    public var rerankWorkers = 2
+    public var timeoutMilliseconds = 30_000
+    public var maxQuestionCharacters = 2_000
+    public var maxTexts = 1_024
+    public var maxBodyBytes = 8 << 20
+    /// Browser origins allowed to call the API; empty turns CORS off.
+    public var corsOrigins: [String] = []
+
+    public init() {}
 }

@@ -30,6 +30,8 @@ public final class PipelineRunner: @unchecked Sendable {
     private var loadedTokenizer: WordPieceTokenizer?
     /// Models and the store, given or loaded; guarded by `lock`.
     private var components: PipelineComponents
+    /// The store backend's commit marker when this runner opened the store (nil for a given store); guarded by `lock`.
+    private var openedMarker: String?
 
     /// Checks what can be checked without models: reader rules. Throws `PipelineError.invalid` for a bad rule.
     public init(config: PipelineConfig, components: PipelineComponents = PipelineComponents()) throws {
@@ -103,6 +105,8 @@ public final class PipelineRunner: @unchecked Sendable {
     public func openIndex(requireChunks: Bool = true) throws -> any CollectionStore {
         let backend = try storeBackend()
         let store = try cached(\.components.store) { () throws -> any CollectionStore in
+            // Read before opening: a commit in between then only causes one more reload.
+            openedMarker = backend.commitMarker()
             do { return try backend.openForReading() } catch IndexError.missingIndex, PostgresError.missingIndex {
                 throw PipelineError.indexMissing(path: backend.location, hint: "build it with `\(buildCommand)`")
             } catch IndexError.missingManifest {
@@ -116,6 +120,52 @@ public final class PipelineRunner: @unchecked Sendable {
                                               hint: "run `\(buildCommand)`")
         }
         return store
+    }
+
+    /// Re-opens the index when another process has committed a new generation since this runner opened it (the
+    /// store's commit marker changed), and returns true then. Questions already running keep the store they
+    /// started with; a generation still being written is never seen, since its commit is the manifest's rename.
+    /// Does nothing for a store given in `PipelineComponents`, or one that cannot tell (PostgreSQL reads live rows).
+    @discardableResult
+    public func reloadIndexIfChanged() throws -> Bool {
+        lock.lock(); let opened = openedMarker; lock.unlock()
+        guard let opened, let backend = try? storeBackend(), let marker = backend.commitMarker(), marker != opened else { return false }
+        let fresh: any CollectionStore
+        do { fresh = try backend.openForReading() } catch {
+            throw PipelineError.stage(.index, underlying: error, hint: "check it with `\(buildCommand) --verify`")
+        }
+        lock.lock(); components.store = fresh; openedMarker = marker; lock.unlock()
+        return true
+    }
+
+    /// Loads what answering needs (the embedder, the re-ranker when configured, the index) and checks that the
+    /// index was built with this embedder, so that a long-running process fails at start rather than on its
+    /// first question.
+    public func preload() throws {
+        let embedder = try self.embedder()
+        let store = try openIndex()
+        do { try store.configuration.check(against: indexConfiguration(embedder: embedder)) } catch {
+            throw PipelineError.stage(.index, underlying: error, hint: rebuildHint)
+        }
+        if hasReranker { _ = try scorer() }
+    }
+
+    /// Cross-encoder scores of (query, passage) pairs with the pipeline's re-ranker, in passage order; throws
+    /// `stageNotConfigured` when it has none.
+    public func rerankScores(query: String, passages: [String]) throws -> [Float] {
+        let scorer = try self.scorer()
+        do { return try scorer.scores(query: query, passages: passages) } catch {
+            throw PipelineError.stage(.rerank, underlying: error)
+        }
+    }
+
+    /// True when the pipeline re-ranks (a re-ranker is configured or given).
+    public var reranks: Bool { hasReranker }
+
+    /// The generation of the open index; nil before it is opened.
+    public var indexGeneration: Int? {
+        lock.lock(); defer { lock.unlock() }
+        return components.store?.stats.generation
     }
 
     /// The store type `index.type` names, from the registry.

@@ -152,4 +152,6 @@ public struct AskResult: Sendable, Hashable {
     /// Empty for a complete answer; otherwise what the store could not search (a shard that was down, with
     /// `on_shard_failure: partial`).
     public var partial: [String] = []
+    /// The index generation that answered.
+    public var generation: Int = 0
 }

@@ -112,7 +112,7 @@ public enum StageRegistry {
 
     /// The top level of a pipeline file, in the order the reference lists it.
     static var pipeline: [Setting<PipelineConfig>] {
-        [name, source, reader, chunker, embedder, index, retriever, reranker, answers, eval]
+        [name, source, reader, chunker, embedder, index, retriever, reranker, answers, eval, server]
     }
 
     static var name: Setting<PipelineConfig> {
@@ -204,6 +204,23 @@ public enum StageRegistry {
             .path("labels", \.labels, help: "labelled questions (JSON Lines) for `sift eval -p` without --labels"),
         ]
         return .section("eval", \.evalSettings, keys, defaultText: "none", help: "evaluation settings")
+    }
+
+    static var server: Setting<PipelineConfig> {
+        let keys: [Setting<ServerConfig>] = [
+            .integer("max_batch", \.maxBatch, in: 1...1024, help: "questions embedded and searched together (micro-batch size)"),
+            .integer("batch_wait_ms", \.batchWaitMilliseconds, in: 0...1000,
+                     help: "how long a question waits for others to share its batch, when the worker is idle"),
+            .integer("max_queue", \.maxQueue, in: 1...1_000_000, help: "questions waiting at most; beyond it requests get 503 with Retry-After"),
+            .integer("rerank_workers", \.rerankWorkers, in: 1...64, help: "questions re-ranked at the same time"),
+            .integer("timeout_ms", \.timeoutMilliseconds, in: 10...3_600_000, help: "a request not answered by then gets 504"),
+            .integer("max_question_chars", \.maxQuestionCharacters, in: 1...1_000_000, help: "longer questions get 422"),
+            .integer("max_texts", \.maxTexts, in: 1...1_000_000, help: "texts per /v1/embed, /v1/similarity, /v1/search or /v1/rerank request"),
+            .integer("max_body_bytes", \.maxBodyBytes, in: 1024...1_073_741_824, help: "larger request bodies get 413"),
+            .list("cors_origins", \.corsOrigins, of: "origin",
+                  help: "origins allowed to call the API from a browser (`*` for any); none: CORS is off"),
+        ]
+        return .section("server", \.server, keys, help: "`sift serve`: batching, limits and CORS")
     }
 
     /// What the top level starts from before the file is read.

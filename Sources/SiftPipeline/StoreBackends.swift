@@ -13,6 +13,13 @@ public protocol StoreBackend: Sendable {
     /// The store with its writer lock held; with `rebuild`, an index made with another configuration is replaced.
     func openForWriting(configuration: IndexConfiguration, rebuild: Bool, wait: Bool,
                         onWait: ((Int?) -> Void)?) throws -> any WritableCollectionStore
+    /// Changes whenever another process commits a new generation, and is cheap to read (a long-running reader
+    /// compares it before each batch); nil when the store type cannot tell.
+    func commitMarker() -> String?
+}
+
+extension StoreBackend {
+    func commitMarker() -> String? { nil }
 }
 
 /// `index.type: local`: the embedded store in a folder (SQLite with FTS5 and a memory-mapped vector file).
@@ -21,6 +28,13 @@ struct LocalStoreBackend: StoreBackend {
     var location: String { folder.path }
 
     func openForReading() throws -> any CollectionStore { try CollectionIndex.open(at: folder) }
+
+    /// The manifest's inode, size and modification time: a commit renames a new manifest into place.
+    func commitMarker() -> String? {
+        var info = stat()
+        guard stat(folder.appendingPathComponent("manifest.json").path, &info) == 0 else { return nil }
+        return "\(info.st_ino)-\(info.st_size)-\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)"
+    }
 
     func openForWriting(configuration: IndexConfiguration, rebuild: Bool, wait: Bool,
                         onWait: ((Int?) -> Void)?) throws -> any WritableCollectionStore {

@@ -82,7 +82,7 @@ struct SimilarityCommand: ParsableCommand {
     func run() throws {
         let sentences = try input.texts(self.sentences)
         guard sentences.count >= 2 else { throw CLIError("give at least two sentences", exitCode: 64) }
-        let matrix = try modelOptions.tools(pipeline: pipeline).similarity(sentences, sentences)
+        let matrix = try modelOptions.tools(pipeline: pipeline).similarity(sentences)
         if json {
             Terminal.out(try jsonString(Output(sentences: sentences, matrix: matrix)))
             return

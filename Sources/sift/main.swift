@@ -18,6 +18,7 @@ struct SiftCommand: ParsableCommand {
             "What is a fast-forward merge?"
           sift prompt -p Pipelines/python-docs.yaml
           sift eval -p Pipelines/python-faq-eval.yaml
+          sift serve -p Pipelines/handbook.yaml          # HTTP API and question page on :8080
           sift similarity "A man is eating food." "A man eats." "The sky is blue."
 
         Environment: SIFT_KERNELS=avx512|avx2|portable|openblas forces a lower kernel tier (default: the fastest \
@@ -30,7 +31,7 @@ struct SiftCommand: ParsableCommand {
         version: RuntimeInfo.versionText,
         subcommands: [IndexCommand.self, AskCommand.self, BatchCommand.self, PromptCommand.self, EvalCommand.self,
                       InspectCommand.self, EmbedCommand.self, SimilarityCommand.self, SearchCommand.self,
-                      MineCommand.self, RerankCommand.self, ClusterCommand.self, PipelineCommand.self]
+                      MineCommand.self, RerankCommand.self, ClusterCommand.self, ServeCommand.self, PipelineCommand.self]
     )
 }
 

@@ -1,0 +1,161 @@
+import Foundation
+import SiftCore
+import SiftPipeline
+
+/// Micro-batching for concurrent questions. Requests put their question in a bounded queue; one batch worker
+/// takes up to `server.max_batch` waiting questions with the same switches and runs the batch stages once for all
+/// of them (one embedding call, one pass of each retriever: `PipelineRunner.retrieveBatch`). Questions that are
+/// re-ranked finish on a pool of `server.rerank_workers`, so the next batch is embedded meanwhile; the others
+/// finish on the batch worker, which is cheap without the cross-encoder.
+///
+/// When the worker is idle, the first question waits up to `server.batch_wait_ms` for company; under load the
+/// worker is busy, and the next batch gathers while the current one runs, so no time is spent waiting at all.
+/// A full queue refuses new questions at once (503). A request that times out is answered 504 and its question, if
+/// still waiting, is dropped when the worker reaches it.
+final class QuestionBatcher: @unchecked Sendable {
+    private let runner: PipelineRunner
+    private let settings: ServerConfig
+    private let metrics: ServerMetrics
+    private let log: @Sendable (String) -> Void
+    private let condition = NSCondition()
+    /// Guarded by `condition`.
+    private var waiting: [Job] = []
+    private var stopped = false
+    private let finishers = OperationQueue()
+
+    final class Job: @unchecked Sendable {
+        let question: String
+        let options: AskOptions
+        private let lock = NSLock()
+        private var continuation: CheckedContinuation<AskResult, any Error>?
+
+        init(question: String, options: AskOptions) {
+            self.question = question
+            self.options = options
+        }
+
+        func attach(_ continuation: CheckedContinuation<AskResult, any Error>) {
+            lock.lock(); self.continuation = continuation; lock.unlock()
+        }
+
+        /// True until the job is answered or has timed out.
+        var isOpen: Bool { lock.lock(); defer { lock.unlock() }; return continuation != nil }
+
+        /// Answers the job once; later calls (a timeout after the answer, or the answer after a timeout) do nothing.
+        func resolve(_ result: Result<AskResult, any Error>) {
+            lock.lock()
+            let waiting = continuation
+            continuation = nil
+            lock.unlock()
+            waiting?.resume(with: result)
+        }
+    }
+
+    init(runner: PipelineRunner, settings: ServerConfig, metrics: ServerMetrics, log: @escaping @Sendable (String) -> Void) {
+        self.runner = runner
+        self.settings = settings
+        self.metrics = metrics
+        self.log = log
+        finishers.maxConcurrentOperationCount = settings.rerankWorkers
+        finishers.name = "sift.rerank"
+        let thread = Thread { [weak self] in self?.work() }
+        thread.name = "sift.batch"
+        thread.start()
+    }
+
+    /// Stops the worker once the queue is empty (questions already waiting are still answered).
+    func stop() {
+        condition.lock(); stopped = true; condition.broadcast(); condition.unlock()
+    }
+
+    /// Questions waiting for a batch.
+    var depth: Int { condition.lock(); defer { condition.unlock() }; return waiting.count }
+
+    /// The answers to `question`, through the next batch that takes it. Throws `ServerError` 503 when the queue is
+    /// full and 504 after `server.timeout_ms`; a stage failure comes back as the runner threw it.
+    func ask(_ question: String, options: AskOptions) async throws -> AskResult {
+        let job = Job(question: question, options: options)
+        return try await withCheckedThrowingContinuation { continuation in
+            job.attach(continuation)
+            condition.lock()
+            if waiting.count >= settings.maxQueue {
+                condition.unlock()
+                job.resolve(.failure(ServerError.overloaded(queue: settings.maxQueue)))
+                return
+            }
+            waiting.append(job)
+            metrics.queueDepth.set(Double(waiting.count))
+            condition.signal()
+            condition.unlock()
+            let timeout = settings.timeoutMilliseconds
+            DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(timeout)) {
+                job.resolve(.failure(ServerError.timedOut(milliseconds: timeout)))
+            }
+        }
+    }
+
+    // MARK: The batch worker
+
+    private func work() {
+        while let batch = nextBatch() {
+            run(batch)
+        }
+    }
+
+    /// Blocks until questions wait, lets a lone question wait `batch_wait_ms` for others, then takes up to
+    /// `max_batch` open jobs sharing the first one's switches. Nil once stopped and drained.
+    private func nextBatch() -> [Job]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            while waiting.isEmpty {
+                if stopped { return nil }
+                condition.wait()
+            }
+            if waiting.count < settings.maxBatch && settings.batchWaitMilliseconds > 0 {
+                let deadline = Date().addingTimeInterval(Double(settings.batchWaitMilliseconds) / 1000)
+                while waiting.count < settings.maxBatch && !stopped && condition.wait(until: deadline) {}
+            }
+            let options = waiting[0].options
+            var batch: [Job] = []
+            var rest: [Job] = []
+            for job in waiting {
+                if !job.isOpen { continue }
+                if batch.count < settings.maxBatch && job.options == options { batch.append(job) } else { rest.append(job) }
+            }
+            waiting = rest
+            metrics.queueDepth.set(Double(waiting.count))
+            if !batch.isEmpty { return batch }
+        }
+    }
+
+    private func run(_ batch: [Job]) {
+        metrics.batchSize.record(Double(batch.count))
+        let retrieved: [RetrievedQuestion]
+        do {
+            // A generation committed by `sift index` in another process is picked up here, before the batch.
+            if try runner.reloadIndexIfChanged() {
+                metrics.reloads.increment()
+                log("index reloaded: generation \(runner.indexGeneration.map(String.init) ?? "?")")
+            }
+            retrieved = try runner.retrieveBatch(batch.map(\.question), options: batch[0].options)
+        } catch {
+            for job in batch { job.resolve(.failure(error)) }
+            return
+        }
+        for (job, question) in zip(batch, retrieved) {
+            let finish: @Sendable () -> Void = { [runner, metrics] in
+                guard job.isOpen else { return }
+                do {
+                    let result = try runner.complete(question)
+                    metrics.record(stages: result.timings)
+                    metrics.indexGeneration.set(Double(result.generation))
+                    job.resolve(.success(result))
+                } catch {
+                    job.resolve(.failure(error))
+                }
+            }
+            if question.reranks { finishers.addOperation(finish) } else { finish() }
+        }
+    }
+}
