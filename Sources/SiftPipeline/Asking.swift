@@ -201,7 +201,7 @@ extension PipelineRunner {
         }
         guard let questionVector, !needEmbedding.isEmpty else { return }
         let texts = needEmbedding.flatMap { item in item.sentences.map { answers[item.answer].chunk.text.scalarSlice($0) } }
-        let vectors = try embedder().embed(texts)
+        let vectors = try sentenceVectors.vectors(for: texts) { try embedder().embed($0) }
         let similarities = SentenceTransformersUtil.cosSim([questionVector], vectors)[0]
         var offset = 0
         for item in needEmbedding {

@@ -30,6 +30,8 @@ public final class PipelineRunner: @unchecked Sendable {
     private var loadedTokenizer: WordPieceTokenizer?
     /// Models and the store, given or loaded; guarded by `lock`.
     private var components: PipelineComponents
+    /// Vectors of answer sentences already embedded for highlighting: the same passages answer many questions.
+    let sentenceVectors = SentenceVectorCache(capacity: 16_384)
     /// The store backend's commit marker when this runner opened the store (nil for a given store); guarded by `lock`.
     private var openedMarker: String?
 
@@ -216,5 +218,42 @@ struct StageClock {
         do { return try body() } catch let error as PipelineError { throw error } catch {
             throw PipelineError.stage(stage, underlying: error)
         }
+    }
+}
+
+/// Embeddings of sentences by their text, for the highlighter's fallback: a sentence's vector depends on its text
+/// alone, so a cached one is exactly what the embedder would return. Bounded: when `capacity` is reached the older
+/// half-generation is dropped (two generations, a cheap approximation of LRU).
+final class SentenceVectorCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private let capacity: Int
+    private var recent: [String: [Float]] = [:]
+    private var older: [String: [Float]] = [:]
+
+    init(capacity: Int) { self.capacity = max(2, capacity) }
+
+    /// Vectors for `texts` in order: cached ones looked up, the others embedded in one call and kept.
+    func vectors(for texts: [String], embed: ([String]) throws -> [[Float]]) rethrows -> [[Float]] {
+        var result = [[Float]?](repeating: nil, count: texts.count)
+        var missing: [Int] = []
+        lock.lock()
+        for (i, text) in texts.enumerated() {
+            if let vector = recent[text] ?? older[text] { result[i] = vector } else { missing.append(i) }
+        }
+        lock.unlock()
+        if !missing.isEmpty {
+            let fresh = try embed(missing.map { texts[$0] })
+            lock.lock()
+            for (i, vector) in zip(missing, fresh) {
+                result[i] = vector
+                if recent.count >= capacity / 2 {
+                    older = recent
+                    recent = [:]
+                }
+                recent[texts[i]] = vector
+            }
+            lock.unlock()
+        }
+        return result.map { $0! }
     }
 }

