@@ -215,7 +215,7 @@ public enum StageRegistry {
             .integer("rerank_workers", \.rerankWorkers, in: 1...64, help: "questions re-ranked at the same time"),
             .integer("timeout_ms", \.timeoutMilliseconds, in: 10...3_600_000, help: "a request not answered by then gets 504"),
             .integer("max_question_chars", \.maxQuestionCharacters, in: 1...1_000_000, help: "longer questions get 422"),
-            .integer("max_texts", \.maxTexts, in: 1...1_000_000, help: "texts per /v1/embed, /v1/similarity, /v1/search or /v1/rerank request"),
+            .integer("max_texts", \.maxTexts, in: 1...1_000_000, help: "texts per /v1/embed, /v1/similarity, /v1/search or /v1/rerank request, and questions per /v1/batch"),
             .integer("max_body_bytes", \.maxBodyBytes, in: 1024...1_073_741_824, help: "larger request bodies get 413"),
             .list("cors_origins", \.corsOrigins, of: "origin",
                   help: "origins allowed to call the API from a browser (`*` for any); none: CORS is off"),

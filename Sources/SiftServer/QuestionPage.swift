@@ -1,7 +1,7 @@
 /// The question page at `/`: static HTML, CSS and a little JavaScript, served by the binary (no build step, no
 /// external file, no inline script, so the page runs under `default-src 'self'`).
 ///
-/// Keyboard: `/` focuses the question, Enter asks, `j`/`k` move through the answers, `o` or Enter opens the selected
+/// `/?q=QUESTION` asks on load (a link to an answer list). Keyboard: `/` focuses the question, Enter asks, `j`/`k` move through the answers, `o` or Enter opens the selected
 /// answer's source. Stage toggles map to the request's `bm25`, `dense` and `rerank` switches.
 enum QuestionPage {
     static let html = """
@@ -90,14 +90,21 @@ enum QuestionPage {
         $("top").value = info.answers_top_k; $("top").max = info.top_k_range[1];
       }
 
-      // Offsets in the reply count Unicode scalars; Array.from splits a string the same way.
+      // Offsets in the reply count Unicode scalars; Array.from splits a string the same way. The heading path the
+      // chunker put in front of the text is shown on its own line, so the snippet starts after it, and context
+      // around the best sentence is cut at word boundaries.
       function snippet(answer) {
         const chars = Array.from(answer.text);
-        const span = answer.highlight || [0, 0];
-        const start = Math.max(0, span[0] - 160), end = Math.min(chars.length, span[1] + 160);
+        const prefix = Array.from(answer.heading_path.join(" > "));
+        const body = prefix.length > 0 && answer.text.startsWith(answer.heading_path.join(" > ")) ? prefix.length : 0;
+        const span = answer.highlight || [body, body];
+        let start = Math.max(body, span[0] - 160), end = Math.min(chars.length, span[1] + 160);
+        while (start > body && start < span[0] && !/\s/.test(chars[start - 1])) start++;
+        while (end < chars.length && end > span[1] && !/\s/.test(chars[end])) end--;
+        while (start < span[0] && /\s/.test(chars[start])) start++;
         const p = document.createElement("p");
         p.className = "snippet";
-        p.append((start > 0 ? "…" : "") + chars.slice(start, span[0]).join(""));
+        p.append((start > body ? "…" : "") + chars.slice(start, span[0]).join(""));
         if (span[1] > span[0]) {
           const mark = document.createElement("mark");
           mark.textContent = chars.slice(span[0], span[1]).join("");
@@ -153,6 +160,7 @@ enum QuestionPage {
             return;
           }
           $("status").textContent = data.answers.length + " answers";
+          history.replaceState(null, "", "/?q=" + encodeURIComponent(body.question));
           render(data);
           if (!$("collection").textContent.includes("·")) loadInfo();
         } catch (error) {
@@ -183,7 +191,9 @@ enum QuestionPage {
 
       document.addEventListener("DOMContentLoaded", () => {
         $("ask").addEventListener("submit", ask);
-        loadInfo().catch((error) => { $("collection").textContent = "cannot reach the server: " + error; });
+        const asked = new URLSearchParams(location.search).get("q");
+        loadInfo().catch((error) => { $("collection").textContent = "cannot reach the server: " + error; })
+          .finally(() => { if (asked) { $("question").value = asked; $("ask").requestSubmit(); } });
       });
     })();
     """

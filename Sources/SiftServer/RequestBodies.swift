@@ -126,14 +126,7 @@ struct QuestionRequest: Sendable {
     /// Reads and checks the fields: a question that is empty or over `server.max_question_chars` and a `top_k`
     /// outside the pipeline's answer range are refused (422).
     init(_ fields: RequestFields, config: PipelineConfig, withID: Bool = false) throws {
-        if withID {
-            switch fields.values["id"] {
-            case nil, .null?: id = nil
-            case let .string(text)?: id = text
-            case let .integer(n)?: id = String(n)
-            case let value?: throw ServerError.badRequest("\(fields.context)id must be a string or an integer, got \(value.kind)", field: "id")
-            }
-        }
+        if withID { id = try Self.id(fields) }
         question = try fields.requiredString("question")
         guard !question.allSatisfy(\.isWhitespace) else {
             throw ServerError.unprocessable("\(fields.context)question is empty", field: "question")
@@ -156,6 +149,16 @@ struct QuestionRequest: Sendable {
                              groupBy: groupBy, explain: try fields.bool("explain") ?? false)
         if options.dense == false && options.bm25 == false {
             throw ServerError.unprocessable("\(fields.context)dense and bm25 are both false; switch one on", field: "dense")
+        }
+    }
+
+    /// A batch line's `id`: a string, or an integer written as one.
+    static func id(_ fields: RequestFields) throws -> String? {
+        switch fields.values["id"] {
+        case nil, .null?: return nil
+        case let .string(text)?: return text
+        case let .integer(n)?: return String(n)
+        case let value?: throw ServerError.badRequest("\(fields.context)id must be a string or an integer, got \(value.kind)", field: "id")
         }
     }
 }

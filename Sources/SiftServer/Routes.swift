@@ -95,15 +95,17 @@ extension SiftServer {
     func batch(_ request: Request) async throws -> Response {
         let body = try await collect(request, accepting: ["application/x-ndjson", "application/jsonl", "application/json", "text/plain"])
         let lines = String(decoding: body, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
-        var parsed: [(line: Int, item: Result<QuestionRequest, ServerError>)] = []
+        var parsed: [(line: Int, id: String?, item: Result<QuestionRequest, ServerError>)] = []
         for (offset, raw) in lines.enumerated() {
             let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if text.isEmpty { continue }
+            var id: String?
             do {
                 let fields = try RequestFields(json: Data(text.utf8), allowed: ["id"] + QuestionRequest.fields, context: "line \(offset + 1): ")
-                parsed.append((offset + 1, .success(try QuestionRequest(fields, config: runner.config, withID: true))))
+                id = try? QuestionRequest.id(fields)
+                parsed.append((offset + 1, id, .success(try QuestionRequest(fields, config: runner.config, withID: true))))
             } catch {
-                parsed.append((offset + 1, .failure(ServerError.from(error))))
+                parsed.append((offset + 1, id, .failure(ServerError.from(error))))
             }
         }
         guard !parsed.isEmpty else { throw ServerError.unprocessable("the body holds no questions (one JSON object per line)") }
@@ -124,7 +126,7 @@ extension SiftServer {
                         group.addTask {
                             switch entry.item {
                             case let .failure(error):
-                                return (position, Self.errorLine(error, line: entry.line, id: nil))
+                                return (position, Self.errorLine(error, line: entry.line, id: entry.id))
                             case let .success(question):
                                 do {
                                     let result = try await batcher.ask(question.question, options: question.options)

@@ -29,6 +29,6 @@ import SiftTestSupport
         let object = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(object["$schema"] as? String == "http://json-schema.org/draft-07/schema#")
         let properties = try #require(object["properties"] as? [String: Any])
-        #expect(Set(properties.keys) == ["name", "source", "reader", "chunker", "embedder", "index", "retriever", "reranker", "answers", "eval"])
+        #expect(Set(properties.keys) == ["name", "source", "reader", "chunker", "embedder", "index", "retriever", "reranker", "answers", "eval", "server"])
     }
 }
