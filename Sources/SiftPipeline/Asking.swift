@@ -80,7 +80,7 @@ extension PipelineRunner {
         var chunkByID: [String: Chunk] = [:]
         if let scorer = plan.scorer {
             let pool = Array(candidates.prefix(plan.rerankDepth))
-            for chunk in try clock.run(.index, { try store.documents.chunks(ids: pool.map(\.chunkID)) }) { chunkByID[chunk.id] = chunk }
+            for chunk in try clock.run(.index, { try chunks(pool.map(\.chunkID), in: store) }) { chunkByID[chunk.id] = chunk }
             candidates = try clock.run(.rerank) {
                 try Self.rerank(pool, question: question, chunks: chunkByID, scorer: scorer, retrievalScores: retrievalScores)
             }
@@ -90,7 +90,7 @@ extension PipelineRunner {
         // Grouping needs every candidate's page and anchor; otherwise only the answers' chunks are read.
         let needed = (plan.groupBy == .none ? Array(candidates.prefix(retrieved.answerCount)) : candidates).map(\.chunkID).filter { chunkByID[$0] == nil }
         if !needed.isEmpty {
-            for chunk in try clock.run(.index, { try store.documents.chunks(ids: needed) }) { chunkByID[chunk.id] = chunk }
+            for chunk in try clock.run(.index, { try chunks(needed, in: store) }) { chunkByID[chunk.id] = chunk }
         }
         var answers = Self.answers(candidates, chunks: chunkByID, groupBy: plan.groupBy, count: retrieved.answerCount,
                                    retrievalScores: retrievalScores)
@@ -107,6 +107,14 @@ extension PipelineRunner {
         return AskResult(question: question, answers: answers, stagesRun: plan.stagesRun, stagesSkipped: plan.stagesSkipped,
                          timings: clock.timings, stageCandidates: explained, chunks: explainedChunks, partial: retrieved.partial,
                          generation: store.stats.generation)
+    }
+
+    /// The chunks with these ids that the store holds, in order; through the runner's cache (ids never change meaning).
+    func chunks(_ ids: [String], in store: any CollectionStore) throws -> [Chunk] {
+        try chunkCache.values(for: ids) { missing in
+            let found = Dictionary(try store.documents.chunks(ids: missing).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            return missing.map { found[$0] }
+        }.compactMap { $0 }
     }
 
     /// Which stages a request runs, from the pipeline and the request's switches.
@@ -201,7 +209,7 @@ extension PipelineRunner {
         }
         guard let questionVector, !needEmbedding.isEmpty else { return }
         let texts = needEmbedding.flatMap { item in item.sentences.map { answers[item.answer].chunk.text.scalarSlice($0) } }
-        let vectors = try sentenceVectors.vectors(for: texts) { try embedder().embed($0) }
+        let vectors = try sentenceVectors.values(for: texts) { try embedder().embed($0) }.map { $0! }
         let similarities = SentenceTransformersUtil.cosSim([questionVector], vectors)[0]
         var offset = 0
         for item in needEmbedding {

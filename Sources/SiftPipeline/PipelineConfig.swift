@@ -375,6 +375,8 @@ public struct ServerConfig: Sendable, Hashable {
     /// How long the first question of a batch waits for company when the batch worker is idle. Under load the
     /// worker is busy and the next batch forms while the current one runs, so this adds latency only when idle.
     public var batchWaitMilliseconds = 2
+    /// Batches in progress at once (the encoder itself runs one at a time).
+    public var batchWorkers = 2
     /// Questions waiting (not yet in a batch) at most.
     public var maxQueue = 256
     /// Questions re-ranked in parallel (each re-rank uses the cross-encoder, which runs one batch at a time).

@@ -30,8 +30,10 @@ public final class PipelineRunner: @unchecked Sendable {
     private var loadedTokenizer: WordPieceTokenizer?
     /// Models and the store, given or loaded; guarded by `lock`.
     private var components: PipelineComponents
-    /// Vectors of answer sentences already embedded for highlighting: the same passages answer many questions.
-    let sentenceVectors = SentenceVectorCache(capacity: 16_384)
+    /// Vectors of answer sentences already embedded for highlighting, and chunks already read: the same passages
+    /// answer many questions, and a long-running process (a server) asks for them again and again.
+    let sentenceVectors = ImmutableValueCache<[Float]>(capacity: 16_384)
+    let chunkCache = ImmutableValueCache<Chunk>(capacity: 16_384)
     /// The store backend's commit marker when this runner opened the store (nil for a given store); guarded by `lock`.
     private var openedMarker: String?
 
@@ -221,39 +223,42 @@ struct StageClock {
     }
 }
 
-/// Embeddings of sentences by their text, for the highlighter's fallback: a sentence's vector depends on its text
-/// alone, so a cached one is exactly what the embedder would return. Bounded: when `capacity` is reached the older
-/// half-generation is dropped (two generations, a cheap approximation of LRU).
-final class SentenceVectorCache: @unchecked Sendable {
+/// A bounded cache of values that never go stale for their key: sentence vectors by sentence text (a vector depends
+/// on its text alone) and chunks by id (an id is a hash of the chunk's document, range, chunker settings and text, so
+/// one id always names the same chunk, in every generation). When `capacity` is reached the older half is dropped
+/// (two generations: a cheap approximation of LRU).
+final class ImmutableValueCache<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private let capacity: Int
-    private var recent: [String: [Float]] = [:]
-    private var older: [String: [Float]] = [:]
+    private var recent: [String: Value] = [:]
+    private var older: [String: Value] = [:]
 
     init(capacity: Int) { self.capacity = max(2, capacity) }
 
-    /// Vectors for `texts` in order: cached ones looked up, the others embedded in one call and kept.
-    func vectors(for texts: [String], embed: ([String]) throws -> [[Float]]) rethrows -> [[Float]] {
-        var result = [[Float]?](repeating: nil, count: texts.count)
+    /// Values for `keys` in order: cached ones looked up, the others loaded in one call (`load` gets the missing
+    /// keys and returns their values, nil for a key it does not know) and kept.
+    func values(for keys: [String], load: ([String]) throws -> [Value?]) rethrows -> [Value?] {
+        var result = [Value?](repeating: nil, count: keys.count)
         var missing: [Int] = []
         lock.lock()
-        for (i, text) in texts.enumerated() {
-            if let vector = recent[text] ?? older[text] { result[i] = vector } else { missing.append(i) }
+        for (i, key) in keys.enumerated() {
+            if let value = recent[key] ?? older[key] { result[i] = value } else { missing.append(i) }
         }
         lock.unlock()
         if !missing.isEmpty {
-            let fresh = try embed(missing.map { texts[$0] })
+            let fresh = try load(missing.map { keys[$0] })
             lock.lock()
-            for (i, vector) in zip(missing, fresh) {
-                result[i] = vector
+            for (i, value) in zip(missing, fresh) {
+                guard let value else { continue }
+                result[i] = value
                 if recent.count >= capacity / 2 {
                     older = recent
                     recent = [:]
                 }
-                recent[texts[i]] = vector
+                recent[keys[i]] = value
             }
             lock.unlock()
         }
-        return result.map { $0! }
+        return result
     }
 }

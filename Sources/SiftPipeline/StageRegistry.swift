@@ -212,6 +212,8 @@ public enum StageRegistry {
             .integer("batch_wait_ms", \.batchWaitMilliseconds, in: 0...1000,
                      help: "how long a question waits for others to share its batch, when the worker is idle"),
             .integer("max_queue", \.maxQueue, in: 1...1_000_000, help: "questions waiting at most; beyond it requests get 503 with Retry-After"),
+            .integer("batch_workers", \.batchWorkers, in: 1...64,
+                     help: "batches in progress at once: one embeds while another reads and highlights its passages"),
             .integer("rerank_workers", \.rerankWorkers, in: 1...64, help: "questions re-ranked at the same time"),
             .integer("timeout_ms", \.timeoutMilliseconds, in: 10...3_600_000, help: "a request not answered by then gets 504"),
             .integer("max_question_chars", \.maxQuestionCharacters, in: 1...1_000_000, help: "longer questions get 422"),

@@ -8,6 +8,10 @@ import SiftPipeline
 /// re-ranked finish (`PipelineRunner.complete`) on a pool of `server.rerank_workers` threads, so the next batch
 /// is embedded meanwhile; the others finish on the batch worker.
 ///
+/// `server.batch_workers` workers (2 by default) take turns: while one reads its batch's passages and highlights
+/// them (single-threaded work), the other embeds the next batch on the encoder, which uses every core and runs one
+/// batch at a time.
+///
 /// When the worker is idle, the first question waits up to `server.batch_wait_ms` for company; under load the
 /// worker is busy, and the next batch gathers while the current one runs, so no time is spent waiting at all.
 /// A full queue refuses new questions at once (503). A request that times out is answered 504 and its question, if
@@ -58,9 +62,11 @@ final class QuestionBatcher: @unchecked Sendable {
         self.log = log
         finishers.maxConcurrentOperationCount = settings.rerankWorkers
         finishers.name = "sift.rerank"
-        let thread = Thread { [weak self] in self?.work() }
-        thread.name = "sift.batch"
-        thread.start()
+        for worker in 0..<settings.batchWorkers {
+            let thread = Thread { [weak self] in self?.work() }
+            thread.name = "sift.batch.\(worker)"
+            thread.start()
+        }
     }
 
     /// Stops the worker once the queue is empty (questions already waiting are still answered).
@@ -116,7 +122,8 @@ final class QuestionBatcher: @unchecked Sendable {
                 let deadline = Date().addingTimeInterval(Double(settings.batchWaitMilliseconds) / 1000)
                 while waiting.count < settings.maxBatch && !stopped && condition.wait(until: deadline) {}
             }
-            let options = waiting[0].options
+            // Another worker may have taken them while this one waited.
+            guard let options = waiting.first?.options else { continue }
             var batch: [Job] = []
             var rest: [Job] = []
             for job in waiting {

@@ -99,9 +99,9 @@ enum QuestionPage {
         const body = prefix.length > 0 && answer.text.startsWith(answer.heading_path.join(" > ")) ? prefix.length : 0;
         const span = answer.highlight || [body, body];
         let start = Math.max(body, span[0] - 160), end = Math.min(chars.length, span[1] + 160);
-        while (start > body && start < span[0] && !/\s/.test(chars[start - 1])) start++;
-        while (end < chars.length && end > span[1] && !/\s/.test(chars[end])) end--;
-        while (start < span[0] && /\s/.test(chars[start])) start++;
+        while (start > body && start < span[0] && !/\\s/.test(chars[start - 1])) start++;
+        while (end < chars.length && end > span[1] && !/\\s/.test(chars[end])) end--;
+        while (start < span[0] && /\\s/.test(chars[start])) start++;
         const p = document.createElement("p");
         p.className = "snippet";
         p.append((start > body ? "…" : "") + chars.slice(start, span[0]).join(""));
