@@ -194,28 +194,32 @@ extension PipelineRunner {
     }
 
     /// Marks each answer's best sentence: by shared question terms, else (when a question vector exists)
-    /// by bi-encoder similarity of the answer's sentences to the question.
+    /// by bi-encoder similarity of the answer's sentences to the question. A chunk's sentences, their text and
+    /// stems are computed once per chunk id and cached (`Highlighter.Sentence`).
     func highlight(_ answers: inout [Answer], question: String, questionVector: [Float]?) throws {
         let stems = Highlighter.stems(question)
-        var needEmbedding: [(answer: Int, sentences: [Range<Int>])] = []
+        let sentencesOfAnswer = chunkSentences.values(for: answers.map(\.chunk.id)) { ids in
+            ids.map { id in answers.first { $0.chunk.id == id }.map { Highlighter.analysedSentences(of: $0.chunk) } }
+        }
+        var needEmbedding: [(answer: Int, sentences: [Highlighter.Sentence])] = []
         for i in answers.indices {
-            if let range = Highlighter.lexicalBest(chunk: answers[i].chunk, questionStems: stems) {
-                answers[i].highlight = range
+            let sentences = sentencesOfAnswer[i] ?? []
+            if let best = Highlighter.lexicalBest(sentences, questionStems: stems) {
+                answers[i].highlight = best.range
             } else if questionVector != nil {
-                let sentences = Highlighter.sentences(of: answers[i].chunk)
-                if sentences.count == 1 { answers[i].highlight = sentences[0] }
+                if sentences.count == 1 { answers[i].highlight = sentences[0].range }
                 else if sentences.count > 1 { needEmbedding.append((i, sentences)) }
             }
         }
         guard let questionVector, !needEmbedding.isEmpty else { return }
-        let texts = needEmbedding.flatMap { item in item.sentences.map { answers[item.answer].chunk.text.scalarSlice($0) } }
+        let texts = needEmbedding.flatMap { item in item.sentences.map(\.text) }
         let vectors = try sentenceVectors.values(for: texts) { try embedder().embed($0) }.map { $0! }
         let similarities = SentenceTransformersUtil.cosSim([questionVector], vectors)[0]
         var offset = 0
         for item in needEmbedding {
             let scores = similarities[offset..<(offset + item.sentences.count)]
             if let best = scores.indices.max(by: { scores[$0] < scores[$1] }) {
-                answers[item.answer].highlight = item.sentences[best - offset]
+                answers[item.answer].highlight = item.sentences[best - offset].range
             }
             offset += item.sentences.count
         }

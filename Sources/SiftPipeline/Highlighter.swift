@@ -16,15 +16,35 @@ enum Highlighter {
             .prefix(limit))
     }
 
-    /// Best sentence by term overlap, or nil when no sentence shares a term with the question.
-    static func lexicalBest(chunk: Chunk, questionStems: Set<String>) -> Range<Int>? {
-        guard !questionStems.isEmpty else { return nil }
-        var best: (range: Range<Int>, score: Int)?
-        for range in sentences(of: chunk) {
-            let score = Set(LexicalQuery.terms(chunk.text.scalarSlice(range)).map(stem)).intersection(questionStems).count
-            if score > 0, score > (best?.score ?? 0) { best = (range, score) }
+    /// A candidate sentence with what matching needs: its text and the stems of its terms.
+    struct Sentence: Sendable {
+        var range: Range<Int>
+        var text: String
+        var stems: Set<String>
+    }
+
+    /// `sentences(of:)` with each sentence's text and stems.
+    static func analysedSentences(of chunk: Chunk) -> [Sentence] {
+        sentences(of: chunk).map { range in
+            let text = chunk.text.scalarSlice(range)
+            return Sentence(range: range, text: text, stems: Set(LexicalQuery.terms(text).map(stem)))
         }
-        return best?.range
+    }
+
+    /// Best sentence by term overlap (ties to the earlier one), or nil when no sentence shares a term with the question.
+    static func lexicalBest(_ sentences: [Sentence], questionStems: Set<String>) -> Sentence? {
+        guard !questionStems.isEmpty else { return nil }
+        var best: (sentence: Sentence, score: Int)?
+        for sentence in sentences {
+            let score = sentence.stems.intersection(questionStems).count
+            if score > 0, score > (best?.score ?? 0) { best = (sentence, score) }
+        }
+        return best?.sentence
+    }
+
+    /// Best sentence of `chunk` by term overlap, or nil when no sentence shares a term with the question.
+    static func lexicalBest(chunk: Chunk, questionStems: Set<String>) -> Range<Int>? {
+        lexicalBest(analysedSentences(of: chunk), questionStems: questionStems)?.range
     }
 
     /// Stems of a question's content words.

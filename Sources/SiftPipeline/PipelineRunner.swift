@@ -34,6 +34,8 @@ public final class PipelineRunner: @unchecked Sendable {
     /// answer many questions, and a long-running process (a server) asks for them again and again.
     let sentenceVectors = ImmutableValueCache<[Float]>(capacity: 16_384)
     let chunkCache = ImmutableValueCache<Chunk>(capacity: 16_384)
+    /// Each answer chunk's sentences with their stems, for the highlighter (by chunk id).
+    let chunkSentences = ImmutableValueCache<[Highlighter.Sentence]>(capacity: 4_096)
     /// The store backend's commit marker when this runner opened the store (nil for a given store); guarded by `lock`.
     private var openedMarker: String?
 

@@ -20,6 +20,14 @@ public enum RuntimeInfo {
     /// `sift --version`: the release, then the CPU and kernels.
     public static var versionText: String { "sift \(version)\nCPU: \(cpuModel)\n\(kernels)" }
 
+    /// For a process that keeps every core busy with its own workers (a server): OpenBLAS, which only runs the
+    /// small dense-search products then, gets one thread, because its idle threads spin (sched_yield) after each call
+    /// and take a core from the encoder (measured with `sift serve`: 275 → 313 questions/s). On the OpenBLAS kernel
+    /// tier the encoder itself runs on OpenBLAS, which then keeps its threads.
+    public static func useSingleThreadedBLASForSmallProducts() {
+        if KernelTier.active != .openblas { Gemm.threadCount = 1 }
+    }
+
     /// The problem with `SIFT_KERNELS`, if it names no tier (the kernels then ignore it; the CLI refuses to run).
     public static var kernelTierProblem: String? {
         if case .failure(let error) = KernelTier.requested { return error.description }

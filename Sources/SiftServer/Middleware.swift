@@ -16,11 +16,12 @@ struct ReplyMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            let reply = Self.reply(for: error)
+            let reply = Self.reply(for: error, request: request)
             if let detail = reply.logDetail { server.log("\(request.method) \(context.endpointPath ?? request.uri.path): \(reply.status): \(detail)") }
             response = Response(status: HTTPResponse.Status(code: reply.status), headers: [.contentType: "application/json"],
                                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: reply.body)))
             if let seconds = reply.retryAfter { response.headers[.retryAfter] = String(seconds) }
+            if let allow = reply.allow { response.headers[.allow] = allow }
         }
         let elapsed = ContinuousClock.now - started
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
@@ -28,8 +29,14 @@ struct ReplyMiddleware: RouterMiddleware {
         return response
     }
 
-    /// The reply for an error: Hummingbird's own (404 for an unknown route, 405, 413) keep their status.
-    static func reply(for error: any Error) -> ServerError {
+    /// The reply for an error: Hummingbird's own (404 for an unknown route, 413) keep their status, except that a
+    /// known route asked with another method gets 405 and `Allow`.
+    static func reply(for error: any Error, request: Request) -> ServerError {
+        if let error = error as? HTTPError, error.status == .notFound, let allowed = SiftServer.allowedMethods(path: request.uri.path) {
+            var reply = ServerError(status: 405, "\(request.method) is not allowed here; use \(allowed)")
+            reply.allow = allowed
+            return reply
+        }
         if let error = error as? HTTPError {
             let message = error.body ?? (error.status == .notFound ? "no such route" : error.status.reasonPhrase)
             return ServerError(status: error.status.code, message)

@@ -199,7 +199,9 @@ enum OpenAPIDocument {
                 "/v1/ask": post("Answer a question", "ask", body: "AskRequest", ok: reply("The answers (header Sift-Index-Generation names the generation).", ref("AskRecord"))),
                 "/v1/batch": ["post": [
                     "summary": "Answer many questions, streamed as JSON Lines", "operationId": "batch",
-                    "requestBody": ["required": true, "content": ["application/x-ndjson": ["schema": ref("BatchLine")]]],
+                    "requestBody": ["required": true, "description": "One BatchLine per line (JSON Lines), or a JSON array of them.",
+                                    "content": ["application/x-ndjson": ["schema": ref("BatchLine")],
+                                                "application/json": ["schema": array(ref("BatchLine"), "The questions.", minItems: 1)]]],
                     "responses": errorReplies.merging(["200": reply("One line per question, in input order, written as they are answered.",
                                                                     ref("BatchAnswer"), type: "application/x-ndjson")]) { a, _ in a },
                     "security": [["bearer": []], ["apiKey": []], [:]],

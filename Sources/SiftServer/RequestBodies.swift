@@ -30,7 +30,8 @@ enum JSONValue: Decodable, Sendable {
 }
 
 /// A request body's fields, checked against the fields the endpoint takes: an unknown field is refused by name (a
-/// misspelt `topk` must not be silently ignored), and each accessor refuses a value of the wrong type (400).
+/// misspelt `topk` must not be silently ignored), and each accessor refuses a value of the wrong type, null
+/// included (400): leave a field out to get its default.
 struct RequestFields {
     let values: [String: JSONValue]
     /// Prefixed to field names in messages (`line 3: `) for JSON Lines bodies.
@@ -62,7 +63,7 @@ struct RequestFields {
 
     func string(_ name: String) throws -> String? {
         switch values[name] {
-        case nil, .null?: return nil
+        case nil: return nil
         case let .string(text)?: return text
         case let value?: throw wrongType(name, "a string", value)
         }
@@ -75,7 +76,7 @@ struct RequestFields {
 
     func bool(_ name: String) throws -> Bool? {
         switch values[name] {
-        case nil, .null?: return nil
+        case nil: return nil
         case let .bool(flag)?: return flag
         case let value?: throw wrongType(name, "true or false", value)
         }
@@ -83,7 +84,7 @@ struct RequestFields {
 
     func integer(_ name: String, in range: ClosedRange<Int>) throws -> Int? {
         switch values[name] {
-        case nil, .null?: return nil
+        case nil: return nil
         case let .integer(n)?:
             guard range.contains(n) else {
                 throw ServerError.unprocessable("\(context)\(name) \(n) is out of range: it must be between \(range.lowerBound) and \(range.upperBound)",
@@ -97,7 +98,7 @@ struct RequestFields {
     /// A non-empty list of strings, at most `limit` of them.
     func strings(_ name: String, limit: Int, required: Bool = true) throws -> [String]? {
         switch values[name] {
-        case nil, .null?:
+        case nil:
             if required { throw ServerError.badRequest("\(context)\(name) is required", field: name) }
             return nil
         case let .array(items)?:
@@ -155,7 +156,7 @@ struct QuestionRequest: Sendable {
     /// A batch line's `id`: a string, or an integer written as one.
     static func id(_ fields: RequestFields) throws -> String? {
         switch fields.values["id"] {
-        case nil, .null?: return nil
+        case nil: return nil
         case let .string(text)?: return text
         case let .integer(n)?: return String(n)
         case let value?: throw ServerError.badRequest("\(fields.context)id must be a string or an integer, got \(value.kind)", field: "id")

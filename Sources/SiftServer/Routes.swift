@@ -43,6 +43,17 @@ extension SiftServer {
         return router
     }
 
+    /// The methods each route takes, for 405 replies; nil for a path that is no route.
+    static func allowedMethods(path: String) -> String? {
+        if path.hasPrefix("/source/") { return "GET" }
+        switch path {
+        case "/v1/ask", "/v1/batch", "/v1/search", "/v1/embed", "/v1/similarity", "/v1/rerank": return "POST, OPTIONS"
+        case "/v1/info": return "GET, OPTIONS"
+        case "/healthz", "/readyz", "/metrics", "/openapi.json", "/", "/static/app.js", "/static/app.css": return "GET"
+        default: return nil
+        }
+    }
+
     // MARK: Endpoints
 
     func readiness() throws -> Response {
@@ -89,26 +100,45 @@ extension SiftServer {
         return response
     }
 
-    /// JSON Lines in, JSON Lines out, streamed: questions go to the batcher `server.max_batch` at a time (so a
+    /// JSON Lines in (or a JSON array of the same objects, sent as application/json), JSON Lines out, streamed: questions go to the batcher `server.max_batch` at a time (so a
     /// long batch never floods the queue), and each window's answers are written, in input order, as soon as it is
-    /// done. A bad line gets an error record of its own (`{"line", "id", "error", "status"}`); the rest are answered.
+    /// done. A bad line gets an error record of its own (`{"line", "id", "error", "status"}`) and the rest are
+    /// answered; when no line can be answered, the request as a whole is refused with the first line's error.
     func batch(_ request: Request) async throws -> Response {
         let body = try await collect(request, accepting: ["application/x-ndjson", "application/jsonl", "application/json", "text/plain"])
-        let lines = String(decoding: body, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+        // Each item: its line (or, for a JSON array, its 1-based position) and its JSON.
+        var items: [(line: Int, value: Result<JSONValue, ServerError>)] = []
+        if request.headers[.contentType]?.lowercased().hasPrefix("application/json") == true {
+            guard let value = try? JSONDecoder().decode(JSONValue.self, from: body) else { throw ServerError.badRequest("the body is not valid JSON") }
+            guard case let .array(values) = value else {
+                throw ServerError.badRequest("as application/json the body must be an array of questions, got \(value.kind); or send JSON Lines as application/x-ndjson")
+            }
+            items = values.enumerated().map { ($0 + 1, .success($1)) }
+        } else {
+            for (offset, raw) in String(decoding: body, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+                if text.isEmpty { continue }
+                let value = (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)))
+                    .map { Result<JSONValue, ServerError>.success($0) } ?? .failure(ServerError.badRequest("line \(offset + 1): not valid JSON"))
+                items.append((offset + 1, value))
+            }
+        }
         var parsed: [(line: Int, id: String?, item: Result<QuestionRequest, ServerError>)] = []
-        for (offset, raw) in lines.enumerated() {
-            let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-            if text.isEmpty { continue }
+        for (line, value) in items {
             var id: String?
             do {
-                let fields = try RequestFields(json: Data(text.utf8), allowed: ["id"] + QuestionRequest.fields, context: "line \(offset + 1): ")
+                let fields = try RequestFields(try value.get(), allowed: ["id"] + QuestionRequest.fields, context: "line \(line): ")
                 id = try? QuestionRequest.id(fields)
-                parsed.append((offset + 1, id, .success(try QuestionRequest(fields, config: runner.config, withID: true))))
+                parsed.append((line, id, .success(try QuestionRequest(fields, config: runner.config, withID: true))))
             } catch {
-                parsed.append((offset + 1, id, .failure(ServerError.from(error))))
+                parsed.append((line, id, .failure(ServerError.from(error))))
             }
         }
         guard !parsed.isEmpty else { throw ServerError.unprocessable("the body holds no questions (one JSON object per line)") }
+        // Nothing to answer: the whole request is refused with the first line's reason, rather than a 200 of errors.
+        if case let .failure(first)? = parsed.first?.item, parsed.allSatisfy({ if case .failure = $0.item { true } else { false } }) {
+            throw first
+        }
         guard parsed.count <= settings.maxTexts else {
             throw ServerError.unprocessable("the body holds \(parsed.count) questions; at most \(settings.maxTexts) (server.max_texts)")
         }

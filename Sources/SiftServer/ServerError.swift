@@ -12,6 +12,8 @@ public struct ServerError: Error, Sendable, CustomStringConvertible {
     public var field: String?
     /// Seconds after which a retry may work (503).
     public var retryAfter: Int?
+    /// The methods a route takes (405).
+    public var allow: String?
     /// What the log gets beyond `message` (a stage's own error, with paths); never sent to the client.
     public var logDetail: String?
 

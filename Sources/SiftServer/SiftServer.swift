@@ -60,6 +60,7 @@ public final class SiftServer: Sendable {
         self.settings = runner.config.server
         self.log = log
         try runner.preload()
+        RuntimeInfo.useSingleThreadedBLASForSmallProducts()
         sources = SourceFiles(root: runner.config.source.root)
         batcher = QuestionBatcher(runner: runner, settings: settings, metrics: metrics, log: log)
         metrics.indexGeneration.set(Double(runner.indexGeneration ?? 0))

@@ -144,6 +144,9 @@ struct ServeTestError: Error, CustomStringConvertible {
         #expect(lines[2]["id"] as? String == "line3" && (lines[2]["answers"] as? [Any])?.count == 1)
         #expect(lines[3]["id"] as? String == "7" && lines[3]["status"] as? Int == 422 && lines[3]["field"] as? String == "question")
 
+        let arrayBatch = try server.post("/v1/batch", json: #"[{"question": "meal allowance"}, {"id": "v", "question": "vacation days"}]"#)
+        #expect(arrayBatch.status == 200 && arrayBatch.text.split(separator: "\n").count == 2 && arrayBatch.text.contains(#""id":"v""#))
+
         // The sentence-transformers utilities.
         let embed = try server.post("/v1/embed", json: #"{"texts": ["A man is eating food.", "A man eats."]}"#)
         let vectors = try #require(try embed.json() as? [[String: Any]]).compactMap { $0["embedding"] as? [Double] }
@@ -212,6 +215,11 @@ struct ServeTestError: Error, CustomStringConvertible {
         try expectError(server.post("/v1/embed", json: #"{"texts": []}"#), 422, field: "texts")
         try expectError(server.post("/v1/embed", json: #"{"texts": [1]}"#), 400, field: "texts[]")
         try expectError(server.request("POST", "/v1/batch", body: Data("\n\n".utf8), type: "application/x-ndjson"), 422)
+        try expectError(server.request("POST", "/v1/batch", body: Data("{}\n{\"question\": 1}".utf8), type: "application/x-ndjson"), 400, field: "question")
+        try expectError(server.post("/v1/batch", json: #"{"question": "x"}"#), 400)
+        try expectError(server.post("/v1/ask", json: #"{"question": "x", "dense": null}"#), 400, field: "dense")
+        try expectError(server.request("PUT", "/v1/ask", body: Data("{}".utf8)), 405)
+        #expect(try server.request("DELETE", "/healthz").header("Allow") == "GET")
         try expectError(server.get("/no/such/route"), 404)
         // The collection's files: no way out of its folder.
         try expectError(server.get("/source/..%2ftiny.yaml"), 400)
@@ -252,6 +260,51 @@ struct ServeTestError: Error, CustomStringConvertible {
         for open in ["/healthz", "/readyz", "/", "/openapi.json", "/source/leave.html"] { #expect(try server.get(open).status == 200, "\(open)") }
         #expect(!server.log.contains(key))
         #expect(server.stop() == 0)
+    }
+
+    /// CORS is off by default; with server.cors_origins only those origins get the headers, preflights included.
+    @Test func corsOnlyForConfiguredOrigins() throws {
+        let workspace = try Self.indexed()
+        let closed = try ServerProcess(["-p", workspace.path("tiny.yaml")], in: workspace)
+        let plain = try closed.post("/v1/ask", json: #"{"question": "meal allowance"}"#, headers: ["Origin": "http://example.test"])
+        #expect(plain.status == 200 && plain.header("Access-Control-Allow-Origin") == nil)
+        #expect(closed.stop() == 0)
+
+        let open = try ServerProcess(["-p", workspace.path("tiny.yaml"), "--set", #"server.cors_origins=["http://app.test"]"#], in: workspace)
+        let preflight = try open.request("OPTIONS", "/v1/ask", headers: ["Origin": "http://app.test", "Access-Control-Request-Method": "POST"])
+        #expect(preflight.status == 204 && preflight.header("Access-Control-Allow-Origin") == "http://app.test")
+        #expect(preflight.header("Access-Control-Allow-Methods")?.contains("POST") == true)
+        let allowed = try open.post("/v1/ask", json: #"{"question": "meal allowance"}"#, headers: ["Origin": "http://app.test"])
+        #expect(allowed.status == 200 && allowed.header("Access-Control-Allow-Origin") == "http://app.test")
+        let other = try open.post("/v1/ask", json: #"{"question": "meal allowance"}"#, headers: ["Origin": "http://evil.test"])
+        #expect(other.status == 200 && other.header("Access-Control-Allow-Origin") == nil)
+        #expect(open.stop() == 0)
+    }
+
+    /// The committed OpenAPI document is 3.1, names every route the server has, and documents every field.
+    @Test func openAPIDocumentsEveryRouteAndField() throws {
+        let url = TestPaths.repositoryRoot.appendingPathComponent("docs/openapi.json")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        #expect(document["openapi"] as? String == "3.1.0")
+        let paths = try #require(document["paths"] as? [String: Any])
+        #expect(Set(paths.keys) == ["/v1/ask", "/v1/batch", "/v1/search", "/v1/embed", "/v1/similarity", "/v1/rerank", "/v1/info",
+                                    "/healthz", "/readyz", "/metrics"])
+        var undocumented: [String] = []
+        func walk(_ value: Any, _ path: String) {
+            if let object = value as? [String: Any] {
+                if let properties = object["properties"] as? [String: Any] {
+                    for (name, schema) in properties {
+                        if let schema = schema as? [String: Any], schema["description"] == nil, schema["$ref"] == nil { undocumented.append("\(path).\(name)") }
+                    }
+                }
+                for (key, child) in object { walk(child, path + "/" + key) }
+            } else if let array = value as? [Any] {
+                for (i, child) in array.enumerated() { walk(child, path + "[\(i)]") }
+            }
+        }
+        walk(document, "")
+        #expect(undocumented.isEmpty, "fields without a description: \(undocumented)")
+        #expect(try sift(["serve", "--print-openapi"]).stdout == String(contentsOf: url, encoding: .utf8))
     }
 
     /// `sift index` in another process commits a new generation; the next question is answered from it.
