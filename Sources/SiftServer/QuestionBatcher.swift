@@ -27,32 +27,21 @@ final class QuestionBatcher: @unchecked Sendable {
     private var stopped = false
     private let finishers = OperationQueue()
 
-    final class Job: @unchecked Sendable {
+    /// A waiting question and the request's continuation, answered once (by the batch or by the timeout).
+    final class Job: Sendable {
         let question: String
         let options: AskOptions
-        private let lock = NSLock()
-        private var continuation: CheckedContinuation<AskResult, any Error>?
+        let reply = OnceContinuation<AskResult>()
 
         init(question: String, options: AskOptions) {
             self.question = question
             self.options = options
         }
 
-        func attach(_ continuation: CheckedContinuation<AskResult, any Error>) {
-            lock.lock(); self.continuation = continuation; lock.unlock()
-        }
-
         /// True until the job is answered or has timed out.
-        var isOpen: Bool { lock.lock(); defer { lock.unlock() }; return continuation != nil }
+        var isOpen: Bool { reply.isOpen }
 
-        /// Answers the job once; later calls (a timeout after the answer, or the answer after a timeout) do nothing.
-        func resolve(_ result: Result<AskResult, any Error>) {
-            lock.lock()
-            let waiting = continuation
-            continuation = nil
-            lock.unlock()
-            waiting?.resume(with: result)
-        }
+        func resolve(_ result: Result<AskResult, any Error>) { reply.resolve(result) }
     }
 
     init(runner: PipelineRunner, settings: ServerConfig, metrics: ServerMetrics, log: @escaping @Sendable (String) -> Void) {
@@ -82,7 +71,7 @@ final class QuestionBatcher: @unchecked Sendable {
     func ask(_ question: String, options: AskOptions) async throws -> AskResult {
         let job = Job(question: question, options: options)
         return try await withCheckedThrowingContinuation { continuation in
-            job.attach(continuation)
+            job.reply.attach(continuation)
             condition.lock()
             if waiting.count >= settings.maxQueue {
                 condition.unlock()

@@ -339,7 +339,8 @@ extension JSONEncoder {
     }
 }
 
-/// A continuation resumed once: by the work's result or by its timeout, whichever comes first.
+/// A continuation resumed once: by the work's result or by its timeout, whichever comes first; later results are
+/// dropped.
 final class OnceContinuation<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var continuation: CheckedContinuation<T, any Error>?
@@ -347,6 +348,9 @@ final class OnceContinuation<T: Sendable>: @unchecked Sendable {
     func attach(_ continuation: CheckedContinuation<T, any Error>) {
         lock.lock(); self.continuation = continuation; lock.unlock()
     }
+
+    /// True until resolved.
+    var isOpen: Bool { lock.lock(); defer { lock.unlock() }; return continuation != nil }
 
     func resolve(_ result: Result<T, any Error>) {
         lock.lock()
