@@ -53,9 +53,21 @@ struct ServeCommand: ParsableCommand {
         }
         let name = runner.config.name
         let keyNote = keys.isEmpty ? "no API key" : "API keys required"
-        try server.runBlocking { host, port in
-            let shown = host.contains(":") ? "[\(host)]" : host
-            Terminal.error("sift serve: \(name) listening on http://\(shown):\(port)/ (\(keyNote))")
+        do {
+            try server.runBlocking { host, port in
+                let shown = host.contains(":") ? "[\(host)]" : host
+                Terminal.error("sift serve: \(name) listening on http://\(shown):\(port)/ (\(keyNote))")
+            }
+        } catch {
+            // Binding fails before the first request: say where, in words.
+            let detail = "\(error)"
+            if detail.contains("Address already in use") {
+                throw CLIError("cannot listen on \(host):\(port): the port is in use (another server?); choose one with --port, or --port 0 for a free one", exitCode: 75)
+            }
+            if detail.contains("UnknownHost") || detail.contains("Cannot assign requested address") {
+                throw CLIError("cannot listen on \(host):\(port): no such local address", exitCode: 64)
+            }
+            throw CLIError("sift serve stopped: \(detail)")
         }
         Terminal.error("sift serve: stopped")
     }

@@ -104,6 +104,8 @@ struct ServeTestError: Error, CustomStringConvertible {
         let workspace = try Self.indexed()
         let server = try ServerProcess(["-p", workspace.path("tiny.yaml")], in: workspace)
         #expect(server.log.contains("(no API key)"))
+        let second = try sift(["serve", "-p", workspace.path("tiny.yaml"), "--port", String(server.port)])
+        #expect(second.code == 75 && second.stderr.contains("the port is in use"), "\(second.stderr)")
 
         #expect(try server.get("/healthz").object()["status"] as? String == "ok")
         let ready = try server.get("/readyz")
