@@ -75,6 +75,14 @@ public protocol CollectionStore: AnyObject, Sendable {
     func verify() -> [String]
 }
 
+/// A store whose committed contents can change under an open instance (another process commits to a database server)
+/// and that can tell cheaply. A long-running reader calls `refreshIfCommitted()` before a batch of questions.
+public protocol RefreshableCollectionStore: CollectionStore {
+    /// Re-reads what the instance caches (statistics, the generation) when a newer generation has been committed
+    /// since; returns true then.
+    func refreshIfCommitted() throws -> Bool
+}
+
 /// A collection store opened for writing: it holds the collection's writer lock (one writer at a time, across
 /// processes) until `releaseWriterLock()` or until it is released.
 public protocol WritableCollectionStore: CollectionStore {

@@ -131,10 +131,17 @@ public final class PipelineRunner: @unchecked Sendable {
     /// Re-opens the index when another process has committed a new generation since this runner opened it (the
     /// store's commit marker changed), and returns true then. Questions already running keep the store they
     /// started with; a generation still being written is never seen, since its commit is the manifest's rename.
-    /// Does nothing for a store given in `PipelineComponents`, or one that cannot tell (PostgreSQL reads live rows).
+    /// A `RefreshableCollectionStore` (PostgreSQL, whose rows are read live) instead re-reads its statistics and
+    /// generation. Does nothing for a store given in `PipelineComponents` that is neither.
     @discardableResult
     public func reloadIndexIfChanged() throws -> Bool {
-        lock.lock(); let opened = openedMarker; lock.unlock()
+        lock.lock(); let opened = openedMarker, open = components.store; lock.unlock()
+        // A database store reads rows live and only re-reads what it caches.
+        if let refreshable = open as? any RefreshableCollectionStore {
+            do { return try refreshable.refreshIfCommitted() } catch {
+                throw PipelineError.stage(.index, underlying: error)
+            }
+        }
         guard let opened, let backend = try? storeBackend(), let marker = backend.commitMarker(), marker != opened else { return false }
         let fresh: any CollectionStore
         do { fresh = try backend.openForReading() } catch {

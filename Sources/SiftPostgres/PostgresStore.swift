@@ -228,6 +228,16 @@ public final class PostgresStore: WritableCollectionStore, @unchecked Sendable {
                                  modelIdentity: state.configuration.modelIdentity, vectorsBytes: chunks * state.configuration.dimension * 4)
     }
 
+    /// The highest generation committed on any shard (one small query per shard).
+    func committedGeneration() throws -> Int {
+        let schema = self.schema
+        return try tolerant(Self.fanOutResults(nodes) { node in
+            try node.read { connection -> Int in
+                try connection.query("SELECT value FROM \(schema.meta) WHERE key = 'generation'", operation: "reading the generation").int(0, 0)
+            }
+        }).max() ?? 0
+    }
+
     /// Applies the change in one transaction per shard; across shards, every transaction is prepared before any
     /// commits (two-phase commit), so a failure before the commit phase leaves every shard as it was.
     @discardableResult
@@ -469,4 +479,14 @@ private final class ResultBox<T>: @unchecked Sendable {
     private(set) var values: [Result<T, Error>?]
     init(count: Int) { values = Array(repeating: nil, count: count) }
     func set(_ i: Int, _ value: Result<T, Error>) { lock.lock(); values[i] = value; lock.unlock() }
+}
+
+extension PostgresStore: RefreshableCollectionStore {
+    /// Rows are read live by every query; what an open store caches is its statistics and generation, re-read here
+    /// when another writer has committed since.
+    public func refreshIfCommitted() throws -> Bool {
+        guard try committedGeneration() != stats.generation else { return false }
+        try refreshStats()
+        return true
+    }
 }

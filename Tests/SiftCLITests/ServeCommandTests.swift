@@ -13,7 +13,7 @@ final class ServerProcess: @unchecked Sendable {
 
     init(_ arguments: [String], in workspace: Workspace) throws {
         logURL = workspace.folder.appendingPathComponent("serve-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        guard FileManager.default.createFile(atPath: logURL.path, contents: nil) else { throw ServeTestError("cannot create \(logURL.path)") }
         process.executableURL = TestPaths.siftBinary
         process.arguments = ["serve", "--port", "0"] + arguments
         var environment = ProcessInfo.processInfo.environment
@@ -336,7 +336,7 @@ struct ServeTestError: Error, CustomStringConvertible {
     /// A full queue answers 503 with Retry-After; a request that waits longer than server.timeout_ms gets 504.
     @Test func overloadAndTimeouts() throws {
         let workspace = try Self.indexed()
-        // The lone first question waits 1.5 s for company, holding the only queue slot.
+        // The lone first question waits 1 s for company, holding the only queue slot.
         let server = try ServerProcess(["-p", workspace.path("tiny.yaml"), "--set", "server.max_queue=1",
                                         "--set", "server.batch_wait_ms=1000", "--set", "server.timeout_ms=5000"], in: workspace)
         let first = DispatchSemaphore(value: 0)
@@ -345,7 +345,11 @@ struct ServeTestError: Error, CustomStringConvertible {
             firstStatus = (try? server.post("/v1/ask", json: #"{"question": "meal allowance"}"#).status) ?? -1
             first.signal()
         }
-        Thread.sleep(forTimeInterval: 0.3)
+        // Wait until the first question is in the queue, whatever the machine's load.
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !((try? server.get("/metrics").text.contains("sift_queue_depth_questions 1.0")) ?? false) {
+            Thread.sleep(forTimeInterval: 0.01)
+        }
         let busy = try server.post("/v1/ask", json: #"{"question": "vacation"}"#)
         #expect(busy.status == 503 && busy.header("Retry-After") == "1", "\(busy.status) \(busy.text)")
         first.wait()

@@ -93,6 +93,34 @@ struct PostgresPipelineTests {
         }
     }
 
+    /// A long-running reader (`sift serve`) sees another writer's commit: rows are read live, and
+    /// `reloadIndexIfChanged()` re-reads the statistics and generation the open store caches.
+    @Test func aReaderPicksUpAnotherWritersCommit() throws {
+        _ = try #require(TestPaths.miniLMModel, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sift-pg-reload-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let index = Self.postgres(schema: "t_reload_\(getpid() % 100_000)", shards: 2)
+        let firstWriter = try Self.pipeline("handbook", index: index, scratch: scratch)
+        defer { if case let backend as PostgresStoreBackend = try? firstWriter.storeBackend() { try? backend.drop() } }
+        var gitOnly = firstWriter.config
+        gitOnly.source.include = ["git-*.html"]
+        _ = try PipelineRunner(config: gitOnly).index()
+
+        let reader = try Self.pipeline("handbook", index: index, scratch: scratch)
+        try reader.preload()
+        let before = try #require(reader.indexGeneration)
+        let question = "What does exit status 137 mean?"
+        #expect(try reader.ask(question).answers.allSatisfy { $0.chunk.documentID.hasPrefix("git-") })
+        #expect(try reader.reloadIndexIfChanged() == false)
+
+        _ = try firstWriter.index()
+        #expect(try reader.reloadIndexIfChanged() == true)
+        #expect(reader.indexGeneration == before + 1)
+        #expect(try reader.openIndex().stats.documents == 31)
+        #expect(try reader.ask(question).answers.first?.chunk.documentID == "processes.html")
+        #expect(try reader.reloadIndexIfChanged() == false)
+    }
+
     @Test func aServerThatIsDownGivesOneLineNamingHostAndPort() throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("sift-pg-down-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
