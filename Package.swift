@@ -50,9 +50,10 @@ let package = Package(
         // Clustering (k-means, agglomerative), c-TF-IDF topic keywords, PCA and the adjusted Rand index, on plain
         // vectors; the assignment step runs on the packed GEMM kernels.
         .target(name: "SiftCluster", dependencies: ["SiftCore", "SiftKernels"]),
-        // Training (issue 21, in progress): plain Double reference forward/backward passes for every operation of a
-        // BERT bi-encoder and cross-encoder, and the losses; the fp32 training kernels will be tested against them.
-        .target(name: "SiftTraining"),
+        // Training: fp32 forward/backward of BERT bi-encoders (MNRL) and cross-encoders (BCE) on packed sequences, AdamW,
+        // training data and the trainer; Double reference passes are the ground truth its kernels are tested against.
+        // Matrix products go through SiftKernels' Gemm (only the kernels import BLAS).
+        .target(name: "SiftTraining", dependencies: ["SiftCore", "SiftKernels", "SiftModels"]),
         // Metrics and label/BEIR readers on plain values: imports nothing of Sift.
         .target(name: "SiftEval"),
 
@@ -97,7 +98,7 @@ let package = Package(
         // Against real PostgreSQL servers (Scripts/test starts them and sets SIFT_TEST_POSTGRES_PORTS).
         .testTarget(name: "SiftPostgresTests", dependencies: ["SiftCore", "SiftIndex", "SiftPostgres", "SiftTestSupport"]),
         .testTarget(name: "SiftClusterTests", dependencies: ["SiftCluster", "SiftKernels", "SiftIndex", "SiftTestSupport"]),
-        .testTarget(name: "SiftTrainingTests", dependencies: ["SiftTraining", "SiftCore", "SiftTestSupport"]),
+        .testTarget(name: "SiftTrainingTests", dependencies: ["SiftTraining", "SiftCore", "SiftModels", "SiftTestSupport"]),
         .testTarget(name: "SiftEvalTests", dependencies: ["SiftEval", "SiftIndex", "SiftModels", "SiftTestSupport"]),
         .testTarget(name: "SiftPipelineTests", dependencies: ["SiftCore", "SiftReader", "SiftPipeline", "SiftTestSupport"]),
         .testTarget(name: "SiftCLITests", dependencies: ["SiftTestSupport"]),
