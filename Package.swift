@@ -80,7 +80,7 @@ let package = Package(
 
         // Benchmarks (not tests): `swift run -c release sift-bench --help`; Benchmarks/run compares against sentence-transformers.
         .executableTarget(name: "sift-bench", dependencies: [
-            "SiftCore", "SiftReader", "SiftKernels", "SiftModels", "SiftIndex", "SiftPostgres", "SiftCluster", "SiftPipeline",
+            "SiftCore", "SiftReader", "SiftKernels", "SiftModels", "SiftIndex", "SiftPostgres", "SiftCluster", "SiftPipeline", "SiftTraining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Benchmarks/SiftBench"),
 

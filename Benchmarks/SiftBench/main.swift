@@ -5,7 +5,7 @@ struct SiftBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sift-bench",
         abstract: "Measure Sift's stages (run Benchmarks/run to compare with sentence-transformers).",
-        subcommands: [EncodeBench.self, RerankBench.self, ReaderBench.self, SearchBench.self, GemmBench.self, AskBench.self, PostgresBench.self, ClusterBench.self]
+        subcommands: [EncodeBench.self, RerankBench.self, ReaderBench.self, SearchBench.self, GemmBench.self, AskBench.self, PostgresBench.self, ClusterBench.self, TrainBench.self]
     )
 }
 

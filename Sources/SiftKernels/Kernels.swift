@@ -118,6 +118,19 @@ public enum Kernels {
         }
     }
 
+    /// GELU's backward in place: `d[i] ← d[i] · (Φ(x) + x·φ(x))` for the forward's input `x`, with the same erf as
+    /// `gelu` and the vectorisable exp of softmax, so training's backward matches its forward's arithmetic.
+    public static func geluBackward(_ d: UnsafeMutableBufferPointer<Float>, input x: UnsafeBufferPointer<Float>, count: Int) {
+        precondition(d.count >= count && x.count >= count, "geluBackward: buffers have \(d.count)/\(x.count) floats, need \(count)")
+        guard let g = d.baseAddress, let v = x.baseAddress else { return }
+        for i in 0..<count {
+            let value = v[i]
+            let cdf = 0.5 * (1 + erfApproximation(value * 0.70710678118654752440))
+            let pdf = expApproximation(-0.5 * value * value) * 0.39894228040143268
+            g[i] *= cdf + value * pdf
+        }
+    }
+
     /// erf: Eigen's `generic_fast_erf_float` (odd degree-13 over even degree-8 minimax rational on
     /// [-4, 4]; erf is ±1 in float beyond).
     @inline(__always)

@@ -1,4 +1,5 @@
 import Foundation
+import SiftKernels
 import SiftModels
 
 /// A BERT encoder that trains: the forward keeps what the backward needs, and the backward accumulates every
@@ -11,11 +12,27 @@ public final class TrainableBert: @unchecked Sendable {
     public let parameters: BertParameters
     public var hiddenDropout: Float
     public var attentionDropout: Float
+    /// Workers each op splits its work over (results are deterministic for a given count).
+    public let threads: Int
+    let pool = BufferPool()
 
-    public init(parameters: BertParameters, hiddenDropout: Float = 0.1, attentionDropout: Float = 0.1) {
+    public init(parameters: BertParameters, hiddenDropout: Float = 0.1, attentionDropout: Float = 0.1, threads: Int? = nil) {
         self.parameters = parameters
         self.hiddenDropout = hiddenDropout
         self.attentionDropout = attentionDropout
+        self.threads = max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// Runs `body` with OpenBLAS single-threaded (the ops split work themselves), then restores its thread count
+    /// and returns the step's activation buffers to the pool.
+    func step<T>(_ body: () throws -> T) rethrows -> T {
+        let blasThreads = Gemm.threadCount
+        Gemm.threadCount = 1
+        defer {
+            Gemm.threadCount = blasThreads
+            pool.recycle()
+        }
+        return try body()
     }
 
     /// One layer's saved activations ([tokens × width] each unless noted).
@@ -23,41 +40,40 @@ public final class TrainableBert: @unchecked Sendable {
         let input: FloatBuffer          // H: the layer's input, also the first residual
         let qkv: FloatBuffer            // 3H
         let probabilities: FloatBuffer  // per sequence and head, len × len
-        let probabilityMask: FloatBuffer?, droppedProbabilities: FloatBuffer?
+        let probabilityKeep: FloatBuffer?  // bytes: 1 where attention dropout kept a probability
         let context: FloatBuffer        // H
         let attentionMask: FloatBuffer? // H: dropout on the attention output
         let attentionSum: FloatBuffer   // H: dropout(context·Woᵀ + b) + input, the LayerNorm's input
         let attentionMean: FloatBuffer, attentionRstd: FloatBuffer  // [tokens]
         let attended: FloatBuffer       // H
         let intermediatePre: FloatBuffer  // I: before GELU
-        let intermediate: FloatBuffer   // I: after GELU
         let outputMask: FloatBuffer?    // H
         let outputSum: FloatBuffer      // H
         let outputMean: FloatBuffer, outputRstd: FloatBuffer
 
-        init(tokens t: Int, hidden h: Int, intermediate i: Int, probabilities p: Int, dropout: Bool, attentionDropout: Bool) {
-            input = FloatBuffer(count: t * h)
-            qkv = FloatBuffer(count: t * 3 * h)
-            probabilities = FloatBuffer(count: p)
-            probabilityMask = attentionDropout ? FloatBuffer(count: p) : nil
-            droppedProbabilities = attentionDropout ? FloatBuffer(count: p) : nil
-            context = FloatBuffer(count: t * h)
-            attentionMask = dropout ? FloatBuffer(count: t * h) : nil
-            attentionSum = FloatBuffer(count: t * h)
-            attentionMean = FloatBuffer(count: t)
-            attentionRstd = FloatBuffer(count: t)
-            attended = FloatBuffer(count: t * h)
-            intermediatePre = FloatBuffer(count: t * i)
-            intermediate = FloatBuffer(count: t * i)
-            outputMask = dropout ? FloatBuffer(count: t * h) : nil
-            outputSum = FloatBuffer(count: t * h)
-            outputMean = FloatBuffer(count: t)
-            outputRstd = FloatBuffer(count: t)
+        init(tokens t: Int, hidden h: Int, intermediate i: Int, probabilities p: Int, dropout: Bool, attentionDropout: Bool,
+             pool: BufferPool) {
+            let FloatBuffer = pool.take
+            input = FloatBuffer(t * h)
+            qkv = FloatBuffer(t * 3 * h)
+            probabilities = FloatBuffer(p)
+            probabilityKeep = attentionDropout ? FloatBuffer((p + 3) / 4) : nil
+            context = FloatBuffer(t * h)
+            attentionMask = dropout ? FloatBuffer(t * h) : nil
+            attentionSum = FloatBuffer(t * h)
+            attentionMean = FloatBuffer(t)
+            attentionRstd = FloatBuffer(t)
+            attended = FloatBuffer(t * h)
+            intermediatePre = FloatBuffer(t * i)
+            outputMask = dropout ? FloatBuffer(t * h) : nil
+            outputSum = FloatBuffer(t * h)
+            outputMean = FloatBuffer(t)
+            outputRstd = FloatBuffer(t)
         }
     }
 
     /// A forward pass over a batch: its sequences and everything saved for the backward.
-    public final class Pass {
+    final class Pass {
         let sequences: [TokenSequence]
         let offsets: [Int]
         let embeddingSum: FloatBuffer   // H: word + type + position, the LayerNorm's input
@@ -67,15 +83,15 @@ public final class TrainableBert: @unchecked Sendable {
         /// The last layer's output [tokens × H].
         let hidden: FloatBuffer
 
-        init(sequences: [TokenSequence], offsets: [Int], hidden h: Int, dropout: Bool) {
+        init(sequences: [TokenSequence], offsets: [Int], hidden h: Int, dropout: Bool, pool: BufferPool) {
             self.sequences = sequences
             self.offsets = offsets
             let t = offsets.last!
-            embeddingSum = FloatBuffer(count: t * h)
-            embeddingMean = FloatBuffer(count: t)
-            embeddingRstd = FloatBuffer(count: t)
-            embeddingMask = dropout ? FloatBuffer(count: t * h) : nil
-            hidden = FloatBuffer(count: t * h)
+            embeddingSum = pool.take(t * h)
+            embeddingMean = pool.take(t)
+            embeddingRstd = pool.take(t)
+            embeddingMask = dropout ? pool.take(t * h) : nil
+            hidden = pool.take(t * h)
         }
 
         public var tokens: Int { offsets.last! }
@@ -100,13 +116,15 @@ public final class TrainableBert: @unchecked Sendable {
         return offsets
     }
 
-    /// The encoder forward, saving activations; dropout on when `training` and the rates are positive.
-    public func forward(_ batch: [TokenSequence], training: Bool, random: inout DropoutRandom) throws -> Pass {
+    /// The encoder forward, saving activations in pooled buffers (valid until the step recycles them); dropout on
+    /// when `training` and the rates are positive.
+    func forward(_ batch: [TokenSequence], training: Bool, random: inout DropoutRandom) throws -> Pass {
         let c = parameters.configuration, h = c.hiddenSize, i = c.intermediateSize, eps = c.layerNormEps
         let offsets = try offsets(batch)
         let t = offsets.last!
         let dropout = training && hiddenDropout > 0, attentionDrop = training && attentionDropout > 0
-        let pass = Pass(sequences: batch, offsets: offsets, hidden: h, dropout: dropout)
+        let pass = Pass(sequences: batch, offsets: offsets, hidden: h, dropout: dropout, pool: pool)
+        let n = threads
         let w = parameters.values.pointer
         let word = w + parameters.offset("embeddings.word_embeddings.weight")
         let position = w + parameters.offset("embeddings.position_embeddings.weight")
@@ -120,30 +138,32 @@ public final class TrainableBert: @unchecked Sendable {
                 row += 1
             }
         }
-        var current = FloatBuffer(count: t * h)
+        let current = pool.take(t * h)  // each layer copies it into its own input, then overwrites it
         TrainingOps.layerNorm(pass.embeddingSum.pointer, rows: t, width: h,
                               gamma: w + parameters.offset("embeddings.LayerNorm.weight"),
                               beta: w + parameters.offset("embeddings.LayerNorm.bias"), eps: eps,
-                              into: current.pointer, mean: pass.embeddingMean.pointer, rstd: pass.embeddingRstd.pointer)
+                              into: current.pointer, mean: pass.embeddingMean.pointer, rstd: pass.embeddingRstd.pointer, threads: n)
         if let mask = pass.embeddingMask {
             TrainingOps.dropoutMask(mask.pointer, count: t * h, probability: hiddenDropout, rng: &random)
             TrainingOps.multiply(current.pointer, by: mask.pointer, count: t * h)
         }
         let probabilityCount = TrainingOps.probabilityCount(offsets: offsets, heads: c.numAttentionHeads)
+        // GELU's output is not kept: the backward recomputes it from its input (cheaper than its memory).
+        let intermediate = pool.take(t * i)
         for o in parameters.layerOffsets {
             let l = LayerPass(tokens: t, hidden: h, intermediate: i, probabilities: probabilityCount, dropout: dropout,
-                              attentionDropout: attentionDrop)
+                              attentionDropout: attentionDrop, pool: pool)
             l.input.pointer.update(from: current.pointer, count: t * h)
             TrainingOps.linear(l.input.pointer, rows: t, inFeatures: h, weight: w + o.qkvWeight, bias: w + o.qkvBias,
-                               outFeatures: 3 * h, into: l.qkv.pointer)
-            if let mask = l.probabilityMask {
-                TrainingOps.dropoutMask(mask.pointer, count: probabilityCount, probability: attentionDropout, rng: &random)
+                               outFeatures: 3 * h, into: l.qkv.pointer, threads: n)
+            if let keep = l.probabilityKeep {
+                TrainingOps.dropoutKeep(keep.bytes, count: probabilityCount, probability: attentionDropout, rng: &random)
             }
             TrainingOps.attention(l.qkv.pointer, offsets: offsets, hidden: h, heads: c.numAttentionHeads,
-                                  probabilities: l.probabilities.pointer, mask: l.probabilityMask.map { UnsafePointer($0.pointer) },
-                                  dropped: l.droppedProbabilities?.pointer, context: l.context.pointer)
+                                  probabilities: l.probabilities.pointer, keep: l.probabilityKeep.map { UnsafeRawPointer($0.bytes) },
+                                  dropout: attentionDropout, context: l.context.pointer, threads: n)
             TrainingOps.linear(l.context.pointer, rows: t, inFeatures: h, weight: w + o.attentionOutputWeight,
-                               bias: w + o.attentionOutputBias, outFeatures: h, into: l.attentionSum.pointer)
+                               bias: w + o.attentionOutputBias, outFeatures: h, into: l.attentionSum.pointer, threads: n)
             if let mask = l.attentionMask {
                 TrainingOps.dropoutMask(mask.pointer, count: t * h, probability: hiddenDropout, rng: &random)
                 TrainingOps.multiply(l.attentionSum.pointer, by: mask.pointer, count: t * h)
@@ -151,21 +171,20 @@ public final class TrainableBert: @unchecked Sendable {
             for j in 0..<(t * h) { l.attentionSum[j] += l.input[j] }
             TrainingOps.layerNorm(l.attentionSum.pointer, rows: t, width: h, gamma: w + o.attentionNormGamma,
                                   beta: w + o.attentionNormBeta, eps: eps, into: l.attended.pointer,
-                                  mean: l.attentionMean.pointer, rstd: l.attentionRstd.pointer)
+                                  mean: l.attentionMean.pointer, rstd: l.attentionRstd.pointer, threads: n)
             TrainingOps.linear(l.attended.pointer, rows: t, inFeatures: h, weight: w + o.intermediateWeight,
-                               bias: w + o.intermediateBias, outFeatures: i, into: l.intermediatePre.pointer)
-            TrainingOps.gelu(l.intermediatePre.pointer, count: t * i, into: l.intermediate.pointer)
-            TrainingOps.linear(l.intermediate.pointer, rows: t, inFeatures: i, weight: w + o.outputWeight,
-                               bias: w + o.outputBias, outFeatures: h, into: l.outputSum.pointer)
+                               bias: w + o.intermediateBias, outFeatures: i, into: l.intermediatePre.pointer, threads: n)
+            TrainingOps.gelu(l.intermediatePre.pointer, count: t * i, into: intermediate.pointer, threads: n)
+            TrainingOps.linear(intermediate.pointer, rows: t, inFeatures: i, weight: w + o.outputWeight,
+                               bias: w + o.outputBias, outFeatures: h, into: l.outputSum.pointer, threads: n)
             if let mask = l.outputMask {
                 TrainingOps.dropoutMask(mask.pointer, count: t * h, probability: hiddenDropout, rng: &random)
                 TrainingOps.multiply(l.outputSum.pointer, by: mask.pointer, count: t * h)
             }
             for j in 0..<(t * h) { l.outputSum[j] += l.attended[j] }
-            current = FloatBuffer(count: t * h)
             TrainingOps.layerNorm(l.outputSum.pointer, rows: t, width: h, gamma: w + o.outputNormGamma,
                                   beta: w + o.outputNormBeta, eps: eps, into: current.pointer,
-                                  mean: l.outputMean.pointer, rstd: l.outputRstd.pointer)
+                                  mean: l.outputMean.pointer, rstd: l.outputRstd.pointer, threads: n)
             pass.layers.append(l)
         }
         pass.hidden.pointer.update(from: current.pointer, count: t * h)
@@ -173,50 +192,49 @@ public final class TrainableBert: @unchecked Sendable {
     }
 
     /// The encoder backward from d hidden [tokens × H] (consumed): accumulates every encoder gradient.
-    public func backward(_ pass: Pass, dHidden: FloatBuffer) {
+    func backward(_ pass: Pass, dHidden: FloatBuffer) {
         let c = parameters.configuration, h = c.hiddenSize, i = c.intermediateSize
         let t = pass.tokens, offsets = pass.offsets
-        let w = parameters.values.pointer, g = parameters.gradients.pointer
+        let w = parameters.values.pointer, g = parameters.gradients.pointer, n = threads
         var dOut = dHidden
-        let dSum = FloatBuffer(count: t * h), dAttended = FloatBuffer(count: t * h)
-        let dIntermediate = FloatBuffer(count: t * i), dContext = FloatBuffer(count: t * h)
-        let dqkv = FloatBuffer(count: t * 3 * h)
-        let longest = zip(offsets.dropFirst(), offsets).map { $0 - $1 }.max() ?? 0
-        let scratch = FloatBuffer(count: longest * longest)
+        let dSum = pool.take(t * h), dAttended = pool.take(t * h)
+        let dIntermediate = pool.take(t * i), intermediate = pool.take(t * i), dContext = pool.take(t * h)
+        let dqkv = pool.take(t * 3 * h)
         for (o, l) in zip(parameters.layerOffsets, pass.layers).reversed() {
             // hidden = LN(outputSum): d outputSum.
             TrainingOps.layerNormBackward(dOut.pointer, l.outputSum.pointer, rows: t, width: h, mean: l.outputMean.pointer,
                                           rstd: l.outputRstd.pointer, gamma: w + o.outputNormGamma, dx: dSum.pointer,
-                                          dgamma: g + o.outputNormGamma, dbeta: g + o.outputNormBeta)
+                                          dgamma: g + o.outputNormGamma, dbeta: g + o.outputNormBeta, threads: n)
             // outputSum = dropout(FFN) + attended.
             dAttended.pointer.update(from: dSum.pointer, count: t * h)
             if let mask = l.outputMask { TrainingOps.multiply(dSum.pointer, by: mask.pointer, count: t * h) }
-            TrainingOps.linearBackward(dSum.pointer, l.intermediate.pointer, rows: t, inFeatures: i, weight: w + o.outputWeight,
-                                       outFeatures: h, dx: dIntermediate.pointer, dw: g + o.outputWeight, db: g + o.outputBias)
-            TrainingOps.geluBackward(dIntermediate.pointer, l.intermediatePre.pointer, count: t * i)
+            TrainingOps.gelu(l.intermediatePre.pointer, count: t * i, into: intermediate.pointer, threads: n)
+            TrainingOps.linearBackward(dSum.pointer, intermediate.pointer, rows: t, inFeatures: i, weight: w + o.outputWeight,
+                                       outFeatures: h, dx: dIntermediate.pointer, dw: g + o.outputWeight, db: g + o.outputBias,
+                                       threads: n)
+            TrainingOps.geluBackward(dIntermediate.pointer, l.intermediatePre.pointer, count: t * i, threads: n)
             TrainingOps.linearBackward(dIntermediate.pointer, l.attended.pointer, rows: t, inFeatures: h,
                                        weight: w + o.intermediateWeight, outFeatures: i, dx: dAttended.pointer,
-                                       accumulate: true, dw: g + o.intermediateWeight, db: g + o.intermediateBias)
+                                       accumulate: true, dw: g + o.intermediateWeight, db: g + o.intermediateBias, threads: n)
             // attended = LN(attentionSum).
             TrainingOps.layerNormBackward(dAttended.pointer, l.attentionSum.pointer, rows: t, width: h,
                                           mean: l.attentionMean.pointer, rstd: l.attentionRstd.pointer,
                                           gamma: w + o.attentionNormGamma, dx: dSum.pointer,
-                                          dgamma: g + o.attentionNormGamma, dbeta: g + o.attentionNormBeta)
+                                          dgamma: g + o.attentionNormGamma, dbeta: g + o.attentionNormBeta, threads: n)
             // attentionSum = dropout(context·Woᵀ + b) + input: the residual's share goes straight to d input.
-            let dInput = FloatBuffer(count: t * h)
+            let dInput = pool.take(t * h)
             dInput.pointer.update(from: dSum.pointer, count: t * h)
             if let mask = l.attentionMask { TrainingOps.multiply(dSum.pointer, by: mask.pointer, count: t * h) }
             TrainingOps.linearBackward(dSum.pointer, l.context.pointer, rows: t, inFeatures: h,
                                        weight: w + o.attentionOutputWeight, outFeatures: h, dx: dContext.pointer,
-                                       dw: g + o.attentionOutputWeight, db: g + o.attentionOutputBias)
+                                       dw: g + o.attentionOutputWeight, db: g + o.attentionOutputBias, threads: n)
             TrainingOps.attentionBackward(dContext.pointer, l.qkv.pointer, offsets: offsets, hidden: h, heads: c.numAttentionHeads,
                                           probabilities: l.probabilities.pointer,
-                                          mask: l.probabilityMask.map { UnsafePointer($0.pointer) },
-                                          dropped: l.droppedProbabilities.map { UnsafePointer($0.pointer) },
-                                          dqkv: dqkv.pointer, scratch: scratch.pointer)
+                                          keep: l.probabilityKeep.map { UnsafeRawPointer($0.bytes) }, dropout: attentionDropout,
+                                          dqkv: dqkv.pointer, threads: n)
             TrainingOps.linearBackward(dqkv.pointer, l.input.pointer, rows: t, inFeatures: h, weight: w + o.qkvWeight,
                                        outFeatures: 3 * h, dx: dInput.pointer, accumulate: true, dw: g + o.qkvWeight,
-                                       db: g + o.qkvBias)
+                                       db: g + o.qkvBias, threads: n)
             dOut = dInput
         }
         // Embeddings: dropout, LayerNorm, then the three lookups (sparse: only the rows used get gradient).
@@ -225,7 +243,7 @@ public final class TrainableBert: @unchecked Sendable {
                                       mean: pass.embeddingMean.pointer, rstd: pass.embeddingRstd.pointer,
                                       gamma: w + parameters.offset("embeddings.LayerNorm.weight"), dx: dSum.pointer,
                                       dgamma: g + parameters.offset("embeddings.LayerNorm.weight"),
-                                      dbeta: g + parameters.offset("embeddings.LayerNorm.bias"))
+                                      dbeta: g + parameters.offset("embeddings.LayerNorm.bias"), threads: n)
         let word = g + parameters.offset("embeddings.word_embeddings.weight")
         let position = g + parameters.offset("embeddings.position_embeddings.weight")
         let type = g + parameters.offset("embeddings.token_type_embeddings.weight")
@@ -244,6 +262,10 @@ public final class TrainableBert: @unchecked Sendable {
 
     /// Normalised mean-pooled embeddings [sequences × H], without dropout.
     public func embed(_ batch: [TokenSequence]) throws -> [Float] {
+        try step { try embedPass(batch) }
+    }
+
+    private func embedPass(_ batch: [TokenSequence]) throws -> [Float] {
         var random = DropoutRandom(seed: 0)
         let pass = try forward(batch, training: false, random: &random)
         let h = parameters.configuration.hiddenSize
@@ -258,6 +280,12 @@ public final class TrainableBert: @unchecked Sendable {
     public func multipleNegativesRankingStep(anchors: [TokenSequence], positives: [TokenSequence],
                                              negatives: [TokenSequence] = [], scale: Double = 20, training: Bool = true,
                                              random: inout DropoutRandom) throws -> Double {
+        try step { try rankingStep(anchors: anchors, positives: positives, negatives: negatives, scale: scale,
+                                   training: training, random: &random) }
+    }
+
+    private func rankingStep(anchors: [TokenSequence], positives: [TokenSequence], negatives: [TokenSequence], scale: Double,
+                             training: Bool, random: inout DropoutRandom) throws -> Double {
         precondition(anchors.count == positives.count && !anchors.isEmpty, "one positive per anchor")
         let h = parameters.configuration.hiddenSize
         let batch = anchors + positives + negatives
@@ -270,7 +298,7 @@ public final class TrainableBert: @unchecked Sendable {
         let loss = TrainingOps.multipleNegativesRankingLoss(
             anchors: embeddings.pointer, candidates: embeddings.pointer + n * h, n: n, m: m, dimension: h, scale: scale,
             danchors: dEmbeddings.pointer, dcandidates: dEmbeddings.pointer + n * h)
-        let dHidden = FloatBuffer(count: pass.tokens * h)
+        let dHidden = pool.take(pass.tokens * h)
         TrainingOps.meanPoolNormalizeBackward(dEmbeddings.pointer, pooled: pooled.pointer, offsets: pass.offsets, hidden: h,
                                               dx: dHidden.pointer)
         backward(pass, dHidden: dHidden)
@@ -281,9 +309,11 @@ public final class TrainableBert: @unchecked Sendable {
 
     /// The classifier's logits [sequences × labels], without dropout.
     public func logits(_ batch: [TokenSequence]) throws -> [Float] {
-        var random = DropoutRandom(seed: 0)
-        let pass = try forward(batch, training: false, random: &random)
-        return classify(pass, training: false, random: &random).logits.array
+        try step {
+            var random = DropoutRandom(seed: 0)
+            let pass = try forward(batch, training: false, random: &random)
+            return classify(pass, training: false, random: &random).logits.array
+        }
     }
 
     struct HeadPass {
@@ -315,6 +345,11 @@ public final class TrainableBert: @unchecked Sendable {
     /// One binary cross-entropy step (one logit per pair, mean over pairs): accumulates the gradients, returns the loss.
     public func binaryCrossEntropyStep(pairs: [TokenSequence], labels: [Float], training: Bool = true,
                                        random: inout DropoutRandom) throws -> Double {
+        try step { try classificationStep(pairs: pairs, labels: labels, training: training, random: &random) }
+    }
+
+    private func classificationStep(pairs: [TokenSequence], labels: [Float], training: Bool,
+                                    random: inout DropoutRandom) throws -> Double {
         precondition(pairs.count == labels.count && !pairs.isEmpty && parameters.head == .classifier(labels: 1),
                      "one label per pair, one logit")
         let h = parameters.configuration.hiddenSize, n = pairs.count
@@ -333,7 +368,8 @@ public final class TrainableBert: @unchecked Sendable {
         TrainingOps.linearBackward(dPooled.pointer, head.cls.pointer, rows: n, inFeatures: h,
                                    weight: w + parameters.offset("pooler.dense.weight"), outFeatures: h, dx: dCLS.pointer,
                                    dw: g + parameters.offset("pooler.dense.weight"), db: g + parameters.offset("pooler.dense.bias"))
-        let dHidden = FloatBuffer(count: pass.tokens * h)
+        let dHidden = pool.take(pass.tokens * h)
+        dHidden.zero()  // only the [CLS] rows get gradient
         for s in 0..<n { (dHidden.pointer + pass.offsets[s] * h).update(from: dCLS.pointer + s * h, count: h) }
         backward(pass, dHidden: dHidden)
         return loss

@@ -24,38 +24,40 @@ struct TrainingOpsTests {
     /// released as soon as its pointer is read.
     static func buffer(_ values: [Double]) -> FloatBuffer { FloatBuffer(values.map { Float($0) }) }
 
-    @Test func linear() {
+    @Test(arguments: [1, 3])
+    func linear(threads: Int) {
         var rng = SplitMix64(state: 1)
-        let (n, k, m) = (7, 9, 5)
+        let (n, k, m) = (37, 9, 5)
         let x = Self.random(n * k, &rng), w = Self.random(m * k, &rng), b = Self.random(m, &rng), dy = Self.random(n * m, &rng)
         let y = FloatBuffer(count: n * m), xb = Self.buffer(x), wb = Self.buffer(w), bb = Self.buffer(b)
-        TrainingOps.linear(xb.pointer, rows: n, inFeatures: k, weight: wb.pointer, bias: bb.pointer, outFeatures: m, into: y.pointer)
+        TrainingOps.linear(xb.pointer, rows: n, inFeatures: k, weight: wb.pointer, bias: bb.pointer, outFeatures: m, into: y.pointer, threads: threads)
         Self.expectClose(y.array, R.linear(x, w, b, n: n, k: k, m: m), "linear")
         let dx = FloatBuffer(count: n * k), dw = Self.buffer(Array(repeating: 0.5, count: m * k)), db = FloatBuffer(count: m)
         let dyb = Self.buffer(dy)
         TrainingOps.linearBackward(dyb.pointer, xb.pointer, rows: n, inFeatures: k, weight: wb.pointer,
-                                   outFeatures: m, dx: dx.pointer, dw: dw.pointer, db: db.pointer)
+                                   outFeatures: m, dx: dx.pointer, dw: dw.pointer, db: db.pointer, threads: threads)
         let reference = R.linearBackward(dy, x, w, n: n, k: k, m: m)
         Self.expectClose(dx.array, reference.dx, "linear dX")
         Self.expectClose(dw.array, reference.dw.map { $0 + 0.5 }, "linear dW accumulates")
         Self.expectClose(db.array, reference.db, "linear db")
     }
 
-    @Test func layerNorm() {
+    @Test(arguments: [1, 3])
+    func layerNorm(threads: Int) {
         var rng = SplitMix64(state: 2)
-        let (rows, h) = (4, 12)
+        let (rows, h) = (40, 12)
         let x = Self.random(rows * h, &rng, scale: 3), gamma = Self.random(h, &rng), beta = Self.random(h, &rng)
         let dy = Self.random(rows * h, &rng)
         let y = FloatBuffer(count: rows * h), mean = FloatBuffer(count: rows), rstd = FloatBuffer(count: rows)
         let xb = Self.buffer(x), gb = Self.buffer(gamma), bb = Self.buffer(beta), dyb = Self.buffer(dy)
         TrainingOps.layerNorm(xb.pointer, rows: rows, width: h, gamma: gb.pointer, beta: bb.pointer, eps: 1e-12,
-                              into: y.pointer, mean: mean.pointer, rstd: rstd.pointer)
+                              into: y.pointer, mean: mean.pointer, rstd: rstd.pointer, threads: threads)
         let reference = R.layerNorm(x, gamma: gamma, beta: beta, rows: rows)
         Self.expectClose(y.array, reference.y, "layer norm")
         let dx = FloatBuffer(count: rows * h), dgamma = FloatBuffer(count: h), dbeta = FloatBuffer(count: h)
         TrainingOps.layerNormBackward(dyb.pointer, xb.pointer, rows: rows, width: h, mean: mean.pointer,
                                       rstd: rstd.pointer, gamma: gb.pointer, dx: dx.pointer, dgamma: dgamma.pointer,
-                                      dbeta: dbeta.pointer)
+                                      dbeta: dbeta.pointer, threads: threads)
         let g = R.layerNormBackward(dy, x, mean: reference.mean, rstd: reference.rstd, gamma: gamma, rows: rows)
         Self.expectClose(dx.array, g.dx, "layer norm dX")
         Self.expectClose(dgamma.array, g.dgamma, "layer norm dγ")
@@ -75,30 +77,31 @@ struct TrainingOpsTests {
 
     /// Packed attention over sequences of 1, 4 and 6 tokens; with dropout the reference gets the dropped
     /// probabilities' effect through a mask folded into the upstream gradient by hand below.
-    @Test(arguments: [false, true])
-    func attention(dropout: Bool) {
+    @Test(arguments: [false, true], [1, 3])
+    func attention(dropout: Bool, threads: Int) {
         var rng = SplitMix64(state: 4)
         let (h, heads, offsets) = (8, 2, [0, 1, 5, 11])
         let t = offsets.last!
         let qkv = Self.random(t * 3 * h, &rng, scale: 2), dcontext = Self.random(t * h, &rng)
         let count = TrainingOps.probabilityCount(offsets: offsets, heads: heads)
         let probabilities = FloatBuffer(count: count), context = FloatBuffer(count: t * h)
-        var mask: FloatBuffer?, dropped: FloatBuffer?
+        var keep: FloatBuffer?
         if dropout {
-            mask = FloatBuffer(count: count)
-            dropped = FloatBuffer(count: count)
+            keep = FloatBuffer(count: (count + 3) / 4)
             var random = DropoutRandom(seed: 9)
-            TrainingOps.dropoutMask(mask!.pointer, count: count, probability: 0.3, rng: &random)
+            TrainingOps.dropoutKeep(keep!.bytes, count: count, probability: 0.3, rng: &random)
         }
+        let mask = keep.map { k in (0..<count).map { Double(k.bytes.load(fromByteOffset: $0, as: UInt8.self)) / 0.7 } }
         let qb = Self.buffer(qkv)
         TrainingOps.attention(qb.pointer, offsets: offsets, hidden: h, heads: heads, probabilities: probabilities.pointer,
-                              mask: mask.map { UnsafePointer($0.pointer) }, dropped: dropped?.pointer, context: context.pointer)
+                              keep: keep.map { UnsafeRawPointer($0.bytes) }, dropout: 0.3, context: context.pointer,
+                              threads: threads)
         let reference = R.attention(qkv, offsets: offsets, hidden: h, heads: heads)
         Self.expectClose(probabilities.array, reference.probabilities.flatMap { $0 }, "attention probabilities")
-        let dqkv = FloatBuffer(count: t * 3 * h), scratch = FloatBuffer(count: 36), dcb = Self.buffer(dcontext)
+        let dqkv = FloatBuffer(count: t * 3 * h), dcb = Self.buffer(dcontext)
         TrainingOps.attentionBackward(dcb.pointer, qb.pointer, offsets: offsets, hidden: h, heads: heads,
-                                      probabilities: probabilities.pointer, mask: mask.map { UnsafePointer($0.pointer) },
-                                      dropped: dropped.map { UnsafePointer($0.pointer) }, dqkv: dqkv.pointer, scratch: scratch.pointer)
+                                      probabilities: probabilities.pointer, keep: keep.map { UnsafeRawPointer($0.bytes) },
+                                      dropout: 0.3, dqkv: dqkv.pointer, threads: threads)
         if !dropout {
             Self.expectClose(context.array, reference.context, "attention context")
             Self.expectClose(dqkv.array, R.attentionBackward(dcontext, qkv, probabilities: reference.probabilities,
@@ -116,7 +119,7 @@ struct TrainingOpsTests {
                 for head in 0..<heads {
                     for i in 0..<len { for c in 0..<d {
                         var sum = 0.0
-                        for j in 0..<len { sum += p[at + i * len + j] * Double(mask![at + i * len + j]) * q[(start + j) * 3 * h + 2 * h + head * d + c] }
+                        for j in 0..<len { sum += p[at + i * len + j] * mask![at + i * len + j] * q[(start + j) * 3 * h + 2 * h + head * d + c] }
                         total += sum * dcontext[(start + i) * h + head * d + c]
                     } }
                     at += len * len
