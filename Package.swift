@@ -60,6 +60,7 @@ let package = Package(
         // Composition: pipeline files, stage registry, runner.
         .target(name: "SiftPipeline", dependencies: [
             "SiftCore", "SiftReader", "SiftChunker", "SiftTokenizer", "SiftKernels", "SiftModels", "SiftIndex", "SiftPostgres", "SiftEval", "SiftCluster",
+            "SiftTraining",
             .product(name: "Yams", package: "Yams"),
         ]),
 
@@ -74,7 +75,7 @@ let package = Package(
 
         // The command-line tool.
         .executableTarget(name: "sift", dependencies: [
-            "SiftPipeline", "SiftCluster", "SiftServer",
+            "SiftPipeline", "SiftCluster", "SiftServer", "SiftTraining",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -4,6 +4,7 @@ import SiftCore
 import SiftIndex
 import SiftPostgres
 import SiftReader
+import SiftTraining
 
 /// One problem found in a pipeline file or a `--set` override.
 public struct ConfigProblem: Sendable, Hashable, CustomStringConvertible {
@@ -57,6 +58,9 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
     /// Clustering cannot run on this input with these settings (`ClusterError`: k above the item count, a threshold
     /// out of range, too many items for agglomerative clustering).
     case clustering(ClusterError)
+    /// Training cannot run or failed (`TrainingError`: bad training data or settings, a checkpoint of another run, a
+    /// model folder that cannot be written).
+    case training(TrainingError)
 
     public var description: String {
         switch self {
@@ -89,6 +93,8 @@ public enum PipelineError: Error, Sendable, LocalizedError, CustomStringConverti
             return "\(underlying)"
         case let .clustering(error):
             return "cluster: \(error)"
+        case let .training(error):
+            return "train: \(error)"
         }
     }
 
@@ -110,6 +116,7 @@ extension PipelineError {
         switch self {
         case let .stage(_, underlying, _), let .evaluation(underlying): underlying
         case let .clustering(error): error
+        case let .training(error): error
         default: nil
         }
     }
@@ -135,6 +142,9 @@ extension PipelineError {
     public var kind: FailureKind {
         switch self {
         case .unreadable, .yamlSyntax, .inputLimit, .invalid, .badInput, .evaluation, .clustering:
+            return .invalidInput
+        case let .training(error):
+            if case .checkpoint = error { return .failed }
             return .invalidInput
         case .modelMissing, .stageNotConfigured, .indexMissing, .indexUnusable:
             return .missing

@@ -19,6 +19,7 @@ struct SiftCommand: ParsableCommand {
           sift prompt -p Pipelines/python-docs.yaml
           sift eval -p Pipelines/python-faq-eval.yaml
           sift serve -p Pipelines/handbook.yaml          # HTTP API and question page on :8080
+          sift train reranker -p Pipelines/handbook.yaml --labels Corpora/handbook/labels.jsonl --out Models/hb-rr
           sift similarity "A man is eating food." "A man eats." "The sky is blue."
 
         Environment: SIFT_KERNELS=avx512|avx2|portable|openblas forces a lower kernel tier (default: the fastest \
@@ -31,7 +32,7 @@ struct SiftCommand: ParsableCommand {
         version: RuntimeInfo.versionText,
         subcommands: [IndexCommand.self, AskCommand.self, BatchCommand.self, PromptCommand.self, EvalCommand.self,
                       InspectCommand.self, EmbedCommand.self, SimilarityCommand.self, SearchCommand.self,
-                      MineCommand.self, RerankCommand.self, ClusterCommand.self, ServeCommand.self, PipelineCommand.self]
+                      MineCommand.self, RerankCommand.self, ClusterCommand.self, TrainCommand.self, ServeCommand.self, PipelineCommand.self]
     )
 }
 
