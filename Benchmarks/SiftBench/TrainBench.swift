@@ -15,12 +15,13 @@ struct TrainBench: ParsableCommand {
     @Option(help: "Samples per step.") var batchSize: Int = 32
     @Option(help: "Tokens per sequence, [CLS] and [SEP] included.") var length: Int = 128
     @Option(help: "Timed steps (after one warm-up step).") var steps: Int = 5
+    @Flag(help: "Dropout off (to compare losses with the peer step by step).") var noDropout = false
 
     func run() throws {
         let bi = kind == "embedder"
         guard bi || kind == "reranker" else { throw ValidationError("--kind is embedder or reranker") }
         let parameters = try BertParameters.load(folder: URL(fileURLWithPath: model), head: bi ? .meanPooling : .classifier(labels: 1)).parameters
-        let trainer = TrainableBert(parameters: parameters)
+        let trainer = TrainableBert(parameters: parameters, hiddenDropout: noDropout ? 0 : 0.1, attentionDropout: noDropout ? 0 : 0.1)
         let optimizer = AdamW(parameters: parameters, settings: .init(learningRate: 2e-5, warmupSteps: 1, totalSteps: steps + 1))
         // Deterministic ids (the peer draws the same): 1000 + (i·7919 + j·104729) mod 28000.
         func sequence(_ i: Int) -> TokenSequence {
@@ -46,10 +47,11 @@ struct TrainBench: ParsableCommand {
             optimizer.update()
             return loss
         }
-        _ = try step(0)
+        var losses = [try step(0)]
         let start = Date(), cpuStart = processCPUSeconds()
         var loss = 0.0
-        for s in 1...steps { loss = try step(s) }
+        for s in 1...steps { loss = try step(s); losses.append(loss) }
+        if noDropout { print("losses: " + losses.map { String(format: "%.5f", $0) }.joined(separator: " ")) }
         let seconds = Date().timeIntervalSince(start), cpu = processCPUSeconds() - cpuStart
         let samples = Double(steps * batchSize)
         print(String(format: "sift train %@: %.1f samples/s (batch %d × %d tokens, %d steps in %.2f s, cpu %.2f s), loss %.4f, peak RSS %.0f MiB",

@@ -23,15 +23,19 @@ p.add_argument("--kind", default="embedder", choices=["embedder", "reranker"])
 p.add_argument("--batch-size", type=int, default=32)
 p.add_argument("--length", type=int, default=128)
 p.add_argument("--steps", type=int, default=5)
+p.add_argument("--no-dropout", action="store_true", help="dropout off (to compare losses with Sift step by step)")
 a = p.parse_args()
 torch.manual_seed(42)
 bi = a.kind == "embedder"
-model = BertModel.from_pretrained(a.model, add_pooling_layer=False) if bi else \
-    BertForSequenceClassification.from_pretrained(a.model, num_labels=1)
+extra = {"hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0} if a.no_dropout else {}
+model = BertModel.from_pretrained(a.model, add_pooling_layer=False, **extra) if bi else \
+    BertForSequenceClassification.from_pretrained(a.model, num_labels=1, **extra)
 model.train()
 decay = [p for n, p in model.named_parameters() if not ("bias" in n or "LayerNorm" in n)]
 rest = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
 opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}], lr=2e-5)
+# The same schedule as sift-bench train: one warm-up step, then linear decay to 0 after the last step.
+sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: s / 1 if s < 1 else max(0.0, (a.steps + 1 - s) / a.steps))
 
 
 def ids(i):
@@ -54,14 +58,18 @@ def step(s):
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
+    sched.step()
     opt.zero_grad()
     return loss.item()
 
 
-step(0)
+losses = [step(0)]
 start, cpu = time.perf_counter(), time.process_time()
 for s in range(1, a.steps + 1):
     loss = step(s)
+    losses.append(loss)
+if a.no_dropout:
+    print("losses: " + " ".join(f"{v:.5f}" for v in losses))
 seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(f"torch train {a.kind}: {a.steps * a.batch_size / seconds:.1f} samples/s (batch {a.batch_size} × {a.length} tokens, "

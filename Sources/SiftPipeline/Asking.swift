@@ -82,7 +82,8 @@ extension PipelineRunner {
             let pool = Array(candidates.prefix(plan.rerankDepth))
             for chunk in try clock.run(.index, { try chunks(pool.map(\.chunkID), in: store) }) { chunkByID[chunk.id] = chunk }
             candidates = try clock.run(.rerank) {
-                try Self.rerank(pool, question: question, chunks: chunkByID, scorer: scorer, retrievalScores: retrievalScores)
+                try Self.rerank(pool, question: question, chunks: chunkByID, scorer: scorer, retrievalScores: retrievalScores,
+                                blend: config.reranker?.blend ?? 0)
             }
             if retrieved.explain { explained.append(StageCandidates(stage: .rerank, candidates: candidates)) }
         }
@@ -162,11 +163,21 @@ extension PipelineRunner {
     }
 
     /// The pool re-scored by the cross-encoder, best first; equal scores keep the better retrieval score first.
-    /// Candidates whose chunk is gone (deleted meanwhile) are dropped.
+    /// With `blend` > 0 the order is by (1 − blend)·cross-encoder + blend·retrieval, both min-max-normalised over
+    /// the pool (the answer's re-rank score is then that mix). Candidates whose chunk is gone (deleted meanwhile)
+    /// are dropped.
     static func rerank(_ pool: [Candidate], question: String, chunks: [String: Chunk], scorer: any PassageScorer,
-                       retrievalScores: [String: Float]) throws -> [Candidate] {
+                       retrievalScores: [String: Float], blend: Float = 0) throws -> [Candidate] {
         let scored = pool.filter { chunks[$0.chunkID] != nil }
-        let scores = try scorer.scores(query: question, passages: scored.map { chunks[$0.chunkID]!.text })
+        var scores = try scorer.scores(query: question, passages: scored.map { chunks[$0.chunkID]!.text })
+        if blend > 0 {
+            func normalised(_ values: [Float]) -> [Float] {
+                guard let low = values.min(), let high = values.max(), high > low else { return values.map { _ in 0 } }
+                return values.map { ($0 - low) / (high - low) }
+            }
+            let cross = normalised(scores), retrieval = normalised(scored.map(\.score))
+            scores = zip(cross, retrieval).map { (1 - blend) * $0 + blend * $1 }
+        }
         var reranked = zip(scored, scores).map { candidate, score in
             var c = candidate
             c.score = score

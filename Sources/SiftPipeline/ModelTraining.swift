@@ -81,7 +81,8 @@ extension PipelineRunner {
                 _ = try runner.index(rebuild: true, progress: { progress?(.indexing($0)) })
                 after = try EvalRunner.labels(runner: runner, labelsFile: heldOutFile, metrics: Self.trainingMetrics, progress: evalProgress)
             case .reranker:
-                var reranker = config.reranker ?? RerankerConfig(model: output, topK: 20, maxTokens: settings.queryTokens + settings.passageTokens,
+                var reranker = config.reranker ?? RerankerConfig(model: output, topK: min(20, config.retriever.topK),
+                                                                 maxTokens: settings.queryTokens + settings.passageTokens,
                                                                  truncation: .longestFirst)
                 reranker.model = output
                 trained.reranker = reranker
@@ -95,8 +96,9 @@ extension PipelineRunner {
 
     static let trainingMetrics: [Metric] = [.ndcg(10), .mrr(10), .recall(10)]
 
-    /// Labelled questions as an eval labels file.
-    static func writeLabels(_ set: LabeledQuestionSet, to url: URL) throws {
+    /// Labelled questions as an eval labels file (e.g. the held-out questions of `trainingData`, to evaluate other
+    /// settings on them later with `sift eval --labels`).
+    public static func writeLabels(_ set: LabeledQuestionSet, to url: URL) throws {
         var lines: [String] = []
         for q in set.questions {
             let object: [String: Any] = ["id": q.id, "question": q.question,

@@ -313,6 +313,10 @@ public struct RerankerConfig: Sendable, Hashable {
     public var truncation: TruncationPolicy
     public var batchSize: Int
     public var precision: PrecisionSetting
+    /// Weight of the retrieval score in the re-ranked order (0: the cross-encoder's alone), on min-max-normalised
+    /// scores over the re-ranked pool: a re-ranker trained on little data adds its signal without discarding the
+    /// retrievers'.
+    public var blend: Float = 0
 
     /// `reranker.type` when a `reranker:` mapping names none.
     public static let defaultType = "cross-encoder"

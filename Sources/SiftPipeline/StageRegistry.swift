@@ -41,7 +41,9 @@ public enum StageRegistry {
                           .integer("max_tokens", \.maxTokens, atLeast: 16, help: "longest (question, passage) pair in tokens"),
                           .choice("truncation", \.truncation, what: "truncation", help: "how a longer pair is cut"),
                           .integer("batch_size", \.batchSize, atLeast: 1, help: "pairs per forward pass"),
-                          .choice("precision", \.precision, what: "precision", help: "arithmetic of the linear layers")],
+                          .choice("precision", \.precision, what: "precision", help: "arithmetic of the linear layers"),
+                          .number("blend", \.blend, in: 0...1,
+                                  help: "weight of the retrieval score in the final order: (1 − blend) · cross-encoder + blend · retrieval, each min-max-normalised over the re-ranked candidates; 0 orders by the cross-encoder alone")],
                    make: StageLoader.crossEncoder)]
     }
     static let rerankerOff = ConfigKey.Choice("none", "no re-ranking: answers come in retrieval order")

@@ -22,6 +22,9 @@ public struct TrainingDataOptions: Sendable {
     public var maxExamples: Int?
     /// The fraction of documents held out for evaluation (0: none).
     public var evalSplit = 0.0
+    /// k-fold evaluation: the documents (seeded shuffle) dealt into `folds.count` folds; fold `folds.index`
+    /// (0-based) is held out. Overrides `evalSplit`.
+    public var folds: (index: Int, count: Int)?
     public var seed: UInt64 = 42
 
     public init() {}
@@ -55,8 +58,16 @@ extension PipelineRunner {
         var rng = SplitMix64(state: options.seed ^ 0x5EED)
         var shuffled = documents
         for i in stride(from: shuffled.count - 1, to: 0, by: -1) { shuffled.swapAt(i, rng.below(i + 1)) }
-        let heldOutCount = options.evalSplit > 0 ? max(1, Int((Double(documents.count) * options.evalSplit).rounded())) : 0
-        let heldOutDocuments = Set(shuffled.prefix(heldOutCount))
+        let heldOutDocuments: Set<String>
+        if let folds = options.folds {
+            guard folds.count >= 2, (0..<folds.count).contains(folds.index), documents.count >= folds.count else {
+                throw PipelineError.training(.invalidSettings(reason: "fold \(folds.index + 1) of \(folds.count) over \(documents.count) documents"))
+            }
+            heldOutDocuments = Set(shuffled.enumerated().filter { $0.offset % folds.count == folds.index }.map(\.element))
+        } else {
+            let heldOutCount = options.evalSplit > 0 ? max(1, Int((Double(documents.count) * options.evalSplit).rounded())) : 0
+            heldOutDocuments = Set(shuffled.prefix(heldOutCount))
+        }
         var notes: [String] = []
         if !excluded.isEmpty { notes.append("\(excluded.count) document(s) excluded by --exclude") }
 
@@ -73,8 +84,15 @@ extension PipelineRunner {
             candidates += try labelCandidates(training, chunksByDocument: chunksByDocument, store: store, notes: &notes)
         }
         if options.fromHeadings {
+            // A heading that several sections share ("Examples", "Notes") names none of them: its pairs would
+            // teach the model that one query fits many passages, so only headings unique in the collection train.
+            let pairsByDocument = Dictionary(uniqueKeysWithValues: documents.map { ($0, Self.headingPairs(chunksByDocument[$0] ?? [])) })
+            var uses: [String: Int] = [:]
+            for pairs in pairsByDocument.values { for (query, _) in pairs { uses[query.lowercased(), default: 0] += 1 } }
+            let shared = uses.values.filter { $0 > 1 }.reduce(0, +)
+            if shared > 0 { notes.append("\(shared) heading pairs left out: their heading is shared by several sections") }
             for document in documents {
-                for (query, chunk) in Self.headingPairs(chunksByDocument[document] ?? []) {
+                for (query, chunk) in pairsByDocument[document] ?? [] where uses[query.lowercased()] == 1 {
                     if heldOutDocuments.contains(document) {
                         heldOut.append(LabeledQuestion(id: "\(document)#\(chunk.anchor ?? "")@\(heldOut.count)", question: query,
                                                        relevant: [LabelTarget(documentID: document, anchor: chunk.anchor): 1]))
@@ -133,12 +151,12 @@ extension PipelineRunner {
     }
 
     static func cleanHeading(_ heading: String) -> String {
-        var text = Substring(heading.trimmingCharacters(in: .whitespacesAndNewlines))
-        // "4.2. for Statements", "12.1 Intro": a leading section number says nothing a user would ask.
-        while let first = text.first, first.isNumber || (first == "." && text.dropFirst().first?.isNumber != false) {
-            text = text.dropFirst()
-        }
-        return text.trimmingCharacters(in: CharacterSet(charactersIn: ". ").union(.whitespaces))
+        let text = heading.trimmingCharacters(in: .whitespacesAndNewlines)
+        // "4.2. for Statements", "12 Intro": a leading section number (digits and dots, then a space) says nothing
+        // a user would ask; "2to3" or "3.11 changes"-like titles without the space after the number part stay.
+        let number = text.prefix { $0.isASCII && ($0.isNumber || $0 == ".") }
+        guard number.first?.isNumber == true, text.dropFirst(number.count).first == " " else { return text }
+        return text.dropFirst(number.count).trimmingCharacters(in: .whitespaces)
     }
 
     /// The chunk's text as the model saw it at indexing, or without its heading-path line.
@@ -160,11 +178,16 @@ extension PipelineRunner {
         let queryVectors: [[Float]]
         do { queryVectors = try embedder.embed(questions.map(\.question)) } catch { throw PipelineError.stage(.embedder, underlying: error) }
         var out: [TrainingCandidate] = []
-        var unmatched = 0
+        var unmatched = 0, pageLevel = 0
         for (question, vector) in zip(questions, queryVectors) {
             let targets = question.relevant.filter { $0.value > 0 }.map(\.key)
-            let matching = targets.flatMap { target in
+            var matching = targets.flatMap { target in
                 (chunksByDocument[target.documentID] ?? []).filter { target.matches(documentID: $0.documentID, anchor: $0.anchor) }
+            }
+            // An anchor no chunk starts at (a page's own top anchor, a section inside a chunk): its page stands in.
+            if matching.isEmpty {
+                matching = targets.flatMap { chunksByDocument[$0.documentID] ?? [] }
+                if !matching.isEmpty { pageLevel += 1 }
             }
             guard !matching.isEmpty else { unmatched += 1; continue }
             let stored: [String: [Float]]
@@ -173,9 +196,10 @@ extension PipelineRunner {
                 Self.dot(stored[a.id], vector) < Self.dot(stored[b.id], vector)
             }!
             out.append(TrainingCandidate(query: question.question, positive: best, stripPrefix: false, sameSection: { chunk in
-                targets.contains { $0.matches(documentID: chunk.documentID, anchor: chunk.anchor) }
+                chunk.id == best.id || targets.contains { $0.matches(documentID: chunk.documentID, anchor: chunk.anchor) }
             }))
         }
+        if pageLevel > 0 { notes.append("\(pageLevel) labelled question(s) name an anchor no passage starts at; their page's best passage is the positive") }
         if unmatched > 0 { notes.append("\(unmatched) labelled question(s) have no passage of their targets in the index; skipped") }
         return out
     }

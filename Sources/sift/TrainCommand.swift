@@ -21,7 +21,8 @@ struct TrainCommand: ParsableCommand {
         with --set reranker.model=FOLDER.
 
         --eval-split F holds out a fraction F of the documents (no page is in both parts) and prints nDCG@10 and \
-        MRR@10 per stage on their questions before and after training. Checkpoints go to OUT/checkpoint every \
+        MRR@10 per stage on their questions before and after training; --fold I/K holds out the I-th of K folds \
+        of documents instead (run I = 1…K for k-fold cross-validation). Checkpoints go to OUT/checkpoint every \
         --checkpoint-every steps and at each epoch's end; after a kill, the same command with --resume goes on \
         from the last one. Ctrl-C writes a checkpoint and stops. Runs are deterministic for a seed and thread count.
 
@@ -38,7 +39,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var pipeline: PipelineOptions
     @Option(help: ArgumentHelp("Output model folder (created or replaced).", valueName: "folder"))
     var out: String
-    @Option(help: ArgumentHelp("Labelled questions (JSON Lines, the eval format).", valueName: "file"))
+    @Option(help: ArgumentHelp("Labelled questions (JSON Lines, the eval format; default without --from-headings: eval.labels).", valueName: "file"))
     var labels: String?
     @Flag(help: "Train on (section heading → section text) pairs of the collection.")
     var fromHeadings = false
@@ -53,6 +54,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Random seed (data order, dropout, sampling, held-out documents).") var seed: UInt64 = 42
     @Option(help: ArgumentHelp("Fraction of documents held out for before/after evaluation (0: none).", valueName: "fraction"))
     var evalSplit = 0.0
+    @Option(help: ArgumentHelp("k-fold evaluation: hold out fold I of K (documents dealt round-robin after a seeded shuffle).",
+                               valueName: "I/K")) var fold: String?
+    @Option(help: ArgumentHelp("Also write the held-out questions here (eval format), for `sift eval --labels` later.",
+                               valueName: "file")) var heldOutLabels: String?
     @Option(help: "Hard negatives per example: mined, and used per step.") var hardNegatives = 1
     @Option(help: "Top ranks of each mined list skipped (false negatives).") var skipTop = 3
     @Option(help: "Use at most this many examples (a seeded sample).") var maxExamples: Int?
@@ -79,18 +84,30 @@ struct TrainCommand: ParsableCommand {
         settings.passageTokens = passageTokens
         settings.checkpointEvery = checkpointEvery
         var options = TrainingDataOptions()
-        options.labels = labels.map { URL(fileURLWithPath: $0) }
+        // Without --labels or --from-headings, the pipeline's own eval labels.
+        options.labels = labels.map { URL(fileURLWithPath: $0) } ?? (fromHeadings ? nil : runner.config.eval?.labels)
         options.fromHeadings = fromHeadings
         options.exclude = exclude
         options.hardNegatives = hardNegatives
         options.skipTop = skipTop
         options.maxExamples = maxExamples
         options.evalSplit = evalSplit
+        if let fold {
+            let parts = fold.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 2, parts[1] >= 2, (1...parts[1]).contains(parts[0]) else {
+                throw CLIError("--fold \(fold): expected I/K with 1 ≤ I ≤ K and K ≥ 2, e.g. 1/3", exitCode: 64)
+            }
+            options.folds = (parts[0] - 1, parts[1])
+        }
         options.seed = seed
         let note = { (text: String) in if !quiet { Terminal.error(text) } }
         note("sift: mining training data from \(runner.indexLocation)…")
         let data = try runner.trainingData(options)
         for line in data.notes { note("sift: note: \(line)") }
+        if let heldOutLabels {
+            guard let heldOut = data.heldOut else { throw CLIError("--held-out-labels needs --eval-split or --fold", exitCode: 64) }
+            try PipelineRunner.writeLabels(heldOut, to: URL(fileURLWithPath: heldOutLabels))
+        }
         note("sift: \(data.examples.count) examples" + (data.heldOut.map { ", \($0.questions.count) held-out questions from \(data.heldOutDocuments.count) documents" } ?? ""))
 
         let stop = StopFlag()

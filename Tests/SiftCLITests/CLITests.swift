@@ -72,7 +72,7 @@ final class Workspace {
 }
 
 @Suite(.serialized) struct CLITests {
-    static let commands = ["index", "ask", "batch", "prompt", "eval", "inspect", "embed", "similarity", "search", "mine", "rerank", "cluster", "serve"]
+    static let commands = ["index", "ask", "batch", "prompt", "eval", "inspect", "embed", "similarity", "search", "mine", "rerank", "cluster", "train", "serve"]
 
     @Test func helpListsEveryCommandWithExamples() throws {
         let top = try sift(["--help"])

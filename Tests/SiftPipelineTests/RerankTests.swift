@@ -117,3 +117,35 @@ enum TinyCrossEncoder {
         #expect(off.answers.allSatisfy { $0.rerankScore == nil })
     }
 }
+
+/// `reranker.blend`: the order mixes the cross-encoder's and the retrieval scores, each min-max-normalised over the
+/// pool; 0 is the cross-encoder alone, 1 the retrieval order.
+struct RerankBlendTests {
+    struct FixedScorer: PassageScorer {
+        let byText: [String: Float]
+        func scores(query: String, passages: [String]) throws -> [Float] { passages.map { byText[$0]! } }
+    }
+
+    static let chunks = Dictionary(uniqueKeysWithValues: ["a", "b", "c"].map {
+        ($0, Chunk(id: $0, documentID: "\($0).html", anchor: nil, headingPath: [], range: 0..<1, text: "text \($0)", tokenCount: 3))
+    })
+    // Retrieval prefers a > b > c; the cross-encoder c > b > a, with b close to c.
+    static let pool = [Candidate(chunkID: "a", score: 0.9), Candidate(chunkID: "b", score: 0.5), Candidate(chunkID: "c", score: 0.1)]
+    static let scorer = FixedScorer(byText: ["text a": -4, "text b": 3.5, "text c": 4])
+
+    func order(_ blend: Float) throws -> [String] {
+        try PipelineRunner.rerank(Self.pool, question: "q", chunks: Self.chunks, scorer: Self.scorer,
+                                  retrievalScores: Dictionary(uniqueKeysWithValues: Self.pool.map { ($0.chunkID, $0.score) }),
+                                  blend: blend).map(\.chunkID)
+    }
+
+    @Test func blendMovesFromTheCrossEncoderToRetrieval() throws {
+        #expect(try order(0) == ["c", "b", "a"])
+        // 0.5: a = 0.5·0 + 0.5·1 = 0.5, b = 0.5·0.9375 + 0.5·0.5 = 0.72, c = 0.5·1 + 0.5·0 = 0.5 → b first.
+        #expect(try order(0.5).first == "b")
+        #expect(try order(1) == ["a", "b", "c"])
+        let mixed = try PipelineRunner.rerank(Self.pool, question: "q", chunks: Self.chunks, scorer: Self.scorer,
+                                              retrievalScores: [:], blend: 0.5)
+        #expect(abs(mixed[0].stageScores[.rerank]! - 0.71875) < 1e-6, "the mix is the answer's re-rank score")
+    }
+}
