@@ -164,31 +164,37 @@ public final class TrainableBert: @unchecked Sendable {
                                   dropout: attentionDropout, context: l.context.pointer, threads: n)
             TrainingOps.linear(l.context.pointer, rows: t, inFeatures: h, weight: w + o.attentionOutputWeight,
                                bias: w + o.attentionOutputBias, outFeatures: h, into: l.attentionSum.pointer, threads: n)
-            if let mask = l.attentionMask {
-                TrainingOps.dropoutMask(mask.pointer, count: t * h, probability: hiddenDropout, rng: &random)
-                TrainingOps.multiply(l.attentionSum.pointer, by: mask.pointer, count: t * h)
-            }
-            for j in 0..<(t * h) { l.attentionSum[j] += l.input[j] }
-            TrainingOps.layerNorm(l.attentionSum.pointer, rows: t, width: h, gamma: w + o.attentionNormGamma,
-                                  beta: w + o.attentionNormBeta, eps: eps, into: l.attended.pointer,
-                                  mean: l.attentionMean.pointer, rstd: l.attentionRstd.pointer, threads: n)
+            residualNorm(l.attentionSum, mask: l.attentionMask, residual: l.input, gamma: w + o.attentionNormGamma,
+                         beta: w + o.attentionNormBeta, into: l.attended, mean: l.attentionMean, rstd: l.attentionRstd,
+                         rows: t, random: &random)
             TrainingOps.linear(l.attended.pointer, rows: t, inFeatures: h, weight: w + o.intermediateWeight,
                                bias: w + o.intermediateBias, outFeatures: i, into: l.intermediatePre.pointer, threads: n)
             TrainingOps.gelu(l.intermediatePre.pointer, count: t * i, into: intermediate.pointer, threads: n)
             TrainingOps.linear(intermediate.pointer, rows: t, inFeatures: i, weight: w + o.outputWeight,
                                bias: w + o.outputBias, outFeatures: h, into: l.outputSum.pointer, threads: n)
-            if let mask = l.outputMask {
-                TrainingOps.dropoutMask(mask.pointer, count: t * h, probability: hiddenDropout, rng: &random)
-                TrainingOps.multiply(l.outputSum.pointer, by: mask.pointer, count: t * h)
-            }
-            for j in 0..<(t * h) { l.outputSum[j] += l.attended[j] }
-            TrainingOps.layerNorm(l.outputSum.pointer, rows: t, width: h, gamma: w + o.outputNormGamma,
-                                  beta: w + o.outputNormBeta, eps: eps, into: current.pointer,
-                                  mean: l.outputMean.pointer, rstd: l.outputRstd.pointer, threads: n)
+            residualNorm(l.outputSum, mask: l.outputMask, residual: l.attended, gamma: w + o.outputNormGamma,
+                         beta: w + o.outputNormBeta, into: current, mean: l.outputMean, rstd: l.outputRstd,
+                         rows: t, random: &random)
             pass.layers.append(l)
         }
         pass.hidden.pointer.update(from: current.pointer, count: t * h)
         return pass
+    }
+
+    /// A sublayer's end: `sum` (the sublayer's output) gets dropout (a fresh mask into `mask`) and the residual
+    /// added, then `into = LayerNorm(sum)` with its statistics saved.
+    private func residualNorm(_ sum: FloatBuffer, mask: FloatBuffer?, residual: FloatBuffer, gamma: UnsafePointer<Float>,
+                              beta: UnsafePointer<Float>, into out: FloatBuffer, mean: FloatBuffer, rstd: FloatBuffer,
+                              rows t: Int, random: inout DropoutRandom) {
+        let h = parameters.configuration.hiddenSize
+        if let mask {
+            TrainingOps.dropoutMask(mask.pointer, count: t * h, probability: hiddenDropout, rng: &random)
+            TrainingOps.multiply(sum.pointer, by: mask.pointer, count: t * h)
+        }
+        let x = sum.pointer, r = residual.pointer
+        for j in 0..<(t * h) { x[j] += r[j] }
+        TrainingOps.layerNorm(sum.pointer, rows: t, width: h, gamma: gamma, beta: beta, eps: parameters.configuration.layerNormEps,
+                              into: out.pointer, mean: mean.pointer, rstd: rstd.pointer, threads: threads)
     }
 
     /// The encoder backward from d hidden [tokens × H] (consumed): accumulates every encoder gradient.

@@ -5,13 +5,8 @@ import Testing
 /// `sift train` on the real binary and the tiny two-page collection: both kinds train, write folders the other
 /// commands take through --set, print before/after on a held-out fold, and refuse bad input with the usual codes.
 @Suite(.serialized) struct TrainCommandTests {
-    func workspace() throws -> Workspace {
-        try #require(TestPaths.miniLMModel != nil, "Models/all-MiniLM-L6-v2 is missing: run Scripts/setup")
-        let workspace = try Workspace()
-        try #require(try sift(["index", "-p", workspace.path("tiny.yaml"), "-q"]).code == 0)
-        try workspace.write("labels.jsonl", EvalTuningTests.labels)
-        return workspace
-    }
+    /// The tiny collection indexed, with EvalTuningTests' four labelled questions.
+    func workspace() throws -> Workspace { try EvalTuningTests().workspace() }
 
     static let small = ["--batch-size", "2", "--passage-tokens", "48", "--query-tokens", "16", "--hard-negatives", "1", "--skip-top", "0"]
 
