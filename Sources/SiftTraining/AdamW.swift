@@ -52,29 +52,41 @@ public final class AdamW: @unchecked Sendable {
     }
 
     /// Clips the gradients (PyTorch's clip_grad_norm_: scale by max/(norm + 1e-6) when that is below 1), applies one
-    /// update, and returns the gradient norm before clipping.
+    /// update, and returns the gradient norm before clipping. The elements are split over `threads` workers (the
+    /// norm's partial sums are added in chunk order, so the result does not depend on timing).
     @discardableResult
-    public func update() -> Float {
+    public func update(threads: Int = ProcessInfo.processInfo.activeProcessorCount) -> Float {
         let g = parameters.gradients.pointer, p = parameters.values.pointer
         let m = firstMoment.pointer, v = secondMoment.pointer
         let count = parameters.values.count
-        var squares: Double = 0
-        for i in 0..<count { squares += Double(g[i]) * Double(g[i]) }
-        let norm = Float(squares.squareRoot())
+        let chunks = TrainingOps.chunkCount(count, threads: threads, minimumPerChunk: 1 << 16)
+        var partial = [Double](repeating: 0, count: chunks)
+        partial.withUnsafeMutableBufferPointer { sums in
+            let out = sums.baseAddress!
+            TrainingOps.parallel(count, threads: threads, minimumPerChunk: 1 << 16) { chunk, range in
+                var squares: Double = 0
+                for i in range { squares += Double(g[i]) * Double(g[i]) }
+                out[chunk] = squares
+            }
+        }
+        let norm = Float(partial.reduce(0, +).squareRoot())
         let s = settings
         let clip: Float = s.maxGradientNorm > 0 ? min(1, s.maxGradientNorm / (norm + 1e-6)) : 1
         let lr = learningRate(at: step)
         step += 1
         let correction1 = 1 - pow(s.beta1, Float(step)), correction2 = 1 - pow(s.beta2, Float(step))
         let stepSize = lr / correction1, root2 = correction2.squareRoot()
-        for (offset, n, decays) in ranges {
-            let decay: Float = decays ? 1 - lr * s.weightDecay : 1
-            for i in offset..<(offset + n) {
-                let grad = g[i] * clip
-                p[i] *= decay
-                m[i] = s.beta1 * m[i] + (1 - s.beta1) * grad
-                v[i] = s.beta2 * v[i] + (1 - s.beta2) * grad * grad
-                p[i] -= stepSize * m[i] / (v[i].squareRoot() / root2 + s.epsilon)
+        let ranges = self.ranges
+        TrainingOps.parallel(count, threads: threads, minimumPerChunk: 1 << 16) { _, chunk in
+            for (offset, n, decays) in ranges where offset < chunk.upperBound && offset + n > chunk.lowerBound {
+                let decay: Float = decays ? 1 - lr * s.weightDecay : 1
+                for i in max(offset, chunk.lowerBound)..<min(offset + n, chunk.upperBound) {
+                    let grad = g[i] * clip
+                    p[i] *= decay
+                    m[i] = s.beta1 * m[i] + (1 - s.beta1) * grad
+                    v[i] = s.beta2 * v[i] + (1 - s.beta2) * grad * grad
+                    p[i] -= stepSize * m[i] / (v[i].squareRoot() / root2 + s.epsilon)
+                }
             }
         }
         return norm
