@@ -201,3 +201,30 @@ private func readRecords<Record: Identifiable>(
 
 extension BEIRDocument: Identifiable {}
 extension BEIRQuery: Identifiable {}
+
+extension LabeledQuestionSet {
+    /// A BEIR folder's queries and qrels as labelled questions, for training on a pipeline's own collection: the
+    /// folder needs `queries.jsonl` and `qrels/<split>.tsv` (no `corpus.jsonl`: the corpus is the pipeline's index),
+    /// and each qrels corpus id is a label target (`page.html` or `page.html#anchor`). Positive grades only; queries
+    /// without one are left out. Errors name the file and line, as for the eval format.
+    public static func load(beirFolder folder: URL, split: String = "train") throws -> LabeledQuestionSet {
+        let queriesURL = folder.appendingPathComponent("queries.jsonl")
+        let qrelsURL = folder.appendingPathComponent("qrels").appendingPathComponent("\(split).tsv")
+        for url in [queriesURL, qrelsURL] where !FileManager.default.fileExists(atPath: url.path) {
+            throw EvalError.notABEIRFolder(path: folder.path, problem: "no \(url.path.dropFirst(folder.path.count + 1))", split: split)
+        }
+        let queries = try readRecords(queriesURL) { object, path, line in
+            BEIRQuery(id: try requiredString(object, "_id", path: path, line: line),
+                      text: try requiredString(object, "text", path: path, line: line))
+        }
+        let (qrels, _) = try BEIRDataset.readQrels(qrelsURL, queryIDs: Set(queries.map(\.id)))
+        let questions = queries.compactMap { query -> LabeledQuestion? in
+            let relevant = (qrels.judgements[query.id] ?? [:]).filter { $0.value > 0 }
+            guard !relevant.isEmpty else { return nil }
+            return LabeledQuestion(id: query.id, question: query.text,
+                                   relevant: Dictionary(uniqueKeysWithValues: relevant.map { (LabelTarget($0.key), $0.value) }))
+        }
+        if questions.isEmpty { throw EvalError.nothingToEvaluate(path: qrelsURL.path, reason: "no query has a positive judgement") }
+        return LabeledQuestionSet(questions: questions)
+    }
+}

@@ -5,7 +5,8 @@ import SiftTraining
 
 /// Where `sift train` gets its examples, and how it mines negatives.
 public struct TrainingDataOptions: Sendable {
-    /// Labelled questions in the eval format (`{"question", "relevant": ["page.html#anchor", ...]}` per line).
+    /// Labelled questions in the eval format (`{"question", "relevant": ["page.html#anchor", ...]}` per line), or a
+    /// BEIR folder (`queries.jsonl`, `qrels/train.tsv`) whose corpus ids are `page.html[#anchor]` targets.
     public var labels: URL?
     /// (section heading → section text) pairs read from the indexed collection itself: no labels needed.
     public var fromHeadings = false
@@ -76,7 +77,11 @@ extension PipelineRunner {
         let chunksByDocument = try exportChunks(store, documents: documents)
         if let labels = options.labels {
             let set: LabeledQuestionSet
-            do { set = try LabeledQuestionSet.load(labels) } catch { throw PipelineError.evaluation(underlying: error) }
+            var isFolder: ObjCBool = false
+            let folder = FileManager.default.fileExists(atPath: labels.path, isDirectory: &isFolder) && isFolder.boolValue
+            do {
+                set = folder ? try LabeledQuestionSet.load(beirFolder: labels, split: "train") : try LabeledQuestionSet.load(labels)
+            } catch { throw PipelineError.evaluation(underlying: error) }
             let (kept, warnings) = set.restricted(toDocuments: Set(documents), source: labels.path)
             notes += warnings
             let training = kept.questions.filter { q in !q.relevant.keys.contains { heldOutDocuments.contains($0.documentID) } }

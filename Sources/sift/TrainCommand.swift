@@ -27,11 +27,14 @@ struct TrainCommand: ParsableCommand {
         from the last one. Ctrl-C writes a checkpoint and stops. Runs are deterministic for a seed and thread count.
 
         Examples:
-          sift train embedder -p Pipelines/python-docs.yaml --from-headings --exclude 'faq/*' \\
-            --out Models/python-docs-minilm --epochs 1
-          sift train reranker -p Pipelines/handbook.yaml --labels Corpora/handbook/labels.jsonl \\
-            --out Models/handbook-reranker --eval-split 0.3
-          sift eval -p Pipelines/python-faq-eval.yaml --set reranker.model=Models/handbook-reranker
+          sift train embedder -p Pipelines/handbook.yaml \
+            --labels Corpora/handbook/labels.jsonl --out Models/hb-minilm --eval-split 0.3
+          sift train embedder -p Pipelines/python-docs.yaml --from-headings \
+            --exclude 'faq/*' --hard-negatives 0 --lr 5e-6 --out Models/py-minilm
+          sift train reranker -p Pipelines/python-faq-eval.yaml --fold 1/3 \
+            --hard-negatives 3 --out Models/faq-reranker-1
+          sift eval -p Pipelines/handbook.yaml --set reranker.model=Models/hb-rr \
+            --set reranker.top_k=20 --set reranker.blend=0.5
         """)
 
     @Argument(help: "What to train: embedder or reranker.")
@@ -39,7 +42,7 @@ struct TrainCommand: ParsableCommand {
     @OptionGroup var pipeline: PipelineOptions
     @Option(help: ArgumentHelp("Output model folder (created or replaced).", valueName: "folder"))
     var out: String
-    @Option(help: ArgumentHelp("Labelled questions (JSON Lines, the eval format; default without --from-headings: eval.labels).", valueName: "file"))
+    @Option(help: ArgumentHelp("Labelled questions: JSON Lines in the eval format, or a BEIR folder (queries.jsonl, qrels/train.tsv; corpus ids are page.html[#anchor]). Default without --from-headings: eval.labels.", valueName: "file|dir"))
     var labels: String?
     @Flag(help: "Train on (section heading → section text) pairs of the collection.")
     var fromHeadings = false

@@ -47,6 +47,26 @@ import Testing
         #expect(ask.code == 0 && ask.stdout.contains("leave.html"), "\(ask.stdout)\(ask.stderr)")
     }
 
+    /// Labels as a BEIR folder (queries.jsonl, qrels/train.tsv) whose corpus ids are the collection's targets.
+    @Test func beirFolderLabelsTrain() throws {
+        let workspace = try workspace()
+        try FileManager.default.createDirectory(atPath: workspace.path("beir/qrels"), withIntermediateDirectories: true)
+        try workspace.write("beir/queries.jsonl", """
+            {"_id": "a", "text": "How many days off do employees have each year?"}
+            {"_id": "b", "text": "How much can I spend on food when travelling?"}
+            {"_id": "c", "text": "Which flights may I book?"}
+            """)
+        try workspace.write("beir/qrels/train.tsv", "query-id\tcorpus-id\tscore\na\tleave.html#vacation\t1\nb\texpenses.html#meals\t1\nc\texpenses.html\t1\n")
+        let run = try sift(["train", "embedder", "-p", workspace.path("tiny.yaml"), "--labels", workspace.path("beir"),
+                            "--out", workspace.path("beir-model")] + Self.small)
+        #expect(run.code == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("3 examples"), "\(run.stderr)")
+        try workspace.write("beir/qrels/train.tsv", "query-id\tcorpus-id\tscore\na\tleave.html\tone\n")
+        let bad = try sift(["train", "embedder", "-p", workspace.path("tiny.yaml"), "--labels", workspace.path("beir"),
+                            "--out", workspace.path("beir-model")])
+        #expect(bad.code == 65 && bad.stderr.contains("train.tsv:2"), "\(bad.stderr)")
+    }
+
     @Test func badInputIsRefusedWithItsLocation() throws {
         let workspace = try workspace()
         let base = ["-p", workspace.path("tiny.yaml"), "--out", workspace.path("never")]
