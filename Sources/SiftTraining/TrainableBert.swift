@@ -14,6 +14,8 @@ public final class TrainableBert: @unchecked Sendable {
     public var attentionDropout: Float
     /// Workers each op splits its work over (results are deterministic for a given count).
     public let threads: Int
+    /// Every buffer of a step comes from here and stays referenced by it until the step ends, so a pointer read
+    /// from one is valid for the whole step whatever the optimizer does with local lifetimes.
     let pool = BufferPool()
 
     public init(parameters: BertParameters, hiddenDropout: Float = 0.1, attentionDropout: Float = 0.1, threads: Int? = nil) {
@@ -275,7 +277,7 @@ public final class TrainableBert: @unchecked Sendable {
         var random = DropoutRandom(seed: 0)
         let pass = try forward(batch, training: false, random: &random)
         let h = parameters.configuration.hiddenSize
-        let pooled = FloatBuffer(count: batch.count * h), out = FloatBuffer(count: batch.count * h)
+        let pooled = pool.take(batch.count * h), out = pool.take(batch.count * h)
         TrainingOps.meanPoolNormalize(pass.hidden.pointer, offsets: pass.offsets, hidden: h, pooled: pooled.pointer,
                                       embeddings: out.pointer)
         return out.array
@@ -297,10 +299,10 @@ public final class TrainableBert: @unchecked Sendable {
         let batch = anchors + positives + negatives
         let pass = try forward(batch, training: training, random: &random)
         let n = anchors.count, m = batch.count - n
-        let pooled = FloatBuffer(count: batch.count * h), embeddings = FloatBuffer(count: batch.count * h)
+        let pooled = pool.take(batch.count * h), embeddings = pool.take(batch.count * h)
         TrainingOps.meanPoolNormalize(pass.hidden.pointer, offsets: pass.offsets, hidden: h, pooled: pooled.pointer,
                                       embeddings: embeddings.pointer)
-        let dEmbeddings = FloatBuffer(count: batch.count * h)
+        let dEmbeddings = pool.take(batch.count * h)
         let loss = TrainingOps.multipleNegativesRankingLoss(
             anchors: embeddings.pointer, candidates: embeddings.pointer + n * h, n: n, m: m, dimension: h, scale: scale,
             danchors: dEmbeddings.pointer, dcandidates: dEmbeddings.pointer + n * h)
@@ -330,15 +332,16 @@ public final class TrainableBert: @unchecked Sendable {
         guard case let .classifier(labels) = parameters.head else { preconditionFailure("classify needs a classifier head") }
         let h = parameters.configuration.hiddenSize, n = pass.sequences.count
         let w = parameters.values.pointer
-        let cls = FloatBuffer(count: n * h), pooled = FloatBuffer(count: n * h), logits = FloatBuffer(count: n * labels)
+        let cls = pool.take(n * h), pooled = pool.take(n * h), logits = pool.take(n * labels)
         for s in 0..<n { (cls.pointer + s * h).update(from: pass.hidden.pointer + pass.offsets[s] * h, count: h) }
         TrainingOps.linear(cls.pointer, rows: n, inFeatures: h, weight: w + parameters.offset("pooler.dense.weight"),
                            bias: w + parameters.offset("pooler.dense.bias"), outFeatures: h, into: pooled.pointer)
         for j in 0..<(n * h) { pooled[j] = tanhf(pooled[j]) }
-        let dropped = FloatBuffer(pooled.array)
+        let dropped = pool.take(n * h)
+        dropped.pointer.update(from: pooled.pointer, count: n * h)
         var mask: FloatBuffer?
         if training && hiddenDropout > 0 {
-            let m = FloatBuffer(count: n * h)
+            let m = pool.take(n * h)
             TrainingOps.dropoutMask(m.pointer, count: n * h, probability: hiddenDropout, rng: &random)
             TrainingOps.multiply(dropped.pointer, by: m.pointer, count: n * h)
             mask = m
@@ -364,8 +367,9 @@ public final class TrainableBert: @unchecked Sendable {
         let (loss, dlogits) = ReferenceGradients.binaryCrossEntropy(logits: head.logits.array.map(Double.init),
                                                                     labels: labels.map(Double.init))
         let w = parameters.values.pointer, g = parameters.gradients.pointer
-        let dLogits = FloatBuffer(dlogits.map(Float.init))
-        let dPooled = FloatBuffer(count: n * h), dCLS = FloatBuffer(count: n * h)
+        let dLogits = pool.take(n)
+        for (j, value) in dlogits.enumerated() { dLogits[j] = Float(value) }
+        let dPooled = pool.take(n * h), dCLS = pool.take(n * h)
         TrainingOps.linearBackward(dLogits.pointer, head.dropped.pointer, rows: n, inFeatures: h,
                                    weight: w + parameters.offset("classifier.weight"), outFeatures: 1, dx: dPooled.pointer,
                                    dw: g + parameters.offset("classifier.weight"), db: g + parameters.offset("classifier.bias"))
