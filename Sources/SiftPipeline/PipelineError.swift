@@ -144,8 +144,10 @@ extension PipelineError {
         case .unreadable, .yamlSyntax, .inputLimit, .invalid, .badInput, .evaluation, .clustering:
             return .invalidInput
         case let .training(error):
-            if case .checkpoint = error { return .failed }
-            return .invalidInput
+            switch error {
+            case .checkpoint, .stopped: return .failed
+            case .invalidInput, .invalidData, .invalidSettings: return .invalidInput
+            }
         case .modelMissing, .stageNotConfigured, .indexMissing, .indexUnusable:
             return .missing
         case let .stage(_, underlying, _):

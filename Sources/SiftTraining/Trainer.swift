@@ -229,7 +229,7 @@ public final class Trainer {
             for (index, batch) in batches.enumerated() where epoch * perEpoch + index >= step {
                 if shouldStop() {
                     try checkpoint.save(model.parameters, optimizer: optimizer, random: random, fingerprint: fingerprint)
-                    throw TrainingError.invalidSettings(reason: "stopped at step \(step) of \(total); resume with the same command and --resume")
+                    throw TrainingError.stopped(step: step, total: total)
                 }
                 let value = try loss(batch, random: &random)
                 guard value.isFinite else {

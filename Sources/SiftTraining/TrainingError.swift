@@ -10,6 +10,8 @@ public enum TrainingError: Error, Equatable, LocalizedError, CustomStringConvert
     case checkpoint(path: String, reason: String)
     /// Settings that cannot work together (batch larger than the data, zero epochs...).
     case invalidSettings(reason: String)
+    /// The run was asked to stop (Ctrl-C) after `step` of `total` steps; a checkpoint was written first.
+    case stopped(step: Int, total: Int)
 
     public var description: String {
         switch self {
@@ -17,6 +19,7 @@ public enum TrainingError: Error, Equatable, LocalizedError, CustomStringConvert
         case let .invalidData(path, line, reason): line > 0 ? "\(path):\(line): \(reason)" : "\(path): \(reason)"
         case let .checkpoint(path, reason): "checkpoint \(path): \(reason)"
         case let .invalidSettings(reason): "invalid training settings: \(reason)"
+        case let .stopped(step, total): "stopped at step \(step) of \(total); a checkpoint was written: run the same command with --resume to go on"
         }
     }
 

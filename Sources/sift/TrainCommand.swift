@@ -125,9 +125,8 @@ struct TrainCommand: ParsableCommand {
         let bar = ProgressLine(quiet: quiet)
         let plain = !quiet && !Terminal.stderrIsTTY
         let reported = ReportedStep()
-        let outcome = try runner.train(kind, data: data, settings: settings, output: URL(fileURLWithPath: out),
-                                       baseModel: from.map { URL(fileURLWithPath: $0) }, resume: resume, threads: threads,
-                                       progress: { phase in
+        let outcome: TrainingOutcome
+        let report: @Sendable (TrainingPhase) -> Void = { phase in
             switch phase {
             case let .evaluating(stage, completed, total): bar.update("eval \(stage)", completed, total)
             case let .indexing(p): bar.update("index (\(p.phase.rawValue))", p.completed, p.total)
@@ -138,7 +137,17 @@ struct TrainCommand: ParsableCommand {
                 // Logs (not a terminal): a line every tenth of the run.
                 if plain && reported.due(p.step, p.totalSteps) { Terminal.error("sift: \(label), step \(p.step)/\(p.totalSteps)") }
             }
-        }, shouldStop: { stop.isSet })
+        }
+        do {
+            outcome = try runner.train(kind, data: data, settings: settings, output: URL(fileURLWithPath: out),
+                                       baseModel: from.map { URL(fileURLWithPath: $0) }, resume: resume, threads: threads,
+                                       progress: report, shouldStop: { stop.isSet })
+        } catch PipelineError.training(.stopped(let step, let total)) {
+            bar.finish()
+            // Interrupted on request: say where it stopped and how to go on, with the shell's exit status for SIGINT.
+            throw CLIError("stopped at step \(step) of \(total); the checkpoint is in \(out)/checkpoint: run the same command with --resume to go on",
+                           exitCode: 130)
+        }
         bar.finish()
         let s = outcome.summary
         note(String(format: "sift: trained %@ in %d steps (%@)%@: loss %.4f → %.4f; wrote %@", kind.rawValue, s.steps,

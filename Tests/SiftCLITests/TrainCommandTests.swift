@@ -67,6 +67,33 @@ import Testing
         #expect(bad.code == 65 && bad.stderr.contains("train.tsv:2"), "\(bad.stderr)")
     }
 
+    /// Ctrl-C: the run writes a checkpoint, says how to go on, and exits 130.
+    @Test func interruptWritesACheckpointAndSaysHowToResume() throws {
+        let workspace = try workspace()
+        let process = Process()
+        process.executableURL = TestPaths.siftBinary
+        process.arguments = ["train", "embedder", "-p", workspace.path("tiny.yaml"), "--from-headings", "--epochs", "500",
+                             "--out", workspace.path("interrupted")] + Self.small
+        let errURL = URL(fileURLWithPath: workspace.path("stderr.txt"))
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let err = try FileHandle(forWritingTo: errURL)
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // Wait for the first progress line (training has started), then interrupt.
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline, !((try? String(contentsOf: errURL, encoding: .utf8)) ?? "").contains("train epoch") {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        try err.close()
+        let stderr = try String(contentsOf: errURL, encoding: .utf8)
+        #expect(process.terminationStatus == 130, "\(stderr)")
+        #expect(stderr.contains("--resume"), "\(stderr)")
+        #expect(FileManager.default.fileExists(atPath: workspace.path("interrupted/checkpoint/state.json")))
+    }
+
     @Test func badInputIsRefusedWithItsLocation() throws {
         let workspace = try workspace()
         let base = ["-p", workspace.path("tiny.yaml"), "--out", workspace.path("never")]

@@ -129,7 +129,7 @@ struct TrainerTests {
         #expect(try weights(whole) == weights(again), "same seed, same weights")
 
         var steps = 0
-        #expect(throws: TrainingError.self) {
+        #expect(throws: TrainingError.stopped(step: 2, total: 4)) {
             _ = try Trainer(kind: .embedder, baseModel: TestPaths.miniLMModel!, settings: settings, threads: 2)
                 .train(Self.examples, output: resumed, progress: { steps = $0.step }, shouldStop: { steps >= 2 })
         }
