@@ -1,6 +1,7 @@
 import Foundation
 import SiftCore
 import SiftEval
+import SiftReader
 import SiftTraining
 
 /// Where `sift train` gets its examples, and how it mines negatives.
@@ -10,7 +11,7 @@ public struct TrainingDataOptions: Sendable {
     public var labels: URL?
     /// (section heading → section text) pairs read from the indexed collection itself: no labels needed.
     public var fromHeadings = false
-    /// Documents left out of the training data (globs on document ids, `*` crossing `/`), e.g. `faq/*`.
+    /// Documents left out of the training data (globs on document ids, with `source.exclude`'s rules), e.g. `faq/*`.
     public var exclude: [String] = []
     /// Hard negatives mined per example (dense and BM25 candidates, interleaved).
     public var hardNegatives = 3
@@ -262,17 +263,6 @@ extension PipelineRunner {
         return examples
     }
 
-    /// `*` matches any run of characters (`/` included), `?` one character.
-    static func glob(_ pattern: String, matches text: String) -> Bool {
-        let p = Array(pattern), t = Array(text)
-        var pi = 0, ti = 0, star = -1, mark = 0
-        while ti < t.count {
-            if pi < p.count && (p[pi] == "?" || p[pi] == t[ti]) { pi += 1; ti += 1 }
-            else if pi < p.count && p[pi] == "*" { star = pi; mark = ti; pi += 1 }
-            else if star >= 0 { pi = star + 1; mark += 1; ti = mark }
-            else { return false }
-        }
-        while pi < p.count && p[pi] == "*" { pi += 1 }
-        return pi == p.count
-    }
+    /// `sift train --exclude` follows the source's glob rules (`source.exclude`), on document ids.
+    static func glob(_ pattern: String, matches text: String) -> Bool { Glob.matches(pattern, path: text) }
 }

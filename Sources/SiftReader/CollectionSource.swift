@@ -86,16 +86,20 @@ public struct CollectionSource: Sendable, Codable, Hashable {
     }
 
     func matches(_ relativePath: String) -> Bool {
-        let segments = relativePath.split(separator: "/").map(String.init)
-        func hit(_ glob: String) -> Bool {
-            if !glob.contains("/") { return Glob.matchSegment(Array(glob.unicodeScalars), Array((segments.last ?? "").unicodeScalars)) }
-            return Glob.match(glob.split(separator: "/").map(String.init), segments)
-        }
-        return include.contains(where: hit) && !exclude.contains(where: hit)
+        include.contains { Glob.matches($0, path: relativePath) } && !exclude.contains { Glob.matches($0, path: relativePath) }
     }
 }
 
-enum Glob {
+/// The glob rules of `source.include` / `source.exclude`, also used by `sift train --exclude`.
+public enum Glob {
+    /// `pattern` against a `/`-separated relative path: a pattern without `/` matches the last segment (`*.html`);
+    /// otherwise segment by segment, `*` and `?` within a segment and `**` spanning zero or more segments.
+    public static func matches(_ pattern: String, path: String) -> Bool {
+        let segments = path.split(separator: "/").map(String.init)
+        if !pattern.contains("/") { return matchSegment(Array(pattern.unicodeScalars), Array((segments.last ?? "").unicodeScalars)) }
+        return match(pattern.split(separator: "/").map(String.init), segments)
+    }
+
     /// Path-segment matching with `**` spanning zero or more segments.
     static func match(_ pattern: [String], _ path: [String]) -> Bool {
         guard let first = pattern.first else { return path.isEmpty }

@@ -1,4 +1,5 @@
 import Foundation
+import SiftCore
 import SiftKernels
 
 /// An owned float buffer (activations, parameters, gradients, optimizer moments), zero when first allocated. Its
@@ -384,25 +385,22 @@ public enum TrainingOps {
     }
 }
 
-/// The dropout masks' generator: SplitMix64 (SiftCore's sequence, restated here so SiftTraining's kernels depend on
-/// nothing but SiftKernels), two 32-bit draws per step.
+/// The dropout masks' generator: SiftCore's SplitMix64, each 64-bit draw split into two 32-bit ones. Its state is
+/// what a checkpoint saves.
 public struct DropoutRandom: Sendable {
-    var state: UInt64
+    var generator: SplitMix64
     var spare: UInt32?
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { generator = SplitMix64(state: seed) }
 
-    mutating func next64() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    var state: UInt64 {
+        get { generator.state }
+        set { generator.state = newValue }
     }
 
     mutating func next32() -> UInt32 {
         if let spare { self.spare = nil; return spare }
-        let v = next64()
+        let v = generator.next()
         spare = UInt32(truncatingIfNeeded: v >> 32)
         return UInt32(truncatingIfNeeded: v)
     }
