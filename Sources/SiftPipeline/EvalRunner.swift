@@ -1,4 +1,5 @@
 import Foundation
+import SiftChunker
 import SiftCore
 import SiftEval
 import SiftIndex
@@ -136,43 +137,118 @@ public enum EvalRunner {
         return grid
     }()
 
+    /// Chunk sizes and overlaps `tune` also tries; each pair other than the configured one is indexed into its own
+    /// local index under `folder` (kept, so a later sweep only updates it).
+    public struct ChunkingSweep: Sendable, Hashable {
+        public var maxTokens: [Int]
+        public var overlapTokens: [Int]
+        public var folder: URL
+        public init(maxTokens: [Int], overlapTokens: [Int], folder: URL) {
+            self.maxTokens = maxTokens
+            self.overlapTokens = overlapTokens
+            self.folder = folder
+        }
+
+        /// The configured settings first, then every (max_tokens, overlap_tokens) pair of the grid, other keys as
+        /// configured; pairs the chunker or the model cannot take are left out with a reason.
+        func settings(configured: ChunkerConfig, tokenizer: any TokenCounter, modelLimit: Int?) -> (settings: [ChunkerConfig], skipped: [String]) {
+            var result = [configured], skipped: [String] = []
+            for size in maxTokens.isEmpty ? [configured.maxTokens] : maxTokens {
+                for overlap in overlapTokens.isEmpty ? [configured.overlapTokens] : overlapTokens {
+                    var setting = configured
+                    setting.maxTokens = size
+                    setting.overlapTokens = overlap
+                    guard !result.contains(setting) else { continue }
+                    if let modelLimit, size > modelLimit {
+                        skipped.append("max_tokens \(size) exceeds the embedder's max_seq_length (\(modelLimit))")
+                    } else {
+                        do {
+                            _ = try Chunker(settings: setting, counter: tokenizer)
+                            result.append(setting)
+                        } catch {
+                            skipped.append("max_tokens \(size), overlap_tokens \(overlap): \(error)")
+                        }
+                    }
+                }
+            }
+            return (result, skipped)
+        }
+
+        func folder(for setting: ChunkerConfig) -> URL {
+            folder.appendingPathComponent("chunks-\(setting.maxTokens)-\(setting.overlapTokens)", isDirectory: true)
+        }
+    }
+
     /// `sift eval --tune`: every fusion setting of `tuningGrid` (top_k, dense and bm25 as configured) is scored on
-    /// the dev labels by `metric` (hybrid stage); the best settings, and the configured one, are then scored on
-    /// the test labels, which play no part in the choice.
+    /// the dev labels by `metric` (hybrid stage), for the configured chunking and, with `chunking`, for every chunk
+    /// size and overlap of that grid (each indexed first). The best settings, the best of each chunking, and the
+    /// configured one are then scored on the test labels, which play no part in the choice.
     public static func tune(runner: PipelineRunner, devFile: URL, testFile: URL, level: Level = .labels, metric: Metric = .ndcg(10),
                             reported: [Metric] = [.ndcg(10), .mrr(10), .hits(1), .hits(5)], keep: Int = 5,
+                            chunking: ChunkingSweep? = nil,
                             progress: (@Sendable (EvalProgress) -> Void)? = nil) throws -> TuningReport {
         let (dev, devWarnings) = try loadLabels(devFile, runner: runner, level: level)
         let (test, testWarnings) = try loadLabels(testFile, runner: runner, level: level)
+        var warnings = devWarnings + testWarnings
         let hybrid = AskOptions(dense: true, bm25: true, rerank: false)
-        func score(_ retriever: RetrieverConfig, _ labels: LabeledQuestionSet) throws -> [Metric: Double] {
-            let run = try Self.run("hybrid", options: hybrid, runner: try runner.with(retriever: retriever), labels: labels, progress: nil)
+        let configuredChunker = runner.config.chunker
+
+        // One runner (and index) per chunking; the configured one uses the pipeline's own index.
+        var runners: [(chunker: ChunkerConfig, runner: PipelineRunner)] = [(configuredChunker, runner)]
+        if let chunking {
+            let embedder = try runner.embedder()
+            let (settings, skipped) = chunking.settings(configured: configuredChunker, tokenizer: try runner.tokenizer(),
+                                                        modelLimit: (embedder as? BatchedEmbedder)?.maxSequenceLength)
+            warnings += skipped.map { "chunking sweep: left out \($0)" }
+            for setting in settings.dropFirst() {
+                let swept = try runner.with(chunker: setting, indexFolder: chunking.folder(for: setting))
+                let stage = "index max_tokens \(setting.maxTokens), overlap \(setting.overlapTokens)"
+                _ = try swept.index(progress: { step in progress?(EvalProgress(stage: "\(stage) (\(step.phase.rawValue))", completed: step.completed, total: step.total)) })
+                runners.append((setting, swept))
+            }
+        }
+
+        func score(_ retriever: RetrieverConfig, _ base: PipelineRunner, _ labels: LabeledQuestionSet) throws -> [Metric: Double] {
+            let run = try Self.run("hybrid", options: hybrid, runner: try base.with(retriever: retriever), labels: labels, progress: nil)
             return evaluate(rankings: run.rankings, qrels: labels.qrels, metrics: Array(Set(reported + [metric]))).mean
         }
         let current = runner.config.retriever
-        var candidates: [(RetrieverConfig, [Metric: Double])] = []
-        for (i, setting) in tuningGrid.enumerated() {
-            var retriever = current
-            retriever.fusion = setting.fusion
-            retriever.rrfK = setting.rrfK
-            retriever.denseWeight = setting.denseWeight
-            candidates.append((retriever, try score(retriever, dev)))
-            progress?(EvalProgress(stage: "tune (dev)", completed: i + 1, total: tuningGrid.count))
+        var candidates: [(chunker: ChunkerConfig, runner: PipelineRunner, retriever: RetrieverConfig, dev: [Metric: Double])] = []
+        let total = tuningGrid.count * runners.count
+        for (c, entry) in runners.enumerated() {
+            for (i, setting) in tuningGrid.enumerated() {
+                var retriever = current
+                retriever.fusion = setting.fusion
+                retriever.rrfK = setting.rrfK
+                retriever.denseWeight = setting.denseWeight
+                candidates.append((entry.chunker, entry.runner, retriever, try score(retriever, entry.runner, dev)))
+                progress?(EvalProgress(stage: "tune (dev)", completed: c * tuningGrid.count + i + 1, total: total))
+            }
         }
-        // Best first; ties keep grid order (smaller k, lower dense weight first).
+        // Best first; ties keep sweep order (configured chunking first, then smaller k, lower dense weight first).
         let ranked = candidates.enumerated().sorted { a, b in
-            let x = a.element.1[metric] ?? 0, y = b.element.1[metric] ?? 0
+            let x = a.element.dev[metric] ?? 0, y = b.element.dev[metric] ?? 0
             return x != y ? x > y : a.offset < b.offset
         }.map(\.element)
+        var chosen = Array(ranked.prefix(keep))
+        // The best of every chunking, so the table shows what chunk size alone does.
+        for entry in runners where !chosen.contains(where: { $0.chunker == entry.chunker }) {
+            if let best = ranked.first(where: { $0.chunker == entry.chunker }) { chosen.append(best) }
+        }
         var rows: [TuningReport.Row] = []
-        for (retriever, devScores) in ranked.prefix(keep) {
-            rows.append(TuningReport.Row(retriever: retriever, dev: devScores, test: try score(retriever, test), isConfigured: retriever == current))
+        let swept = runners.count > 1
+        for candidate in chosen {
+            rows.append(TuningReport.Row(retriever: candidate.retriever, chunker: swept ? candidate.chunker : nil, dev: candidate.dev,
+                                         test: try score(candidate.retriever, candidate.runner, test),
+                                         isConfigured: candidate.retriever == current && candidate.chunker == configuredChunker))
         }
         if !rows.contains(where: \.isConfigured) {
-            rows.append(TuningReport.Row(retriever: current, dev: try score(current, dev), test: try score(current, test), isConfigured: true))
+            rows.append(TuningReport.Row(retriever: current, chunker: swept ? configuredChunker : nil, dev: try score(current, runner, dev),
+                                         test: try score(current, runner, test), isConfigured: true))
         }
         return TuningReport(metric: metric, reported: reported, devQuestions: dev.questions.count, testQuestions: test.questions.count,
-                            rows: rows, warnings: devWarnings + testWarnings)
+                            rows: rows, warnings: warnings,
+                            sweptIndexes: runners.dropFirst().map { chunking?.folder(for: $0.chunker).path ?? "" })
     }
 }
 
@@ -180,6 +256,8 @@ public enum EvalRunner {
 public struct TuningReport: Sendable {
     public struct Row: Sendable {
         public var retriever: RetrieverConfig
+        /// The chunker settings of the row's index, when chunk sizes were swept (nil: the configured index only).
+        public var chunker: ChunkerConfig?
         public var dev: [Metric: Double]
         public var test: [Metric: Double]
         public var isConfigured: Bool
@@ -190,6 +268,16 @@ public struct TuningReport: Sendable {
                 ? "fusion: rrf, rrf_k: \(retriever.rrfK), dense_weight: \(String(format: "%.1f", retriever.denseWeight))"
                 : "fusion: weighted, dense_weight: \(String(format: "%.1f", retriever.denseWeight))"
         }
+
+        /// As it would be written in the pipeline's `chunker:` block (nil when chunk sizes were not swept).
+        public var chunkerSetting: String? {
+            chunker.map { "max_tokens: \($0.maxTokens), overlap_tokens: \($0.overlapTokens)" }
+        }
+
+        /// The table's first column.
+        var label: String {
+            (chunker.map { "\($0.maxTokens)/\($0.overlapTokens) tokens, " } ?? "") + setting + (isConfigured ? " (configured)" : "")
+        }
     }
     public var metric: Metric
     public var reported: [Metric]
@@ -197,14 +285,18 @@ public struct TuningReport: Sendable {
     public var testQuestions: Int
     public var rows: [Row]
     public var warnings: [String]
+    /// The indexes built for the chunking sweep (kept for the next sweep; safe to delete).
+    public var sweptIndexes: [String] = []
 
     public func table() -> String {
         let names = reported.map(\.description)
+        let width = max(58, rows.map(\.label.count).max() ?? 0)
         var lines = ["chosen by \(metric.description) on the dev labels (\(devQuestions) questions); test labels (\(testQuestions) questions) not used to choose",
-                     (["setting".padding(toLength: 58, withPad: " ", startingAt: 0)] + names.map { "dev " + $0 } + names.map { "test " + $0 })
+                     ([(rows.contains { $0.chunker != nil } ? "chunk size/overlap, setting" : "setting").padding(toLength: width, withPad: " ", startingAt: 0)]
+                        + names.map { "dev " + $0 } + names.map { "test " + $0 })
                         .joined(separator: "  ")]
         for row in rows {
-            let label = (row.setting + (row.isConfigured ? " (configured)" : "")).padding(toLength: 58, withPad: " ", startingAt: 0)
+            let label = row.label.padding(toLength: width, withPad: " ", startingAt: 0)
             let values = reported.map { String(format: "%.4f", row.dev[$0] ?? 0) } + reported.map { String(format: "%.4f", row.test[$0] ?? 0) }
             lines.append(([label] + values.map { $0.padding(toLength: max(6, 4 + names[0].count), withPad: " ", startingAt: 0) }).joined(separator: "  "))
         }

@@ -60,6 +60,18 @@ public final class PipelineRunner: @unchecked Sendable {
         return runner
     }
 
+    /// A runner with other chunker settings over a local index in `indexFolder`, sharing this one's loaded embedder
+    /// and tokenizer but not its store (for `eval --tune` over chunk sizes: each setting needs its own index).
+    public func with(chunker: ChunkerConfig, indexFolder: URL) throws -> PipelineRunner {
+        var changed = config
+        changed.chunker = chunker
+        changed.index = IndexConfig(path: indexFolder)
+        lock.lock(); let loaded = components, tokenizer = loadedTokenizer; lock.unlock()
+        let runner = try PipelineRunner(config: changed, components: PipelineComponents(embedder: loaded.embedder, reranker: loaded.reranker))
+        runner.loadedTokenizer = tokenizer
+        return runner
+    }
+
     // MARK: Stages (loaded once)
 
     private func cached<T>(_ slot: ReferenceWritableKeyPath<PipelineRunner, T?>, _ load: () throws -> T) rethrows -> T {

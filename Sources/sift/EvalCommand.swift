@@ -16,7 +16,10 @@ struct EvalCommand: ParsableCommand {
 
         --tune sweeps the fusion settings (RRF k and list weights, min-max weighting) on the --labels file (the \
         dev split), ranks them by the first --metrics entry (default nDCG@10), and prints the best with their \
-        numbers on --test-labels, which take no part in the choice.
+        numbers on --test-labels, which take no part in the choice. With --chunk-sizes and/or --overlaps it also \
+        sweeps chunking: every other (size, overlap) pair is indexed into its own folder under --tune-dir \
+        (default: next to the pipeline's index; kept, so the next sweep only updates it) and tuned like the \
+        configured index. Choosing a new chunking means `sift index --rebuild` with it.
 
         Examples:
           sift eval -p Pipelines/python-faq-eval.yaml
@@ -27,6 +30,8 @@ struct EvalCommand: ParsableCommand {
             --labels Pipelines/postgresql-docs-eval.test.jsonl
           sift eval -p Pipelines/postgresql-docs.yaml --tune --labels Pipelines/postgresql-docs-eval.dev.jsonl \\
             --test-labels Pipelines/postgresql-docs-eval.test.jsonl
+          sift eval -p Pipelines/sqlite-docs.yaml --level page --tune --chunk-sizes 128,200,256 --overlaps 0,32 \\
+            --labels Pipelines/sqlite-docs-eval.dev.jsonl --test-labels Pipelines/sqlite-docs-eval.test.jsonl
         """)
 
     @OptionGroup var pipeline: PipelineOptions
@@ -51,6 +56,12 @@ struct EvalCommand: ParsableCommand {
     var tune = false
     @Option(name: .customLong("test-labels"), help: ArgumentHelp("Held-out labels for --tune.", valueName: "file"))
     var testLabels: String?
+    @Option(name: .customLong("chunk-sizes"), help: ArgumentHelp("With --tune: chunker.max_tokens values to sweep, e.g. 128,200,256 (each one is indexed).", valueName: "list"))
+    var chunkSizes: String?
+    @Option(name: .customLong("overlaps"), help: ArgumentHelp("With --tune: chunker.overlap_tokens values to sweep, e.g. 0,32.", valueName: "list"))
+    var overlaps: String?
+    @Option(name: .customLong("tune-dir"), help: ArgumentHelp("With --chunk-sizes/--overlaps: where the swept indexes go (default: <index path>.tune).", valueName: "dir"))
+    var tuneDirectory: String?
 
     func run() throws {
         let metrics = try EvalReport.metrics(parsing: metricNames)
@@ -58,6 +69,9 @@ struct EvalCommand: ParsableCommand {
             throw CLIError("--level \(level): expected labels or page", exitCode: 64)
         }
         if tune { return try runTune(level: judged, metrics: metrics) }
+        if chunkSizes != nil || overlaps != nil || tuneDirectory != nil {
+            throw CLIError("--chunk-sizes, --overlaps and --tune-dir go with --tune", exitCode: 64)
+        }
         let bar = ProgressLine(quiet: output.quiet)
         let progress: @Sendable (EvalProgress) -> Void = { bar.update($0.stage, $0.completed, $0.total) }
         let evaluation: EvalReport
@@ -100,15 +114,43 @@ extension EvalCommand {
         guard beir == nil, pipeline.hasPipeline, let labels, let testLabels else {
             throw CLIError("--tune needs -p PIPELINE, --labels DEV_FILE and --test-labels TEST_FILE", exitCode: 64)
         }
+        let sizes = try Self.integers(chunkSizes, option: "--chunk-sizes", range: 8...8192)
+        let overlapValues = try Self.integers(overlaps, option: "--overlaps", range: 0...4096)
         let runner = try pipeline.runner()
+        var chunking: EvalRunner.ChunkingSweep?
+        if !sizes.isEmpty || !overlapValues.isEmpty {
+            let folder = tuneDirectory.map { URL(fileURLWithPath: $0) }
+                ?? (runner.config.index.type == "local" ? URL(fileURLWithPath: runner.config.index.path.path + ".tune")
+                                                         : FileManager.default.temporaryDirectory.appendingPathComponent("sift-tune-\(runner.config.name)"))
+            chunking = EvalRunner.ChunkingSweep(maxTokens: sizes, overlapTokens: overlapValues, folder: folder)
+        } else if tuneDirectory != nil {
+            throw CLIError("--tune-dir needs --chunk-sizes or --overlaps", exitCode: 64)
+        }
         let bar = ProgressLine(quiet: output.quiet)
         let report = try EvalRunner.tune(runner: runner, devFile: URL(fileURLWithPath: labels), testFile: URL(fileURLWithPath: testLabels),
-                                         level: level, metric: metricNames == nil ? .ndcg(10) : metrics[0]) { bar.update($0.stage, $0.completed, $0.total) }
+                                         level: level, metric: metricNames == nil ? .ndcg(10) : metrics[0],
+                                         chunking: chunking) { bar.update($0.stage, $0.completed, $0.total) }
         bar.finish()
         for warning in report.warnings { Terminal.error("sift: warning: \(warning)") }
         Terminal.out(report.table())
         if let best = report.rows.first {
-            Terminal.out("\nbest on dev: retriever: { \(best.setting) }\(best.isConfigured ? " (already configured)" : "")")
+            let chunker = best.chunkerSetting.map { "chunker: { \($0) }, " } ?? ""
+            let rebuild = best.chunker != nil && best.chunker != runner.config.chunker ? " (then `sift index --rebuild`)" : ""
+            Terminal.out("\nbest on dev: \(chunker)retriever: { \(best.setting) }\(best.isConfigured ? " (already configured)" : rebuild)")
         }
+        if !report.sweptIndexes.isEmpty {
+            output.note("swept indexes (kept for the next sweep; delete when done): \(report.sweptIndexes.joined(separator: ", "))")
+        }
+    }
+
+    /// A comma-separated list of integers in `range`, or [] when the option is absent.
+    static func integers(_ text: String?, option: String, range: ClosedRange<Int>) throws -> [Int] {
+        guard let text else { return [] }
+        let values = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let parsed = values.compactMap { Int($0) }.filter(range.contains)
+        guard !values.isEmpty, parsed.count == values.count else {
+            throw CLIError("\(option) \(text): expected comma-separated integers in \(range.lowerBound)...\(range.upperBound)", exitCode: 64)
+        }
+        return parsed
     }
 }

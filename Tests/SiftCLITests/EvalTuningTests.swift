@@ -60,4 +60,39 @@ import Testing
         let missing = try sift(["eval", "-p", workspace.path("tiny.yaml"), "--tune", "--labels", workspace.path("labels.jsonl")])
         #expect(missing.code == 64 && missing.stderr.contains("--tune needs -p PIPELINE, --labels DEV_FILE and --test-labels TEST_FILE"))
     }
+
+    @Test func tuneSweepsChunkSizesEachInItsOwnIndex() throws {
+        let workspace = try workspace()
+        try workspace.write("test.jsonl", Self.labels.replacingOccurrences(of: "\"id\": \"q", with: "\"id\": \"t"))
+        let sweep = workspace.path("sweep")
+        let args = ["eval", "-p", workspace.path("tiny.yaml"), "--tune", "--labels", workspace.path("labels.jsonl"),
+                    "--test-labels", workspace.path("test.jsonl"), "--metrics", "mrr@10", "-q",
+                    "--chunk-sizes", "48,128", "--overlaps", "0,40", "--tune-dir", sweep]
+        let run = try sift(args)
+        #expect(run.code == 0, "\(run.stderr)")
+        // 128/0 is the configured index; 48/0 and 128/40 are built under --tune-dir; 48/40 leaves no room for text.
+        let fm = FileManager.default
+        #expect(fm.fileExists(atPath: sweep + "/chunks-48-0/sift-index.json"))
+        #expect(fm.fileExists(atPath: sweep + "/chunks-128-40/sift-index.json"))
+        #expect(!fm.fileExists(atPath: sweep + "/chunks-48-40"))
+        #expect(!fm.fileExists(atPath: sweep + "/chunks-128-0"), "the configured chunking uses the pipeline's own index")
+        #expect(run.stderr.contains("chunking sweep: left out max_tokens 48, overlap_tokens 40"), "\(run.stderr)")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        let rows = lines.filter { $0.contains(" tokens, fusion: ") }
+        // The best row of every chunking is shown, whatever the overall ranking.
+        for chunking in ["48/0 tokens", "128/0 tokens", "128/40 tokens"] {
+            #expect(rows.contains { $0.hasPrefix(chunking) }, "\(chunking) missing in \(rows)")
+        }
+        #expect(rows.contains { $0.hasPrefix("128/0 tokens") && $0.contains("(configured)") })
+        #expect(lines.last?.hasPrefix("best on dev: chunker: { max_tokens: ") == true, "\(lines)")
+        // A second sweep finds the indexes up to date and gives the same table.
+        let again = try sift(args)
+        #expect(again.code == 0 && again.stdout == run.stdout, "\(again.stderr)")
+
+        let bad = try sift(["eval", "-p", workspace.path("tiny.yaml"), "--tune", "--labels", workspace.path("labels.jsonl"),
+                            "--test-labels", workspace.path("test.jsonl"), "--chunk-sizes", "64,lots"])
+        #expect(bad.code == 64 && bad.stderr.contains("--chunk-sizes 64,lots: expected comma-separated integers"), "\(bad.stderr)")
+        let noTune = try sift(["eval", "-p", workspace.path("tiny.yaml"), "--labels", workspace.path("labels.jsonl"), "--chunk-sizes", "64"])
+        #expect(noTune.code == 64 && noTune.stderr.contains("go with --tune"), "\(noTune.stderr)")
+    }
 }
