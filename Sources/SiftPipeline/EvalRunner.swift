@@ -127,13 +127,15 @@ public enum EvalRunner {
         return StageRun(name: name, rankings: rankings, latenciesMilliseconds: latencies)
     }
 
-    /// Fusion settings `tune` tries: RRF over a grid of k and dense weights, and min-max weighting.
+    /// Fusion settings `tune` tries: RRF over a grid of k and dense weights, and min-max weighting. Dense weights
+    /// reach 0.9 because on some collections (PostgreSQL's docs) BM25 only helps as a tie-breaker.
     public static let tuningGrid: [RetrieverConfig] = {
         var grid: [RetrieverConfig] = []
-        for k in [10, 20, 40, 60, 100] {
-            for w in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8] { grid.append(RetrieverConfig(fusion: .rrf, rrfK: k, denseWeight: Float(w))) }
+        let weights = [0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+        for k in [5, 10, 20, 40, 60, 100] {
+            for w in weights { grid.append(RetrieverConfig(fusion: .rrf, rrfK: k, denseWeight: Float(w))) }
         }
-        for w in [0.3, 0.4, 0.5, 0.6, 0.7, 0.8] { grid.append(RetrieverConfig(fusion: .weighted, denseWeight: Float(w))) }
+        for w in weights { grid.append(RetrieverConfig(fusion: .weighted, denseWeight: Float(w))) }
         return grid
     }()
 
