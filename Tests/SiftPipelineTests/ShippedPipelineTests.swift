@@ -11,6 +11,9 @@ import SiftTestSupport
     static let miniLM = EmbedderConfig(model: url("Models/all-MiniLM-L6-v2"), batchSize: 32, precision: .bf16, type: "bi-encoder")
     static let chunker = ChunkerConfig(maxTokens: 200, overlapTokens: 32, headingPrefix: true, minTokens: 32, splitOnAnchor: false,
                                        titleInPath: true)
+    /// The PostgreSQL and SQLite docs' chunks, chosen by `sift eval --tune --chunk-sizes` on their dev questions.
+    static let shortChunker = ChunkerConfig(maxTokens: 128, overlapTokens: 24, headingPrefix: true, minTokens: 32, splitOnAnchor: false,
+                                            titleInPath: true)
     static let fiveByPage = AnswersConfig(topK: 5, highlight: true, groupBy: .page)
 
     /// A shipped pipeline: its index in .sift/<name>, no re-ranker; the usual chunker, embedder and answers unless given.
@@ -49,8 +52,8 @@ import SiftTestSupport
             "postgresql-docs",
             source: SourceConfig(root: url("/usr/share/doc/postgresql-doc-15/html"), include: ["*.html"],
                                  exclude: ["bookindex.html", "release-*.html"]),
-            reader: ReaderConfig(preset: "postgres"),
-            retriever: RetrieverConfig(topK: 100, dense: true, bm25: true, fusion: .weighted, rrfK: 60, denseWeight: 0.5)),
+            reader: ReaderConfig(preset: "postgres"), chunker: shortChunker,
+            retriever: RetrieverConfig(topK: 100, dense: true, bm25: true, fusion: .rrf, rrfK: 5, denseWeight: 0.7)),
         "python-docs": shipped(
             "python-docs",
             source: SourceConfig(root: url("/usr/share/doc/python3.11/html"), include: ["**/*.html"],
@@ -72,7 +75,7 @@ import SiftTestSupport
             reader: ReaderConfig(preset: "sphinx", drop: ["//section[not(.//section)]/*[self::h2 or self::h3 or self::h4]"]),
             chunker: ChunkerConfig(maxTokens: 200, overlapTokens: 32, headingPrefix: true, minTokens: 32, splitOnAnchor: true,
                                    titleInPath: true),
-            retriever: RetrieverConfig(topK: 100, dense: true, bm25: true, fusion: .rrf, rrfK: 60, denseWeight: 0.5),
+            retriever: RetrieverConfig(topK: 100, dense: true, bm25: true, fusion: .weighted, rrfK: 60, denseWeight: 0.9),
             answers: AnswersConfig(topK: 10, highlight: true, groupBy: .page),
             eval: EvalConfig(labels: url("Pipelines/python-faq-eval.labels.jsonl"))),
         "sqlite-docs": shipped(
@@ -80,8 +83,8 @@ import SiftTestSupport
             source: SourceConfig(root: url("/usr/share/doc/sqlite3"), include: ["**/*.html"],
                                  exclude: ["doc_*_crossref.html", "sitemap.html", "keyword_index.html", "toc*.html", "releaselog/**",
                                            "changes.html", "chronology.html", "news.html", "oldnews.html", "syntax/**"]),
-            reader: ReaderConfig(preset: "sqlite"),
-            retriever: RetrieverConfig(topK: 100, dense: true, bm25: true, fusion: .rrf, rrfK: 40, denseWeight: 0.6)),
+            reader: ReaderConfig(preset: "sqlite"), chunker: shortChunker,
+            retriever: RetrieverConfig(topK: 100, dense: true, bm25: true, fusion: .rrf, rrfK: 10, denseWeight: 0.5)),
     ]
 
     @Test(arguments: expected.keys.sorted())
