@@ -330,9 +330,11 @@ import SiftCore
     @Test func decodesSnakeCaseKeysWithDefaults() throws {
         let json = #"{"max_tokens": 128, "heading_prefix": false}"#
         let settings = try JSONDecoder().decode(ChunkerSettings.self, from: Data(json.utf8))
-        #expect(settings == ChunkerSettings(maxTokens: 128, overlapTokens: 0, headingPrefix: false, minTokens: 32))
+        #expect(settings == ChunkerSettings(maxTokens: 128, overlapTokens: 24, headingPrefix: false, minTokens: 32))
         let encoded = String(decoding: try JSONEncoder().encode(settings), as: UTF8.self)
-        #expect(encoded.contains("\"max_tokens\":128") && encoded.contains("\"overlap_tokens\":0"))
+        #expect(encoded.contains("\"max_tokens\":128") && encoded.contains("\"overlap_tokens\":24"))
+        // The defaults are what all-MiniLM-L6-v2 was trained on (128 tokens), with a sentence or so of overlap.
+        #expect(ChunkerSettings().maxTokens == 128 && ChunkerSettings().overlapTokens == 24)
         let split = try JSONDecoder().decode(ChunkerSettings.self, from: Data(#"{"split_on_anchor": true}"#.utf8))
         #expect(split == ChunkerSettings(splitOnAnchor: true))
         #expect(!settings.splitOnAnchor)
@@ -342,20 +344,20 @@ import SiftCore
         // (StableHash's FNV-1a reference vectors are checked in SiftCoreTests.)
         let base = ChunkerSettings()
         #expect(base.fingerprint == ChunkerSettings().fingerprint)
-        let variants = [ChunkerSettings(maxTokens: 255), ChunkerSettings(overlapTokens: 1),
+        let variants = [ChunkerSettings(maxTokens: 127), ChunkerSettings(overlapTokens: 1),
                         ChunkerSettings(headingPrefix: false), ChunkerSettings(minTokens: 31)]
         #expect(Set(variants.map(\.fingerprint) + [base.fingerprint]).count == 5)
         // split_on_anchor and title_in_path enter the fingerprint only when set: indexes built with neither stay valid.
         #expect(base.fingerprint == StableHash.hex(StableHash.fnv1a64(
-            "chunker-v1;max_tokens=256;overlap_tokens=0;heading_prefix=true;min_tokens=32;title_in_path=true")))
+            "chunker-v1;max_tokens=128;overlap_tokens=24;heading_prefix=true;min_tokens=32;title_in_path=true")))
         #expect(ChunkerSettings(titleInPath: false).fingerprint == StableHash.hex(StableHash.fnv1a64(
-            "chunker-v1;max_tokens=256;overlap_tokens=0;heading_prefix=true;min_tokens=32")))
+            "chunker-v1;max_tokens=128;overlap_tokens=24;heading_prefix=true;min_tokens=32")))
         #expect(ChunkerSettings(splitOnAnchor: true).fingerprint != base.fingerprint)
     }
 
     @Test func invalidSettingsThrowClearErrors() {
         #expect(throws: ChunkerError.budgetTooSmall(maxTokens: 2, specialTokens: 2)) {
-            try Chunker(settings: ChunkerSettings(maxTokens: 2), counter: WhitespaceCounter())
+            try Chunker(settings: ChunkerSettings(maxTokens: 2, overlapTokens: 0), counter: WhitespaceCounter())
         }
         #expect(throws: ChunkerError.overlapTooLarge(overlapTokens: 10, limit: 8)) {
             try Chunker(settings: ChunkerSettings(maxTokens: 20, overlapTokens: 10), counter: WhitespaceCounter())
@@ -365,6 +367,6 @@ import SiftCore
         }
         #expect(ChunkerError.budgetTooSmall(maxTokens: 2, specialTokens: 2).description
             == "chunker: max_tokens is 2 but the tokenizer adds 2 special tokens; max_tokens must be at least 3")
-        #expect(throws: Never.self) { try Chunker(settings: ChunkerSettings(maxTokens: 3), counter: WhitespaceCounter()) }
+        #expect(throws: Never.self) { try Chunker(settings: ChunkerSettings(maxTokens: 3, overlapTokens: 0), counter: WhitespaceCounter()) }
     }
 }

@@ -12,6 +12,7 @@ import SiftTokenizer
 
     static let configurations: [ChunkerSettings] = [
         ChunkerSettings(),
+        ChunkerSettings(maxTokens: 256, overlapTokens: 0),
         ChunkerSettings(maxTokens: 128, overlapTokens: 32, headingPrefix: true, minTokens: 16),
         ChunkerSettings(maxTokens: 48, overlapTokens: 8, headingPrefix: false, minTokens: 8),
     ]
@@ -80,7 +81,8 @@ import SiftTokenizer
     }
 
     @Test func longProseFillsChunksAndCutsAtSentences() throws {
-        let chunker = try Chunker(settings: ChunkerSettings(), counter: try requireTokenizer())
+        // 256 tokens without overlap: the packing bound below is about full chunks, whatever the default size.
+        let chunker = try Chunker(settings: ChunkerSettings(maxTokens: 256, overlapTokens: 0), counter: try requireTokenizer())
         let document = Self.edgeCaseDocuments()[1]
         let chunks = chunker.chunk(document)
         let prose = chunks.filter { $0.text.contains("retriever") }
