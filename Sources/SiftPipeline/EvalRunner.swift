@@ -205,7 +205,17 @@ public enum EvalRunner {
             for setting in settings.dropFirst() {
                 let swept = try runner.with(chunker: setting, indexFolder: chunking.folder(for: setting))
                 let stage = "index max_tokens \(setting.maxTokens), overlap \(setting.overlapTokens)"
-                _ = try swept.index(progress: { step in progress?(EvalProgress(stage: "\(stage) (\(step.phase.rawValue))", completed: step.completed, total: step.total)) })
+                let report: @Sendable (IndexingProgress) -> Void = { step in
+                    progress?(EvalProgress(stage: "\(stage) (\(step.phase.rawValue))", completed: step.completed, total: step.total))
+                }
+                do {
+                    _ = try swept.index(progress: report)
+                } catch PipelineError.stage(.index, let underlying as IndexError, _) {
+                    // A sweep index of an earlier run with other settings (model, reader, other chunker keys): it is
+                    // this command's own scratch index, so it is rebuilt rather than refused.
+                    guard case .incompatible = underlying else { throw PipelineError.stage(.index, underlying: underlying, hint: nil) }
+                    _ = try swept.index(rebuild: true, progress: report)
+                }
                 runners.append((setting, swept))
             }
         }

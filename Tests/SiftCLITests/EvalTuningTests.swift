@@ -88,6 +88,13 @@ import Testing
         // A second sweep finds the indexes up to date and gives the same table.
         let again = try sift(args)
         #expect(again.code == 0 && again.stdout == run.stdout, "\(again.stderr)")
+        // Other settings (here the heading prefix) make the kept sweep indexes stale: they are rebuilt, not refused.
+        // (The pipeline's own index is the user's: it is rebuilt by hand first, as `sift` tells them to.)
+        let setting = ["--set", "chunker.heading_prefix=false"]
+        #expect(try sift(["index", "-p", workspace.path("tiny.yaml"), "-q", "--rebuild"] + setting).code == 0)
+        let changed = try sift(args + setting)
+        #expect(changed.code == 0, "\(changed.stderr)")
+        #expect(changed.stdout.contains("128/40 tokens"))
 
         let bad = try sift(["eval", "-p", workspace.path("tiny.yaml"), "--tune", "--labels", workspace.path("labels.jsonl"),
                             "--test-labels", workspace.path("test.jsonl"), "--chunk-sizes", "64,lots"])
