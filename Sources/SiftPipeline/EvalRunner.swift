@@ -210,10 +210,11 @@ public enum EvalRunner {
                 }
                 do {
                     _ = try swept.index(progress: report)
-                } catch PipelineError.stage(.index, let underlying as IndexError, _) {
+                } catch let error as PipelineError {
                     // A sweep index of an earlier run with other settings (model, reader, other chunker keys): it is
-                    // this command's own scratch index, so it is rebuilt rather than refused.
-                    guard case .incompatible = underlying else { throw PipelineError.stage(.index, underlying: underlying, hint: nil) }
+                    // this command's own scratch index, so it is rebuilt rather than refused. Anything else (damage,
+                    // a full disk) is reported as it came, with its hint.
+                    guard case .stage(.index, let underlying as IndexError, _) = error, case .incompatible = underlying else { throw error }
                     _ = try swept.index(rebuild: true, progress: report)
                 }
                 runners.append((setting, swept))

@@ -120,7 +120,7 @@ extension EvalCommand {
         var chunking: EvalRunner.ChunkingSweep?
         if !sizes.isEmpty || !overlapValues.isEmpty {
             let folder = tuneDirectory.map { URL(fileURLWithPath: $0) }
-                ?? (runner.config.index.type == "local" ? URL(fileURLWithPath: runner.config.index.path.path + ".tune")
+                ?? (runner.config.index.type == IndexConfig.defaultType ? URL(fileURLWithPath: runner.config.index.path.path + ".tune")
                                                          : FileManager.default.temporaryDirectory.appendingPathComponent("sift-tune-\(runner.config.name)"))
             chunking = EvalRunner.ChunkingSweep(maxTokens: sizes, overlapTokens: overlapValues, folder: folder)
         } else if tuneDirectory != nil {
